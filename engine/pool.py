@@ -1,0 +1,272 @@
+"""Admission: pool settings, per-priority queues and the counts of one pool.
+
+This module owns the rules that decide *whether* a task may start; it knows
+nothing about threads or processes. With ``A`` tasks of the pool active
+(critical ones included), a task of priority ``p`` may start while
+``A < limits[p]``:
+
+==========  ===============================================
+LOW         ``pool_size``
+NORMAL      ``pool_size + reserve_normal``
+HIGH        ``pool_size + reserve_normal + reserve_high``
+CRITICAL    always (``None``: no limit)
+==========  ===============================================
+
+``pool_size=0`` lifts every limit. Strict priority: a queued task never
+starts while a more urgent one waits, and tasks of one priority start in
+FIFO order. Because the limits grow with urgency, "the most urgent head
+cannot start" implies "nothing can start", so a dispatcher only ever looks
+at one queue head.
+
+``Admission`` is not thread-safe: its owner calls every method while holding
+the supervisor's lock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from itertools import islice
+from dataclasses import dataclass, replace
+
+from .constants import (
+    PRIORITIES,
+    TASK_CRITICAL,
+    TASK_HIGH,
+    TASK_LOW,
+    TASK_NORMAL,
+    TASK_STATUS_CANCELED,
+    TASK_STATUS_COMPLETED,
+    TASK_STATUS_DELAYED,
+    TASK_STATUS_FAILED,
+    TASK_STATUS_QUEUED,
+    TASK_STATUS_STARTED,
+)
+from .task import Task
+
+CPU_COUNT = os.cpu_count() or 1
+
+#: Timeout levels (bit values stored in ``Task._timeouts_fired``).
+TIMEOUT_WARNING = 1
+TIMEOUT_CRITICAL = 2
+TIMEOUT_LEVELS = (TIMEOUT_WARNING, TIMEOUT_CRITICAL)
+
+
+def _check_count(name: str, value: object, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """Validated settings of a pool. ``max_size=None`` means "derived"."""
+
+    pool_size: int
+    reserve_normal: int
+    reserve_high: int
+    min_size: int | str = 0
+    max_size: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_count("pool_size", self.pool_size)
+        _check_count("reserve_normal", self.reserve_normal)
+        _check_count("reserve_high", self.reserve_high)
+        if self.max_size is not None:
+            _check_count("max_size", self.max_size, minimum=1)
+        if self.min_size != "max":
+            _check_count("min_size", self.min_size)
+            if self.min_size > self.effective_max_size:
+                raise ValueError(
+                    f"min_size ({self.min_size}) must not exceed max_size "
+                    f"({self.effective_max_size})"
+                )
+
+    @property
+    def effective_max_size(self) -> int:
+        """OS workers allowed: explicit, else pool_size + reserves, else CPU count * 5."""
+        if self.max_size is not None:
+            return self.max_size
+        if self.pool_size:
+            return self.pool_size + self.reserve_normal + self.reserve_high
+        return CPU_COUNT * 5
+
+    @property
+    def effective_min_size(self) -> int:
+        return self.effective_max_size if self.min_size == "max" else self.min_size  # type: ignore[return-value]
+
+    def limits(self) -> dict[int, int | None]:
+        """Most active tasks of the pool for a task of each priority to start."""
+        if not self.pool_size:
+            return dict.fromkeys(PRIORITIES)
+        normal = self.pool_size + self.reserve_normal
+        return {
+            TASK_CRITICAL: None,
+            TASK_HIGH: normal + self.reserve_high,
+            TASK_NORMAL: normal,
+            TASK_LOW: self.pool_size,
+        }
+
+    def updated(self, **changes: object) -> PoolSettings:
+        """A validated copy with ``changes`` (``None`` values are ignored)."""
+        unknown = set(changes) - {"pool_size", "reserve_normal", "reserve_high",
+                                  "min_size", "max_size"}
+        if unknown:
+            raise TypeError(f"unknown pool setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+class Admission:
+    """Queues and counts of one pool; every call under the owner's lock."""
+
+    def __init__(self, settings: PoolSettings) -> None:
+        self.settings = settings
+        self.limits = settings.limits()
+        # FIFO per priority. Canceled tasks stay in place as "ghosts" (status
+        # CANCELED) and are dropped when they reach the head: cancel is O(1)
+        # and each queue stays ordered by time_queued for the timeout scan.
+        self.queues: dict[int, deque[Task]] = {p: deque() for p in PRIORITIES}
+        self.queued = dict.fromkeys(PRIORITIES, 0)
+        self.delayed = dict.fromkeys(PRIORITIES, 0)
+        self.running = dict.fromkeys(PRIORITIES, 0)
+        self.active = 0  # == sum(running.values())
+        self.submitted = 0
+        self.started = 0
+        self.completed = 0
+        self.failed = 0
+        self.canceled = 0
+        # fired_upto[level][p]: the first n entries of queues[p] have been
+        # checked for that timeout level (fired, or left the queue).
+        self.fired_upto = {level: dict.fromkeys(PRIORITIES, 0) for level in TIMEOUT_LEVELS}
+
+    def configure(self, settings: PoolSettings) -> None:
+        self.settings = settings
+        self.limits = settings.limits()
+
+    # -- admission -------------------------------------------------------
+    def may_start(self, priority: int) -> bool:
+        limit = self.limits[priority]
+        return limit is None or self.active < limit
+
+    def head(self) -> Task | None:
+        """The most urgent queued task, or ``None``; drops canceled ghosts."""
+        for p in PRIORITIES:
+            queue = self.queues[p]
+            while queue:
+                task = queue[0]
+                if task.status == TASK_STATUS_QUEUED:
+                    return task
+                self._popleft(p)
+        return None
+
+    def is_blocked(self, priority: int) -> bool:
+        """True if a task of ``priority`` must queue behind waiting tasks."""
+        for p in PRIORITIES:
+            if self.queued[p]:
+                return True
+            if p == priority:
+                return False
+        return False
+
+    # -- transitions (the caller sets the task's own fields) ---------------
+    def submit_delayed(self, task: Task) -> None:
+        self.submitted += 1
+        self.delayed[task.priority] += 1
+
+    def enqueue(self, task: Task, *, from_delay: bool = False) -> None:
+        p = task.priority
+        if from_delay:
+            self.delayed[p] -= 1
+        else:
+            self.submitted += 1
+        self.queued[p] += 1
+        self.queues[p].append(task)
+
+    def start_new(self, task: Task) -> None:
+        """Count a task that starts without ever waiting in a queue."""
+        self.submitted += 1
+        self._count_start(task.priority)
+
+    def start_head(self, task: Task) -> None:
+        """Count the start of ``task``, which ``head()`` just returned."""
+        p = task.priority
+        self._popleft(p)
+        self.queued[p] -= 1
+        self._count_start(p)
+
+    def _count_start(self, p: int) -> None:
+        self.running[p] += 1
+        self.active += 1
+        self.started += 1
+
+    def finish(self, task: Task, status: int) -> None:
+        """Count ``task`` leaving the pool with final ``status``."""
+        p = task.priority
+        previous = task.status
+        if previous == TASK_STATUS_STARTED:
+            self.running[p] -= 1
+            self.active -= 1
+        elif previous == TASK_STATUS_QUEUED:
+            self.queued[p] -= 1  # its ghost leaves the deque later
+        elif previous == TASK_STATUS_DELAYED:
+            self.delayed[p] -= 1
+        if status == TASK_STATUS_COMPLETED:
+            self.completed += 1
+        elif status == TASK_STATUS_FAILED:
+            self.failed += 1
+        else:
+            assert status == TASK_STATUS_CANCELED, status
+            self.canceled += 1
+
+    def _popleft(self, p: int) -> None:
+        self.queues[p].popleft()
+        for upto in self.fired_upto.values():
+            if upto[p]:
+                upto[p] -= 1
+
+    # -- inspection -------------------------------------------------------
+    def pending(self) -> int:
+        """Tasks accepted and not finished: queued + delayed + running."""
+        return sum(self.queued.values()) + sum(self.delayed.values()) + self.active
+
+    def due_for_timeout(self, level: int, deadline: float) -> list[Task]:
+        """Queued tasks that entered their queue at or before ``deadline`` and
+        have not been checked for ``level`` yet; marks them checked."""
+        due = []
+        for p in PRIORITIES:
+            queue = self.queues[p]
+            upto = self.fired_upto[level]
+            i = upto[p]
+            for task in islice(queue, i, None):
+                if task.time_queued > deadline:
+                    break
+                if task.status == TASK_STATUS_QUEUED and not task._timeouts_fired & level:
+                    task._timeouts_fired |= level
+                    due.append(task)
+                i += 1
+            upto[p] = i
+        return due
+
+    def oldest_unchecked(self, level: int) -> float | None:
+        """``time_queued`` of the oldest queued task not yet checked for ``level``."""
+        oldest = None
+        for p in PRIORITIES:
+            queue = self.queues[p]
+            i = self.fired_upto[level][p]
+            if i < len(queue):
+                t = queue[i].time_queued
+                if oldest is None or t < oldest:
+                    oldest = t
+        return oldest
+
+    def drain_queued(self) -> list[Task]:
+        """Remove and return every live queued task (for cancellation)."""
+        tasks = []
+        for p in PRIORITIES:
+            tasks.extend(t for t in self.queues[p] if t.status == TASK_STATUS_QUEUED)
+            self.queues[p].clear()
+            for upto in self.fired_upto.values():
+                upto[p] = 0
+        return tasks

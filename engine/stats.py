@@ -1,0 +1,155 @@
+"""Observability: the task-event ring, the queue-wait window and snapshots.
+
+``EventRing`` and ``WaitWindow`` are appended to on the hot path, so they
+store plain tuples and floats; ``TaskEvent`` objects and percentiles are only
+built when a viewer asks. Neither class is thread-safe: the supervisor calls
+them while holding its lock (reads copy under the lock, then build outside).
+
+``SupervisorStats`` / ``PoolStats`` are frozen snapshots: taking one costs
+O(priorities + aloops + schedulers), never O(tasks).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, NamedTuple
+
+
+class TaskEvent(NamedTuple):
+    """One change in a task's life, as returned by ``events_since``."""
+
+    seq: int
+    time: float
+    kind: str
+    task_id: Any
+    name: str
+    tt: int
+    priority: int
+
+
+EVENT_KINDS = (
+    "queued", "delayed", "started", "completed", "failed", "canceled",
+    "timeout_warning", "timeout_critical",
+)
+
+
+class EventRing:
+    """The last ``capacity`` task events with strictly increasing ``seq``."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._ring: deque[tuple] = deque(maxlen=capacity)
+        self.last_seq = 0
+
+    def append(self, when: float, kind: str, task: Any) -> None:
+        self.last_seq += 1
+        self._ring.append((self.last_seq, when, kind, task.id, task.name, task.tt, task.priority))
+
+    def since(self, seq: int, limit: int | None) -> list[tuple]:
+        """Raw events with ``seq`` greater than ``seq``, oldest first."""
+        ring = self._ring
+        if not ring:
+            return []
+        first = ring[0][0]
+        skip = max(0, seq - first + 1)
+        stop = None if limit is None else skip + limit
+        return list(islice(ring, skip, stop))
+
+
+class WaitWindow:
+    """Queue-wait samples of the last ``horizon`` seconds (at most ``capacity``)."""
+
+    def __init__(self, horizon: float = 10.0, capacity: int = 4096) -> None:
+        self.horizon = horizon
+        self._samples: deque[tuple[float, float]] = deque(maxlen=capacity)
+
+    def add(self, when: float, wait: float) -> None:
+        self._samples.append((when, wait))
+
+    def recent(self, now: float) -> list[float]:
+        cutoff = now - self.horizon
+        return [w for t, w in self._samples if t >= cutoff]
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    """(p50, p95, max) of ``samples``; zeros when empty."""
+    if not samples:
+        return 0.0, 0.0, 0.0
+    ordered = sorted(samples)
+    n = len(ordered)
+    return ordered[(n - 1) // 2], ordered[min(n - 1, int(n * 0.95))], ordered[-1]
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """Counts of one pool (thread or mp) at one instant."""
+
+    running: dict[int, int]
+    queued: dict[int, int]
+    delayed: dict[int, int]
+    limits: dict[int, int | None]
+    pool_size: int
+    reserve_normal: int
+    reserve_high: int
+    min_size: int
+    max_size: int
+    threads_alive: int
+    threads_busy: int
+    submitted: int
+    started: int
+    completed: int
+    failed: int
+    canceled: int
+
+    @property
+    def active(self) -> int:
+        return sum(self.running.values())
+
+    @property
+    def pending(self) -> int:
+        """Accepted and not finished: queued + delayed + running."""
+        return sum(self.queued.values()) + sum(self.delayed.values()) + self.active
+
+    def reconciles(self) -> bool:
+        """The bookkeeping invariant: every accepted task is somewhere."""
+        return self.submitted == self.completed + self.failed + self.canceled + self.pending
+
+
+@dataclass(frozen=True)
+class SupervisorStats:
+    """A snapshot of a supervisor, cheap enough to take 20 times a second."""
+
+    supervisor_id: str
+    time: float
+    active: bool
+    thread: PoolStats
+    mp: PoolStats
+    wait_p50: float
+    wait_p95: float
+    wait_max: float
+    poll_delay: float
+    timeout_warning: float
+    timeout_critical: float
+    last_event_seq: int
+    aloops: dict[str, bool] = field(default_factory=dict)
+    schedulers: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SupervisorInfo:
+    """What ``get_info()`` returns: active task counts and settings."""
+
+    supervisor_id: str
+    active: bool
+    thread_tasks_count: int
+    mp_tasks_count: int
+    thread_pool_size: int
+    thread_reserve_normal: int
+    thread_reserve_high: int
+    thread_min_size: int
+    thread_max_size: int
+    threads_alive: int
+    poll_delay: float
+    aloops: tuple[str, ...] = ()
+    schedulers: tuple[str, ...] = ()

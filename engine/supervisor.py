@@ -1,0 +1,562 @@
+"""``TaskSupervisor``: the public face of the engine.
+
+The supervisor owns one lock, the ledger of tasks, the thread pool and its
+main asyncio loop. The loop owns time -- releasing delayed tasks and firing
+queue timeouts -- and never sits on the hot path: submitting, starting and
+completing a thread task are decisions taken under the lock by the thread
+that submits or completes (see ``threads.py``).
+
+Headless, ``start()`` runs the loop in a thread named
+``supervisor_<id>_event_loop``; ``start(loop=...)`` uses a loop the caller
+runs (the console passes its Qt loop). Every public method may be called
+from any thread; ``astop`` must be awaited on the supervisor's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import threading
+import time
+import uuid
+from typing import Any, Callable
+
+from .constants import (
+    PRIORITIES,
+    TASK_NORMAL,
+    TASK_STATUS_CANCELED,
+    TASK_STATUS_COMPLETED,
+    TASK_STATUS_DELAYED,
+    TASK_STATUS_STARTED,
+    TT_THREAD,
+    TASK_TYPES,
+    TASK_TYPE_NAMES,
+    check_priority,
+)
+from .ledger import Ledger, run_callbacks
+from .pool import CPU_COUNT, TIMEOUT_CRITICAL, TIMEOUT_WARNING, Admission, PoolSettings
+from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent, percentiles
+from .task import Task
+from .threads import ThreadPool
+
+log = logging.getLogger(__name__)
+monotonic = time.monotonic
+
+_STOPPED, _STARTING, _ACTIVE, _STOPPING = "stopped", "starting", "active", "stopping"
+
+
+def _check_seconds(name: str, value: object, *, allow_none: bool = False,
+                   positive: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 or (positive and value == 0) or math.isinf(value):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return float(value)
+
+
+class TaskSupervisor:
+    """A prioritized thread pool with reserves, driven by one asyncio loop."""
+
+    def __init__(self, supervisor_id: str | None = None, pool_size: int | None = None,
+                 reserve_normal: int = 5, reserve_high: int = 5, min_size: int | str = 0,
+                 max_size: int | None = None, poll_delay: float = 0.1,
+                 thread_idle_timeout: float = 30.0) -> None:
+        self.id = str(supervisor_id) if supervisor_id is not None else uuid.uuid4().hex[:8]
+        settings = PoolSettings(
+            pool_size=CPU_COUNT * 5 if pool_size is None else pool_size,
+            reserve_normal=reserve_normal, reserve_high=reserve_high,
+            min_size=min_size, max_size=max_size)
+        self._poll_delay = _check_seconds("poll_delay", poll_delay, positive=True)
+        _check_seconds("thread_idle_timeout", thread_idle_timeout, positive=True)
+        # The supervisor's one lock. It guards: _state, _ledger (task table,
+        # history, events, waits), the thread pool with its admission state,
+        # _thread_settings, and every Task's mutable fields.
+        self._lock = threading.Lock()
+        self._state = _STOPPED
+        self._ledger = Ledger()
+        self._thread_settings = settings
+        self._threads = ThreadPool(f"supervisor_{self.id}_pool_", self._lock, settings,
+                                   self._ledger, idle_timeout=thread_idle_timeout)
+        self._threads._closing = True  # no threads until start()
+        self._mp_admission = Admission(PoolSettings(0, 0, 0))
+        self._ids = itertools.count(1)
+        # Set by start(), cleared by the end of stop(); read freely, written
+        # only by start/stop, which the lock above serializes via _state.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._stopped.set()
+        # Touched only on the loop's thread.
+        self._timeout_timer: asyncio.TimerHandle | None = None
+        self._timeout_warning = 5.0
+        self._timeout_critical = 10.0
+        self.timeout_warning_func: Callable[[Task], Any] | None = None
+        self.timeout_critical_func: Callable[[Task], Any] | None = None
+
+    # -- settings ------------------------------------------------------------
+    @property
+    def poll_delay(self) -> float:
+        return self._poll_delay
+
+    @poll_delay.setter
+    def poll_delay(self, value: float) -> None:
+        self._poll_delay = _check_seconds("poll_delay", value, positive=True)
+
+    @property
+    def timeout_warning(self) -> float | None:
+        """Seconds a task may wait in a queue before a warning; ``None`` disables."""
+        return self._timeout_warning
+
+    @timeout_warning.setter
+    def timeout_warning(self, value: float | None) -> None:
+        self._timeout_warning = _check_seconds("timeout_warning", value, allow_none=True)
+        self._reschedule_timeouts()
+
+    @property
+    def timeout_critical(self) -> float | None:
+        """Seconds a task may wait in a queue before a critical alert; ``None`` disables."""
+        return self._timeout_critical
+
+    @timeout_critical.setter
+    def timeout_critical(self, value: float | None) -> None:
+        self._timeout_critical = _check_seconds("timeout_critical", value, allow_none=True)
+        self._reschedule_timeouts()
+
+    def set_thread_pool(self, pool_size: int | None = None, reserve_normal: int | None = None,
+                        reserve_high: int | None = None, min_size: int | str | None = None,
+                        max_size: int | None = None) -> None:
+        """Change any subset of the thread pool settings, at once, even while running.
+
+        Growing admits waiting tasks immediately; shrinking never interrupts
+        running tasks (the pool drains down to the new limits).
+        """
+        actions: list = []
+        with self._lock:
+            settings = self._thread_settings.updated(
+                pool_size=pool_size, reserve_normal=reserve_normal, reserve_high=reserve_high,
+                min_size=min_size, max_size=max_size)
+            self._thread_settings = settings
+            self._threads.configure_locked(settings, actions)
+        self._threads.run_actions(actions)
+        log.info("thread pool set: pool_size=%s reserve_normal=%s reserve_high=%s "
+                 "min_size=%s max_size=%s", settings.pool_size, settings.reserve_normal,
+                 settings.reserve_high, settings.effective_min_size,
+                 settings.effective_max_size)
+
+    # -- life cycle ----------------------------------------------------------
+    def is_active(self) -> bool:
+        return self._state == _ACTIVE
+
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start accepting tasks; run the main loop in a thread, or on ``loop``."""
+        if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+            raise TypeError(f"loop must be an asyncio event loop, got {loop!r}")
+        if loop is not None and loop.is_closed():
+            raise ValueError(f"loop {loop!r} is closed")
+        with self._lock:
+            if self._state != _STOPPED:
+                raise RuntimeError(f"supervisor {self.id!r} is already {self._state}")
+            self._state = _STARTING  # refuses tasks and a second start
+        if loop is None:
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+            self._loop_thread = threading.Thread(
+                target=self._run_own_loop, args=(loop, ready),
+                name=f"supervisor_{self.id}_event_loop", daemon=True)
+            self._loop_thread.start()
+            ready.wait()
+        actions: list = []
+        with self._lock:
+            self._loop = loop
+            self._state = _ACTIVE
+            self._stopped.clear()
+            self._threads.reopen_locked(actions)
+        loop.call_soon_threadsafe(self._schedule_timeouts)
+        self._threads.run_actions(actions)
+        log.info("supervisor %r started", self.id)
+
+    @staticmethod
+    def _run_own_loop(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        try:
+            loop.run_forever()
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    def stop(self, wait: bool | float = True, stop_schedulers: bool = True,
+             cancel_tasks: bool = False) -> None:
+        """Stop accepting tasks, then wind down (see the module's README section).
+
+        ``wait=True`` waits for every accepted task; ``wait=<seconds>`` waits
+        at most that long, then cancels what is still queued or delayed and
+        abandons running threads (logged); ``wait=False`` cancels queued and
+        delayed tasks and returns at once. ``cancel_tasks`` cancels queued and
+        delayed tasks first. Running threads are never killed.
+        """
+        timeout = self._check_wait(wait)
+        if wait is not False and self._on_own_loop():
+            raise RuntimeError("stop() with wait would block the supervisor's own loop: "
+                               "use 'await supervisor.astop(...)' there")
+        if not self._begin_stop():
+            return
+        if cancel_tasks or wait is False:
+            self._cancel_pending()
+        if wait is not False:
+            drained = threading.Event()
+            if not self._add_drain_listener(drained.set):
+                drained.wait(timeout)
+        self._finish_stop()
+
+    async def astop(self, wait: bool | float = True, stop_schedulers: bool = True,
+                    cancel_tasks: bool = False) -> None:
+        """``stop`` for the supervisor's own loop: waits without blocking it."""
+        timeout = self._check_wait(wait)
+        if not self._begin_stop():
+            return
+        if cancel_tasks or wait is False:
+            self._cancel_pending()
+        if wait is not False:
+            loop = asyncio.get_running_loop()
+            drained = loop.create_future()
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(lambda: drained.done() or drained.set_result(None))
+
+            if not self._add_drain_listener(wake):
+                try:
+                    await asyncio.wait_for(drained, timeout)
+                except asyncio.TimeoutError:
+                    pass
+        self._finish_stop()
+
+    def block(self) -> None:
+        """Block the calling thread while the supervisor is active."""
+        while not self._stopped.wait(self._poll_delay):
+            pass
+
+    @staticmethod
+    def _check_wait(wait: object) -> float | None:
+        if wait is True or wait is False:
+            return None
+        return _check_seconds("wait", wait)
+
+    def _on_own_loop(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    def _begin_stop(self) -> bool:
+        with self._lock:
+            if self._state != _ACTIVE:
+                return False
+            self._state = _STOPPING
+        log.info("supervisor %r stopping", self.id)
+        return True
+
+    def _add_drain_listener(self, callback: Callable[[], Any]) -> bool:
+        """Call ``callback`` once no task is left; ``True`` if none is left now."""
+        with self._lock:
+            if not self._ledger.tasks:
+                return True
+            self._ledger.drain_listeners.append(callback)
+            return False
+
+    def _cancel_pending(self) -> None:
+        """Cancel every queued and delayed task."""
+        callbacks: list = []
+        now = monotonic()
+        with self._lock:
+            ledger = self._ledger
+            admission = self._threads.admission
+            doomed = admission.drain_queued()
+            doomed += [t for t in ledger.tasks.values() if t.status == TASK_STATUS_DELAYED]
+            for task in doomed:
+                callbacks += ledger.finish_locked(
+                    admission, task, TASK_STATUS_CANCELED, None, None, now) or ()
+        if doomed:
+            log.info("supervisor %r canceled %d queued or delayed task(s)", self.id, len(doomed))
+        run_callbacks(callbacks, log)
+
+    def _finish_stop(self) -> None:
+        self._cancel_pending()  # what a bounded wait left behind
+        actions: list = []
+        with self._lock:
+            self._state = _STOPPED
+            self._ledger.drain_listeners = []
+            self._threads.close_locked(actions)
+            stuck = [t for t in self._ledger.tasks.values() if t.status == TASK_STATUS_STARTED]
+        self._threads.run_actions(actions)
+        for task in stuck:
+            log.warning("supervisor %r stopped while task %r (%s) still runs; its thread is "
+                        "abandoned", self.id, task.id, task.name)
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._cancel_timeouts)
+            if self._loop_thread is not None:
+                loop.call_soon_threadsafe(loop.stop)
+                if threading.current_thread() is not self._loop_thread:
+                    self._loop_thread.join()
+        self._loop_thread = None
+        self._stopped.set()
+        log.info("supervisor %r stopped", self.id)
+
+    # -- submitting -----------------------------------------------------------
+    def put_task(self, target: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
+                 callback: Callable[[Any], Any] | None = None, priority: int = TASK_NORMAL,
+                 delay: float | None = None, tt: int = TT_THREAD, task_id: Any = None) -> Task:
+        """Submit ``target``; it receives ``_task_id`` and holds its slot until
+        ``mark_task_completed`` is called for it (or it raises)."""
+        return self._submit(target, args, kwargs, callback, priority, delay, tt, task_id,
+                            name=None, auto=False)
+
+    def submit(self, target: Callable[..., Any], *args: Any, _priority: int = TASK_NORMAL,
+               _delay: float | None = None, _name: str | None = None,
+               _callback: Callable[[Any], Any] | None = None, **kwargs: Any) -> Task:
+        """Run ``target(*args, **kwargs)`` as a thread task completed when it returns."""
+        return self._submit(target, args, kwargs, _callback, _priority, _delay, TT_THREAD,
+                            None, name=_name, auto=True)
+
+    def _submit(self, target: Callable[..., Any], args: tuple, kwargs: dict | None,
+                callback: Callable[[Any], Any] | None, priority: int, delay: float | None,
+                tt: int, task_id: Any, name: str | None, auto: bool) -> Task:
+        if not callable(target):
+            raise TypeError(f"task target must be callable, got {target!r}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        check_priority(priority)
+        if tt not in TASK_TYPES:
+            raise ValueError(f"unknown task type {tt!r}")
+        if tt != TT_THREAD:
+            raise ValueError(f"task type {TASK_TYPE_NAMES[tt]} is not handled by put_task yet")
+        if delay is not None:
+            delay = _check_seconds("delay", delay) or None
+        if not isinstance(args, (tuple, list)):
+            raise TypeError(f"args must be a tuple or list, got {args!r}")
+        if kwargs is None:
+            kwargs = {}
+        elif not isinstance(kwargs, dict):
+            raise TypeError(f"kwargs must be a dict, got {kwargs!r}")
+        if name is None:
+            name = getattr(target, "__qualname__", None) or repr(target)
+        actions: list = []
+        with self._lock:
+            if self._state != _ACTIVE:
+                raise RuntimeError(f"supervisor {self.id!r} is not active ({self._state}): "
+                                   f"start() it before submitting tasks")
+            if task_id is None:
+                task_id = next(self._ids)
+            if not auto:
+                kwargs = {**kwargs, "_task_id": task_id}
+            task = Task(task_id, name, tt, priority, target, tuple(args), kwargs, callback,
+                        delay, auto, self._lock, self.id)
+            self._ledger.register_locked(task)
+            loop = self._loop
+            now = monotonic()
+            task.time_submitted = now
+            if delay:
+                self._threads.admission.submit_delayed(task)
+                self._ledger.delayed_locked(task, now)
+            else:
+                self._threads.submit_locked(task, now, actions)
+        if delay:
+            try:
+                loop.call_soon_threadsafe(self._schedule_release, loop, task, now + delay)
+            except RuntimeError:  # loop closed by a concurrent stop, which canceled the task
+                if task.status == TASK_STATUS_DELAYED:
+                    raise
+        elif actions:
+            self._threads.run_actions(actions)
+        return task
+
+    def _schedule_release(self, loop: asyncio.AbstractEventLoop, task: Task, due: float) -> None:
+        task._handle = loop.call_later(max(0.0, due - monotonic()),
+                                             self._release_delayed, task)
+
+    def _release_delayed(self, task: Task) -> None:
+        actions: list = []
+        with self._lock:
+            task._handle = None
+            if task.status != TASK_STATUS_DELAYED:
+                return  # canceled meanwhile
+            self._threads.enqueue_released_locked(task, monotonic(), actions)
+        self._threads.run_actions(actions)
+
+    # -- completing and canceling -------------------------------------------
+    def mark_task_completed(self, task: Task | None = None, task_id: Any = None,
+                            tt: int | None = None) -> None:
+        """Complete a started task; with no argument, the one running in this thread."""
+        if task is not None:
+            task_id = task.id
+        elif task_id is None:
+            current = self._threads.current_task()
+            if current is None:
+                raise LookupError("mark_task_completed() without a task: no task of this "
+                                  "supervisor runs in the current thread")
+            task_id = current.id
+        actions: list = []
+        with self._lock:
+            found = self._ledger.tasks.get(task_id)
+            if found is None or (tt is not None and found.tt != tt):
+                raise LookupError(f"no live task with id {task_id!r}"
+                                  + (f" and type {tt!r}" if tt is not None else ""))
+            if found.status != TASK_STATUS_STARTED:
+                raise RuntimeError(f"task {task_id!r} has not started: cancel_task() it instead")
+            callbacks = self._threads.finish_locked(found, TASK_STATUS_COMPLETED, found.result,
+                                                    None, actions)
+        self._threads.run_actions(actions)
+        run_callbacks(callbacks, log)
+
+    def cancel_task(self, task_id: Any) -> Task:
+        """Cancel a queued or delayed task: it never runs. Returns the task."""
+        with self._lock:
+            task = self._ledger.tasks.get(task_id)
+            if task is None:
+                raise LookupError(f"no live task with id {task_id!r}")
+            if task.status == TASK_STATUS_STARTED:
+                raise RuntimeError(f"task {task_id!r} ({task.name}) has already started "
+                                   f"and cannot be canceled")
+            callbacks = self._ledger.finish_locked(
+                self._threads.admission, task, TASK_STATUS_CANCELED, None, None, monotonic())
+        run_callbacks(callbacks, log)
+        return task
+
+    # -- inspection -----------------------------------------------------------
+    def get_task(self, task_id: Any) -> Task | None:
+        """A live task, or a recently finished one from the history; else ``None``."""
+        with self._lock:
+            return self._ledger.tasks.get(task_id) or self._ledger.history.get(task_id)
+
+    def get_tasks(self, tt: int | None = None) -> list[Task]:
+        """Live (unfinished) tasks, optionally of one type."""
+        with self._lock:
+            tasks = list(self._ledger.tasks.values())
+        return tasks if tt is None else [t for t in tasks if t.tt == tt]
+
+    def get_info(self) -> SupervisorInfo:
+        with self._lock:
+            settings = self._thread_settings
+            alive, _ = self._threads.counts_locked()
+            return SupervisorInfo(
+                supervisor_id=self.id, active=self._state == _ACTIVE,
+                thread_tasks_count=self._threads.admission.active,
+                mp_tasks_count=self._mp_admission.active,
+                thread_pool_size=settings.pool_size,
+                thread_reserve_normal=settings.reserve_normal,
+                thread_reserve_high=settings.reserve_high,
+                thread_min_size=settings.effective_min_size,
+                thread_max_size=settings.effective_max_size,
+                threads_alive=alive, poll_delay=self._poll_delay)
+
+    def stats(self) -> SupervisorStats:
+        """An immutable snapshot of every counter; O(1) in the number of tasks."""
+        with self._lock:
+            now = monotonic()
+            alive, busy = self._threads.counts_locked()
+            thread = _pool_stats(self._threads.admission, self._thread_settings, alive, busy)
+            mp = _pool_stats(self._mp_admission, self._mp_admission.settings, 0, 0)
+            waits = self._ledger.waits.recent(now)
+            last_seq = self._ledger.events.last_seq
+            active = self._state == _ACTIVE
+        p50, p95, wmax = percentiles(waits)
+        return SupervisorStats(
+            supervisor_id=self.id, time=now, active=active, thread=thread, mp=mp,
+            wait_p50=p50, wait_p95=p95, wait_max=wmax, poll_delay=self._poll_delay,
+            timeout_warning=self._timeout_warning, timeout_critical=self._timeout_critical,
+            last_event_seq=last_seq)
+
+    def events_since(self, seq: int = 0, limit: int | None = None) -> list[TaskEvent]:
+        """Task events with a sequence number above ``seq``, oldest first."""
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise ValueError(f"seq must be an integer >= 0, got {seq!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise ValueError(f"limit must be None or an integer >= 1, got {limit!r}")
+        with self._lock:
+            raw = self._ledger.events.since(seq, limit)
+        return [TaskEvent(*r) for r in raw]
+
+    # -- queue timeouts (loop thread only) ------------------------------------
+    def _reschedule_timeouts(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._schedule_timeouts)
+
+    def _cancel_timeouts(self) -> None:
+        if self._timeout_timer is not None:
+            self._timeout_timer.cancel()
+            self._timeout_timer = None
+
+    def _schedule_timeouts(self) -> None:
+        """Fire due timeouts, then sleep until the next one can be due."""
+        self._cancel_timeouts()
+        if self._loop is None or self._state == _STOPPED:
+            return
+        levels = [(lvl, thr) for lvl, thr in ((TIMEOUT_WARNING, self._timeout_warning),
+                                              (TIMEOUT_CRITICAL, self._timeout_critical))
+                  if thr is not None]
+        if not levels:
+            return
+        now = monotonic()
+        fired: list[tuple[int, Task]] = []
+        with self._lock:
+            admission = self._threads.admission
+            # A task queued later than now is due later than now + threshold.
+            next_due = now + min(thr for _, thr in levels)
+            for level, threshold in levels:
+                for task in admission.due_for_timeout(level, now - threshold):
+                    kind = "timeout_warning" if level == TIMEOUT_WARNING else "timeout_critical"
+                    self._ledger.events.append(now, kind, task)
+                    fired.append((level, task))
+                oldest = admission.oldest_unchecked(level)
+                if oldest is not None:
+                    next_due = min(next_due, oldest + threshold)
+        for level, task in fired:
+            self._report_timeout(level, task, now)
+        self._timeout_timer = self._loop.call_later(max(0.0, next_due - monotonic()) + 0.001,
+                                                    self._schedule_timeouts)
+
+    def _report_timeout(self, level: int, task: Task, now: float) -> None:
+        waited = now - task.time_queued
+        if level == TIMEOUT_WARNING:
+            log.warning("task %r (%s) has waited %.2f s in the queue", task.id, task.name,
+                        waited)
+            func = self.timeout_warning_func
+        else:
+            log.critical("task %r (%s) has waited %.2f s in the queue", task.id, task.name,
+                         waited)
+            func = self.timeout_critical_func
+        if func is not None:
+            try:
+                func(task)
+            except Exception:
+                log.exception("timeout function %r failed for task %r", func, task.id)
+
+    def __repr__(self) -> str:
+        return f"<TaskSupervisor {self.id!r} {self._state}>"
+
+
+def _pool_stats(admission: Admission, settings: PoolSettings, alive: int,
+                busy: int) -> PoolStats:
+    return PoolStats(
+        running=dict(admission.running), queued=dict(admission.queued),
+        delayed=dict(admission.delayed), limits=dict(admission.limits),
+        pool_size=settings.pool_size, reserve_normal=settings.reserve_normal,
+        reserve_high=settings.reserve_high, min_size=settings.effective_min_size,
+        max_size=settings.effective_max_size, threads_alive=alive, threads_busy=busy,
+        submitted=admission.submitted, started=admission.started,
+        completed=admission.completed, failed=admission.failed, canceled=admission.canceled)
+
+
+__all__ = ["TaskSupervisor"]

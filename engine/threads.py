@@ -1,0 +1,282 @@
+"""The thread pool: OS worker threads and the dispatch of thread tasks.
+
+Admission and dispatch share the supervisor's lock and a single hand-off:
+
+* A submitting thread decides under the lock whether its task may start
+  (``Admission``) and, if so, assigns it to an idle worker (LIFO, so warm
+  threads are reused and cold ones retire) or reserves a new thread. After
+  releasing the lock it releases that worker's wake lock or starts the
+  thread. Nothing polls, nothing goes through an event loop.
+* A worker that finishes a target completes the task and takes the next
+  eligible task itself, in the same lock hold, so a freed slot is refilled
+  without any wake-up at all. With nothing eligible it parks itself on the
+  idle stack in that same hold, so a task can never be queued behind a
+  worker that is about to sleep.
+
+Workers above ``min_size`` that stay idle ``idle_timeout`` seconds retire.
+Critical tasks extend the pool past ``max_size``; the extra threads retire
+as soon as they find nothing to do. Threads are daemons: a target that never
+returns cannot hang interpreter exit (``stop(wait=N)`` logs and abandons it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED
+from .ledger import Callback, Ledger, run_callbacks
+from .pool import Admission, PoolSettings
+from .task import Task
+
+log = logging.getLogger(__name__)
+
+_RETIRE = object()  # hand-off item that tells a parked worker to exit
+monotonic = time.monotonic
+
+
+class _Worker:
+    __slots__ = ("wake", "item")
+
+    def __init__(self) -> None:
+        # Held while the worker is parked; the dispatcher sets ``item`` under
+        # the supervisor's lock, then releases ``wake``.
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.item: Any = None
+
+
+class ThreadPool:
+    """Runs thread tasks on OS threads named ``<name_prefix><n>``.
+
+    Every field below is guarded by ``lock`` (the supervisor's lock), shared
+    with ``admission`` and ``ledger``:
+
+    * ``_idle`` -- parked workers, each with ``item is None`` and ``wake`` held;
+    * ``_alive`` -- threads started and not exited (reserved before start);
+    * ``_busy`` -- threads assigned a task (running or about to run it);
+    * ``_closing`` -- supervisor stopping: exit when nothing is eligible;
+    * ``max_size`` / ``min_size`` -- effective OS thread limits.
+    Invariant: ``_alive == _busy + len(_idle) + (threads deciding to exit)``.
+    """
+
+    def __init__(self, name_prefix: str, lock: threading.Lock, settings: PoolSettings,
+                 ledger: Ledger, idle_timeout: float = 30.0) -> None:
+        self.name_prefix = name_prefix
+        self._lock = lock
+        self.admission = Admission(settings)
+        self._ledger = ledger
+        self.idle_timeout = idle_timeout
+        self._idle: list[_Worker] = []
+        self._alive = 0
+        self._busy = 0
+        self._closing = False
+        self._names = itertools.count(1)
+        self._current = threading.local()
+        self.max_size = settings.effective_max_size
+        self.min_size = settings.effective_min_size
+
+    # -- called with the lock held ----------------------------------------
+    def configure_locked(self, settings: PoolSettings, actions: list) -> None:
+        """Apply new settings: admit what now fits, retire what no longer does."""
+        self.admission.configure(settings)
+        self.max_size = settings.effective_max_size
+        self.min_size = settings.effective_min_size
+        self.dispatch_locked(actions)
+        excess = self._alive - self.max_size
+        while excess > 0 and self._idle:
+            self._retire_one_locked(actions)
+            excess -= 1
+        if not self._closing:
+            self.prespawn_locked(actions)
+
+    def prespawn_locked(self, actions: list) -> None:
+        """Start idle threads up to ``min_size``."""
+        for _ in range(self.min_size - self._alive):
+            self._alive += 1
+            actions.append(None)
+
+    def submit_locked(self, task: Task, now: float, actions: list) -> None:
+        """Start ``task`` now if admission allows, else queue it."""
+        admission = self.admission
+        ledger = self._ledger
+        ledger.queued_locked(task, now)
+        p = task.priority
+        if p == TASK_CRITICAL or (
+            admission.may_start(p)
+            and (self._idle or self._alive < self.max_size)
+            and not admission.is_blocked(p)
+        ):
+            admission.start_new(task)
+            ledger.started_locked(task, now)
+            self._assign_locked(task, actions)
+        else:
+            admission.enqueue(task)
+
+    def enqueue_released_locked(self, task: Task, now: float, actions: list) -> None:
+        """A delayed task's delay is over: queue it and dispatch."""
+        self._ledger.queued_locked(task, now)
+        self.admission.enqueue(task, from_delay=True)
+        self.dispatch_locked(actions)
+
+    def dispatch_locked(self, actions: list, own: bool = False) -> Task | None:
+        """Start queued tasks while the most urgent one may start.
+
+        With ``own``, the first task is returned for the calling worker
+        instead of being handed off.
+        """
+        admission = self.admission
+        while True:
+            task = admission.head()
+            if task is None:
+                return None
+            p = task.priority
+            if not admission.may_start(p):
+                return None
+            if not own and not self._idle and self._alive >= self.max_size and p != TASK_CRITICAL:
+                return None
+            admission.start_head(task)
+            self._ledger.started_locked(task, monotonic())
+            if own:
+                return task
+            self._assign_locked(task, actions)
+
+    def finish_locked(self, task: Task, status: int, result: Any,
+                      exception: BaseException | None, actions: list) -> list[Callback] | None:
+        """End a started task and refill its slot."""
+        callbacks = self._ledger.finish_locked(
+            self.admission, task, status, result, exception, monotonic())
+        self.dispatch_locked(actions)
+        return callbacks
+
+    def close_locked(self, actions: list) -> None:
+        """Supervisor stopping: idle workers exit, busy ones exit when done."""
+        self._closing = True
+        while self._idle:
+            self._retire_one_locked(actions)
+
+    def reopen_locked(self, actions: list) -> None:
+        self._closing = False
+        self.prespawn_locked(actions)
+
+    def counts_locked(self) -> tuple[int, int]:
+        return self._alive, self._busy
+
+    def _assign_locked(self, task: Task, actions: list) -> None:
+        self._busy += 1
+        if self._idle:
+            worker = self._idle.pop()
+            worker.item = task
+            actions.append(worker)
+        else:
+            self._alive += 1
+            actions.append(task)
+
+    def _retire_one_locked(self, actions: list) -> None:
+        worker = self._idle.pop(0)  # the coldest
+        worker.item = _RETIRE
+        self._alive -= 1
+        actions.append(worker)
+
+    # -- called without the lock --------------------------------------------
+    def run_actions(self, actions: list) -> None:
+        """Carry out hand-offs decided under the lock: wake or start workers."""
+        for action in actions:
+            if type(action) is _Worker:
+                action.wake.release()
+            else:  # a Task to start on a new thread, or None for an idle one
+                thread = threading.Thread(
+                    target=self._thread_main, args=(action,),
+                    name=f"{self.name_prefix}{next(self._names)}", daemon=True)
+                thread.start()
+
+    def current_task(self) -> Task | None:
+        """The task whose target runs in the calling thread, if any."""
+        return getattr(self._current, "task", None)
+
+    def _thread_main(self, task: Task | None) -> None:
+        worker = _Worker()
+        lock = self._lock
+        if task is None:
+            with lock:
+                if self._closing or self._alive > self.max_size:
+                    self._alive -= 1
+                    return
+                self._idle.append(worker)
+        while True:
+            if task is None:
+                task = self._park(worker)
+                if task is None:
+                    return
+            result, exception = self._execute(task)
+            actions: list = []
+            with lock:
+                callbacks = self._after_run_locked(task, result, exception, actions)
+                task = self.dispatch_locked(actions, own=True)
+                exiting = False
+                if task is None:
+                    self._busy -= 1
+                    if self._closing or self._alive > self.max_size:
+                        self._alive -= 1
+                        exiting = True
+                    else:
+                        worker.item = None
+                        self._idle.append(worker)
+            if actions:
+                self.run_actions(actions)
+            run_callbacks(callbacks, log)
+            if exiting:
+                return
+
+    def _park(self, worker: _Worker) -> Task | None:
+        """Wait for a hand-off; ``None`` means this thread must exit."""
+        while True:
+            if not worker.wake.acquire(timeout=self.idle_timeout):
+                with self._lock:
+                    if worker.item is None and self._alive > self.min_size:
+                        self._idle.remove(worker)
+                        self._alive -= 1
+                        return None
+                    pending = worker.item is not None
+                if not pending:
+                    continue
+                worker.wake.acquire()  # the hand-off's release is imminent
+            item = worker.item
+            worker.item = None
+            return None if item is _RETIRE else item
+
+    def _execute(self, task: Task) -> tuple[Any, BaseException | None]:
+        self._current.task = task
+        try:
+            result = task.target(*task.args, **task.kwargs)
+        except BaseException as exc:  # noqa: BLE001 - a task failure is data
+            return None, exc
+        finally:
+            self._current.task = None
+        if task.callback is not None:
+            _call_callback(task, result)
+        return result, None
+
+    def _after_run_locked(self, task: Task, result: Any, exception: BaseException | None,
+                          actions: list) -> list[Callback] | None:
+        if task.time_completed is not None:  # marked completed by its target
+            return None
+        if exception is not None:
+            return self._ledger.finish_locked(
+                self.admission, task, TASK_STATUS_FAILED, None, exception, monotonic())
+        if task._auto:
+            return self._ledger.finish_locked(
+                self.admission, task, TASK_STATUS_COMPLETED, result, None, monotonic())
+        task.result = result  # put_task: the slot is held until mark_task_completed
+        return None
+
+
+def _call_callback(task: Task, result: Any) -> None:
+    callback: Callable[[Any], Any] = task.callback  # type: ignore[assignment]
+    try:
+        callback(result)
+    except Exception:
+        log.exception("callback of task %r (%s) failed", task.id, task.name)
