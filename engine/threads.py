@@ -14,8 +14,9 @@ Admission and dispatch share the supervisor's lock and a single hand-off:
   worker that is about to sleep.
 
 Workers above ``min_size`` that stay idle ``idle_timeout`` seconds retire.
-Critical tasks extend the pool past ``max_size``; the extra threads retire
-as soon as they find nothing to do. Threads are daemons: a target that never
+At most ``max_size`` threads run non-critical tasks; critical tasks always
+start, on extra threads past ``max_size`` if needed, which stay parked for
+reuse at most ``EXTRA_THREAD_IDLE`` seconds. Threads are daemons: a target that never
 returns cannot hang interpreter exit (``stop(wait=N)`` logs and abandons it).
 """
 
@@ -35,6 +36,7 @@ from .task import Task
 log = logging.getLogger(__name__)
 
 _RETIRE = object()  # hand-off item that tells a parked worker to exit
+EXTRA_THREAD_IDLE = 1.0  # seconds a thread above max_size stays parked
 monotonic = time.monotonic
 
 
@@ -107,7 +109,7 @@ class ThreadPool:
         p = task.priority
         if p == TASK_CRITICAL or (
             admission.may_start(p)
-            and (self._idle or self._alive < self.max_size)
+            and self._busy < self.max_size
             and not admission.is_blocked(p)
         ):
             admission.start_new(task)
@@ -136,8 +138,8 @@ class ThreadPool:
             p = task.priority
             if not admission.may_start(p):
                 return None
-            if not own and not self._idle and self._alive >= self.max_size and p != TASK_CRITICAL:
-                return None
+            if p != TASK_CRITICAL and self._busy - own >= self.max_size:
+                return None  # no OS thread may take it
             admission.start_head(task)
             self._ledger.started_locked(task, monotonic())
             if own:
@@ -219,7 +221,7 @@ class ThreadPool:
                 exiting = False
                 if task is None:
                     self._busy -= 1
-                    if self._closing or self._alive > self.max_size:
+                    if self._closing:
                         self._alive -= 1
                         exiting = True
                     else:
@@ -234,7 +236,11 @@ class ThreadPool:
     def _park(self, worker: _Worker) -> Task | None:
         """Wait for a hand-off; ``None`` means this thread must exit."""
         while True:
-            if not worker.wake.acquire(timeout=self.idle_timeout):
+            # Threads above max_size (critical extensions) only linger briefly.
+            timeout = self.idle_timeout
+            if self._alive > self.max_size:
+                timeout = min(timeout, EXTRA_THREAD_IDLE)
+            if not worker.wake.acquire(timeout=timeout):
                 with self._lock:
                     if worker.item is None and self._alive > self.min_size:
                         self._idle.remove(worker)

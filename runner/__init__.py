@@ -1,0 +1,1 @@
+"""Scenario loading and the headless run, shared by ``main.py`` and the console."""
