@@ -107,7 +107,8 @@ def main() -> None:
         print(f"  {label:<27} {med:>10,.0f} tasks/s   ratio {med / std_med:.2f}")
     print(f"start latency, idle pool, median of {args.latency_samples}")
     print(f"  ThreadPoolExecutor          {lat_std * 1e6:>10.1f} us")
-    print(f"  engine                      {lat_eng * 1e6:>10.1f} us   ratio {lat_eng / lat_std:.2f}")
+    ratio = lat_eng / lat_std
+    print(f"  engine                      {lat_eng * 1e6:>10.1f} us   ratio {ratio:.2f}")
 
 
 if __name__ == "__main__":

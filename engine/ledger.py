@@ -13,7 +13,8 @@ releasing it (user code never runs under the lock).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .constants import (
     STATUS_NAMES,

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from itertools import islice
 from dataclasses import dataclass, replace
+from itertools import islice
 
 from .constants import (
     PRIORITIES,

@@ -21,18 +21,18 @@ import math
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .constants import (
-    PRIORITIES,
     TASK_NORMAL,
     TASK_STATUS_CANCELED,
     TASK_STATUS_COMPLETED,
     TASK_STATUS_DELAYED,
     TASK_STATUS_STARTED,
-    TT_THREAD,
-    TASK_TYPES,
     TASK_TYPE_NAMES,
+    TASK_TYPES,
+    TT_THREAD,
     check_priority,
 )
 from .ledger import Ledger, run_callbacks
@@ -236,7 +236,7 @@ class TaskSupervisor:
             if not self._add_drain_listener(wake):
                 try:
                     await asyncio.wait_for(drained, timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         self._finish_stop()
 

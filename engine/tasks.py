@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .constants import TASK_NORMAL, TASK_TYPE_NAMES, TT_THREAD, check_priority
 from .supervisor import TaskSupervisor

@@ -26,7 +26,8 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED
 from .ledger import Callback, Ledger, run_callbacks

@@ -20,10 +20,11 @@ import importlib.util
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from engine import TASK_NORMAL, Task, TaskSupervisor
 
@@ -123,7 +124,7 @@ class ScenarioContext:
         timeout = min(seconds, self.remaining())
         try:
             await asyncio.wait_for(self._stop.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         return self.running
 
