@@ -176,13 +176,23 @@ class Admission:
         self.delayed[task.priority] += 1
 
     def enqueue(self, task: Task, *, from_delay: bool = False) -> None:
+        self.count_queued(task, from_delay=from_delay)
+        self.queues[task.priority].append(task)
+
+    def count_queued(self, task: Task, *, from_delay: bool = False) -> None:
+        """Count a queued task; ``enqueue`` also files it, pools that keep
+        their own queue (an aloop's) only count it."""
         p = task.priority
         if from_delay:
             self.delayed[p] -= 1
         else:
             self.submitted += 1
         self.queued[p] += 1
-        self.queues[p].append(task)
+
+    def count_started(self, task: Task) -> None:
+        """Count the start of a task counted by ``count_queued``."""
+        self.queued[task.priority] -= 1
+        self._count_start(task.priority)
 
     def start_new(self, task: Task) -> None:
         """Count a task that starts without ever waiting in a queue."""

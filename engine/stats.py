@@ -125,6 +125,7 @@ class SupervisorStats:
     active: bool
     thread: PoolStats
     mp: PoolStats
+    coroutine: PoolStats
     wait_p50: float
     wait_p95: float
     wait_max: float

@@ -1,10 +1,11 @@
 """``TaskSupervisor``: the public face of the engine.
 
-The supervisor owns one lock, the ledger of tasks, the thread pool and its
-main asyncio loop. The loop owns time -- releasing delayed tasks and firing
-queue timeouts -- and never sits on the hot path: submitting, starting and
-completing a thread task are decisions taken under the lock by the thread
-that submits or completes (see ``threads.py``).
+The supervisor owns one lock, the ledger of tasks, three pools (threads,
+processes, coroutines), the registries of aloops and schedulers, and its
+main asyncio loop. The loop owns time -- releasing delayed tasks, firing
+queue timeouts, running async schedulers -- and never sits on the hot path:
+submitting, starting and completing a task are decisions taken under the
+lock by the thread that submits or completes (see ``threads.py``, ``mp.py``).
 
 Headless, ``start()`` runs the loop in a thread named
 ``supervisor_<id>_event_loop``; ``start(loop=...)`` uses a loop the caller
@@ -15,27 +16,32 @@ from any thread; ``astop`` must be awaited on the supervisor's loop.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import logging
 import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from .aloop import ALoop, CoroutinePool, run_loop_forever
 from .constants import (
     TASK_NORMAL,
     TASK_STATUS_CANCELED,
     TASK_STATUS_COMPLETED,
     TASK_STATUS_DELAYED,
+    TASK_STATUS_QUEUED,
     TASK_STATUS_STARTED,
-    TASK_TYPE_NAMES,
     TASK_TYPES,
+    TT_COROUTINE,
+    TT_MP,
     TT_THREAD,
     check_priority,
 )
 from .ledger import Ledger, run_callbacks
+from .mp import MpPool, check_picklable
 from .pool import CPU_COUNT, TIMEOUT_CRITICAL, TIMEOUT_WARNING, Admission, PoolSettings
 from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent, percentiles
 from .task import Task
@@ -47,8 +53,9 @@ monotonic = time.monotonic
 _STOPPED, _STARTING, _ACTIVE, _STOPPING = "stopped", "starting", "active", "stopping"
 
 
-def _check_seconds(name: str, value: object, *, allow_none: bool = False,
-                   positive: bool = False) -> float | None:
+def check_seconds(name: str, value: object, *, allow_none: bool = False,
+                  positive: bool = False) -> float | None:
+    """A validated number of seconds; ``TypeError`` / ``ValueError`` naming it."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
@@ -59,8 +66,15 @@ def _check_seconds(name: str, value: object, *, allow_none: bool = False,
     return float(value)
 
 
+def check_wait(wait: object) -> float | None:
+    """``wait`` of the stop methods: ``True``/``False`` → ``None``, else seconds."""
+    if wait is True or wait is False:
+        return None
+    return check_seconds("wait", wait)
+
+
 class TaskSupervisor:
-    """A prioritized thread pool with reserves, driven by one asyncio loop."""
+    """A prioritized thread pool with reserves, processes, aloops and schedulers."""
 
     def __init__(self, supervisor_id: str | None = None, pool_size: int | None = None,
                  reserve_normal: int = 5, reserve_high: int = 5, min_size: int | str = 0,
@@ -71,10 +85,10 @@ class TaskSupervisor:
             pool_size=CPU_COUNT * 5 if pool_size is None else pool_size,
             reserve_normal=reserve_normal, reserve_high=reserve_high,
             min_size=min_size, max_size=max_size)
-        self._poll_delay = _check_seconds("poll_delay", poll_delay, positive=True)
-        _check_seconds("thread_idle_timeout", thread_idle_timeout, positive=True)
+        self._poll_delay = check_seconds("poll_delay", poll_delay, positive=True)
+        check_seconds("thread_idle_timeout", thread_idle_timeout, positive=True)
         # The supervisor's one lock. It guards: _state, _ledger (task table,
-        # history, events, waits), the thread pool with its admission state,
+        # history, events, waits), every pool with its admission state,
         # _thread_settings, and every Task's mutable fields.
         self._lock = threading.Lock()
         self._state = _STOPPED
@@ -83,20 +97,31 @@ class TaskSupervisor:
         self._threads = ThreadPool(f"supervisor_{self.id}_pool_", self._lock, settings,
                                    self._ledger, idle_timeout=thread_idle_timeout)
         self._threads._closing = True  # no threads until start()
-        self._mp_admission = Admission(PoolSettings(0, 0, 0))
+        self._mp = MpPool(self._lock, self._ledger)
+        self._coroutines = CoroutinePool(self._lock, self._ledger)
+        self._pools = {TT_THREAD: self._threads, TT_MP: self._mp, TT_COROUTINE: self._coroutines}
         self._ids = itertools.count(1)
-        # Set by start(), cleared by the end of stop(); read freely, written
-        # only by start/stop, which the lock above serializes via _state.
+        # Guards the registries: _aloops, _default_aloop, _aloops_to_restart,
+        # _schedulers. Never held while a loop starts or stops or a scheduler runs.
+        self._registry_lock = threading.Lock()
+        self._aloops: dict[str, ALoop] = {}
+        self._default_aloop: ALoop | None = None
+        self._aloops_to_restart: list[ALoop] = []
+        self._schedulers: dict[Any, concurrent.futures.Future | None] = {}
+        # Written only by start/stop, which _state serializes.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._stopped.set()
         # Touched only on the loop's thread.
         self._timeout_timer: asyncio.TimerHandle | None = None
-        self._timeout_warning = 5.0
-        self._timeout_critical = 10.0
+        self._timeout_warning: float | None = 5.0
+        self._timeout_critical: float | None = 10.0
         self.timeout_warning_func: Callable[[Task], Any] | None = None
         self.timeout_critical_func: Callable[[Task], Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<TaskSupervisor {self.id!r} {self._state}>"
 
     # -- settings ------------------------------------------------------------
     @property
@@ -105,7 +130,7 @@ class TaskSupervisor:
 
     @poll_delay.setter
     def poll_delay(self, value: float) -> None:
-        self._poll_delay = _check_seconds("poll_delay", value, positive=True)
+        self._poll_delay = check_seconds("poll_delay", value, positive=True)
 
     @property
     def timeout_warning(self) -> float | None:
@@ -114,7 +139,7 @@ class TaskSupervisor:
 
     @timeout_warning.setter
     def timeout_warning(self, value: float | None) -> None:
-        self._timeout_warning = _check_seconds("timeout_warning", value, allow_none=True)
+        self._timeout_warning = check_seconds("timeout_warning", value, allow_none=True)
         self._reschedule_timeouts()
 
     @property
@@ -124,7 +149,7 @@ class TaskSupervisor:
 
     @timeout_critical.setter
     def timeout_critical(self, value: float | None) -> None:
-        self._timeout_critical = _check_seconds("timeout_critical", value, allow_none=True)
+        self._timeout_critical = check_seconds("timeout_critical", value, allow_none=True)
         self._reschedule_timeouts()
 
     def set_thread_pool(self, pool_size: int | None = None, reserve_normal: int | None = None,
@@ -148,6 +173,46 @@ class TaskSupervisor:
                  settings.reserve_high, settings.effective_min_size,
                  settings.effective_max_size)
 
+    # -- the multiprocessing pool -------------------------------------------
+    @property
+    def mp_pool(self) -> Any:
+        """The process pool: a ``multiprocessing.Pool``, an ``Executor`` or ``None``."""
+        backend = self._mp.backend
+        if backend is None:
+            return None
+        return getattr(backend, "pool", None) or getattr(backend, "executor", None)
+
+    @mp_pool.setter
+    def mp_pool(self, pool: Any) -> None:
+        backend = None if pool is None else self._mp.wrap(pool, owned=False)
+        previous = self._mp.set_backend(backend)
+        if previous is not None:
+            previous.close(terminate=False)
+
+    def create_mp_pool(self, *args: Any, **kwargs: Any) -> Any:
+        """Create (and own) a ``multiprocessing.Pool``; arguments as for it."""
+        pool = self._mp.create_pool(*args, **kwargs)
+        previous = self._mp.set_backend(self._mp.wrap(pool, owned=True))
+        if previous is not None:
+            previous.close(terminate=False)
+        return pool
+
+    def set_mp_pool(self, pool_size: int | None = None, reserve_normal: int | None = None,
+                    reserve_high: int | None = None) -> None:
+        """Set the mp admission limits, live; create a pool of
+        pool_size + reserves processes if there is none."""
+        actions: list = []
+        with self._lock:
+            settings = self._mp.admission.settings.updated(
+                pool_size=pool_size, reserve_normal=reserve_normal, reserve_high=reserve_high)
+            self._mp.admission.configure(settings)
+            self._mp.dispatch_locked(actions)
+            need_pool = self._mp.backend is None
+        self._mp.run_actions(actions)
+        if need_pool:
+            size = settings.pool_size + settings.reserve_normal + settings.reserve_high
+            self.create_mp_pool(processes=size or CPU_COUNT)
+
     # -- life cycle ----------------------------------------------------------
     def is_active(self) -> bool:
         return self._state == _ACTIVE
@@ -166,7 +231,7 @@ class TaskSupervisor:
             loop = asyncio.new_event_loop()
             ready = threading.Event()
             self._loop_thread = threading.Thread(
-                target=self._run_own_loop, args=(loop, ready),
+                target=run_loop_forever, args=(loop, ready),
                 name=f"supervisor_{self.id}_event_loop", daemon=True)
             self._loop_thread.start()
             ready.wait()
@@ -178,54 +243,57 @@ class TaskSupervisor:
             self._threads.reopen_locked(actions)
         loop.call_soon_threadsafe(self._schedule_timeouts)
         self._threads.run_actions(actions)
+        with self._registry_lock:
+            restart, self._aloops_to_restart = self._aloops_to_restart, []
+        for aloop in restart:
+            aloop.start()
         log.info("supervisor %r started", self.id)
-
-    @staticmethod
-    def _run_own_loop(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
-        asyncio.set_event_loop(loop)
-        loop.call_soon(ready.set)
-        try:
-            loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
 
     def stop(self, wait: bool | float = True, stop_schedulers: bool = True,
              cancel_tasks: bool = False) -> None:
-        """Stop accepting tasks, then wind down (see the module's README section).
+        """Stop accepting tasks, then wind down.
 
+        ``stop_schedulers`` stops registered schedulers and workers first.
         ``wait=True`` waits for every accepted task; ``wait=<seconds>`` waits
         at most that long, then cancels what is still queued or delayed and
         abandons running threads (logged); ``wait=False`` cancels queued and
         delayed tasks and returns at once. ``cancel_tasks`` cancels queued and
-        delayed tasks first. Running threads are never killed.
+        delayed tasks and pending coroutines first. Running threads are never
+        killed. Aloops are stopped last.
         """
-        timeout = self._check_wait(wait)
+        timeout = check_wait(wait)
         if wait is not False and self._on_own_loop():
             raise RuntimeError("stop() with wait would block the supervisor's own loop: "
                                "use 'await supervisor.astop(...)' there")
         if not self._begin_stop():
             return
+        deadline = None if timeout is None else monotonic() + timeout
+        if stop_schedulers:
+            futures = self._stop_schedulers()
+            if wait is not False and futures:
+                concurrent.futures.wait(futures, _remaining(deadline))
         if cancel_tasks or wait is False:
-            self._cancel_pending()
+            self._cancel_pending(coroutines=cancel_tasks)
         if wait is not False:
             drained = threading.Event()
             if not self._add_drain_listener(drained.set):
-                drained.wait(timeout)
+                drained.wait(_remaining(deadline))
         self._finish_stop()
 
     async def astop(self, wait: bool | float = True, stop_schedulers: bool = True,
                     cancel_tasks: bool = False) -> None:
         """``stop`` for the supervisor's own loop: waits without blocking it."""
-        timeout = self._check_wait(wait)
+        timeout = check_wait(wait)
         if not self._begin_stop():
             return
+        deadline = None if timeout is None else monotonic() + timeout
+        if stop_schedulers:
+            futures = self._stop_schedulers()
+            if wait is not False and futures:
+                await asyncio.wait([asyncio.wrap_future(f) for f in futures],
+                                   timeout=_remaining(deadline))
         if cancel_tasks or wait is False:
-            self._cancel_pending()
+            self._cancel_pending(coroutines=cancel_tasks)
         if wait is not False:
             loop = asyncio.get_running_loop()
             drained = loop.create_future()
@@ -235,21 +303,18 @@ class TaskSupervisor:
 
             if not self._add_drain_listener(wake):
                 try:
-                    await asyncio.wait_for(drained, timeout)
+                    await asyncio.wait_for(drained, _remaining(deadline))
                 except TimeoutError:
                     pass
-        self._finish_stop()
+        if self._loop_thread is None:  # a host's loop (the console): keep it responsive
+            await asyncio.get_running_loop().run_in_executor(None, self._finish_stop)
+        else:  # our own loop thread: it must not join itself
+            self._finish_stop()
 
     def block(self) -> None:
         """Block the calling thread while the supervisor is active."""
         while not self._stopped.wait(self._poll_delay):
             pass
-
-    @staticmethod
-    def _check_wait(wait: object) -> float | None:
-        if wait is True or wait is False:
-            return None
-        return _check_seconds("wait", wait)
 
     def _on_own_loop(self) -> bool:
         try:
@@ -273,24 +338,29 @@ class TaskSupervisor:
             self._ledger.drain_listeners.append(callback)
             return False
 
-    def _cancel_pending(self) -> None:
-        """Cancel every queued and delayed task."""
+    def _cancel_pending(self, coroutines: bool) -> None:
+        """Cancel every queued and delayed task (and running coroutines)."""
         callbacks: list = []
         now = monotonic()
         with self._lock:
             ledger = self._ledger
-            admission = self._threads.admission
-            doomed = admission.drain_queued()
-            doomed += [t for t in ledger.tasks.values() if t.status == TASK_STATUS_DELAYED]
-            for task in doomed:
+            doomed = [(self._threads, t) for t in self._threads.admission.drain_queued()]
+            doomed += [(self._mp, t) for t in self._mp.admission.drain_queued()]
+            doomed += [(self._pools[t.tt], t) for t in ledger.tasks.values()
+                       if t.status == TASK_STATUS_DELAYED
+                       or (t.tt == TT_COROUTINE and t.status == TASK_STATUS_QUEUED)]
+            for pool, task in doomed:
                 callbacks += ledger.finish_locked(
-                    admission, task, TASK_STATUS_CANCELED, None, None, now) or ()
+                    pool.admission, task, TASK_STATUS_CANCELED, None, None, now) or ()
+            running = [t for t in ledger.tasks.values()
+                       if coroutines and t.tt == TT_COROUTINE]
+        self._coroutines.cancel_running(running)
         if doomed:
             log.info("supervisor %r canceled %d queued or delayed task(s)", self.id, len(doomed))
         run_callbacks(callbacks, log)
 
     def _finish_stop(self) -> None:
-        self._cancel_pending()  # what a bounded wait left behind
+        self._cancel_pending(coroutines=False)  # what a bounded wait left behind
         actions: list = []
         with self._lock:
             self._state = _STOPPED
@@ -299,8 +369,10 @@ class TaskSupervisor:
             stuck = [t for t in self._ledger.tasks.values() if t.status == TASK_STATUS_STARTED]
         self._threads.run_actions(actions)
         for task in stuck:
-            log.warning("supervisor %r stopped while task %r (%s) still runs; its thread is "
+            log.warning("supervisor %r stopped while task %r (%s) still runs; it is "
                         "abandoned", self.id, task.id, task.name)
+        self._close_mp()
+        self._stop_aloops()
         loop, self._loop = self._loop, None
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._cancel_timeouts)
@@ -312,20 +384,34 @@ class TaskSupervisor:
         self._stopped.set()
         log.info("supervisor %r stopped", self.id)
 
+    def _close_mp(self) -> None:
+        backend = self._mp.backend
+        if backend is not None and backend.owned:
+            self._mp.set_backend(None)
+            backend.close()
+
     # -- submitting -----------------------------------------------------------
     def put_task(self, target: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
                  callback: Callable[[Any], Any] | None = None, priority: int = TASK_NORMAL,
                  delay: float | None = None, tt: int = TT_THREAD, task_id: Any = None) -> Task:
         """Submit ``target``; it receives ``_task_id`` and holds its slot until
-        ``mark_task_completed`` is called for it (or it raises)."""
+        ``mark_task_completed`` is called for it (or it raises).
+
+        ``tt=TT_MP`` runs it in the process pool: ``callback`` gets the result.
+        """
+        if tt == TT_COROUTINE:
+            raise ValueError("put_task cannot run coroutines: use ALoop.background_task() "
+                             "or background_task() on a coroutine function")
         return self._submit(target, args, kwargs, callback, priority, delay, tt, task_id,
                             name=None, auto=False)
 
     def submit(self, target: Callable[..., Any], *args: Any, _priority: int = TASK_NORMAL,
                _delay: float | None = None, _name: str | None = None,
-               _callback: Callable[[Any], Any] | None = None, **kwargs: Any) -> Task:
-        """Run ``target(*args, **kwargs)`` as a thread task completed when it returns."""
-        return self._submit(target, args, kwargs, _callback, _priority, _delay, TT_THREAD,
+               _callback: Callable[[Any], Any] | None = None, _tt: int = TT_THREAD,
+               **kwargs: Any) -> Task:
+        """Run ``target(*args, **kwargs)`` as a task completed when it returns
+        (``_tt=TT_MP``: in the process pool)."""
+        return self._submit(target, args, kwargs, _callback, _priority, _delay, _tt,
                             None, name=_name, auto=True)
 
     def _submit(self, target: Callable[..., Any], args: tuple, kwargs: dict | None,
@@ -336,62 +422,102 @@ class TaskSupervisor:
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
         check_priority(priority)
-        if tt not in TASK_TYPES:
-            raise ValueError(f"unknown task type {tt!r}")
-        if tt != TT_THREAD:
-            raise ValueError(f"task type {TASK_TYPE_NAMES[tt]} is not handled by put_task yet")
+        if tt not in (TT_THREAD, TT_MP):
+            raise ValueError(f"unknown task type {tt!r}: use TT_THREAD (1) or TT_MP (2)")
         if delay is not None:
-            delay = _check_seconds("delay", delay) or None
+            delay = check_seconds("delay", delay) or None
         if not isinstance(args, (tuple, list)):
             raise TypeError(f"args must be a tuple or list, got {args!r}")
         if kwargs is None:
             kwargs = {}
         elif not isinstance(kwargs, dict):
             raise TypeError(f"kwargs must be a dict, got {kwargs!r}")
+        if tt == TT_MP:
+            check_picklable(target, args, kwargs)
+            self._ensure_mp_pool()
         if name is None:
             name = getattr(target, "__qualname__", None) or repr(target)
-        actions: list = []
         with self._lock:
-            if self._state != _ACTIVE:
-                raise RuntimeError(f"supervisor {self.id!r} is not active ({self._state}): "
-                                   f"start() it before submitting tasks")
+            self._check_active_locked()
             if task_id is None:
                 task_id = next(self._ids)
-            if not auto:
+            if not auto or tt == TT_MP:
                 kwargs = {**kwargs, "_task_id": task_id}
             task = Task(task_id, name, tt, priority, target, tuple(args), kwargs, callback,
                         delay, auto, self._lock, self.id)
-            self._ledger.register_locked(task)
-            loop = self._loop
-            now = monotonic()
-            task.time_submitted = now
-            if delay:
-                self._threads.admission.submit_delayed(task)
-                self._ledger.delayed_locked(task, now)
-            else:
-                self._threads.submit_locked(task, now, actions)
-        if delay:
+            handoff = self._admit_locked(task)
+        return self._hand_off(task, *handoff)
+
+    def _admit_locked(self, task: Task) -> tuple:
+        """Register ``task`` and queue, start or delay it; what ``_hand_off``
+        must do once the lock is released."""
+        self._ledger.register_locked(task)
+        pool = self._pools[task.tt]
+        now = task.time_submitted = monotonic()
+        actions: list = []
+        if task.delay:
+            pool.admission.submit_delayed(task)
+            self._ledger.delayed_locked(task, now)
+        else:
+            pool.submit_locked(task, now, actions)
+        return pool, actions, self._loop
+
+    def _hand_off(self, task: Task, pool: Any, actions: list,
+                  loop: asyncio.AbstractEventLoop) -> Task:
+        if task.delay:
             try:
-                loop.call_soon_threadsafe(self._schedule_release, loop, task, now + delay)
-            except RuntimeError:  # loop closed by a concurrent stop, which canceled the task
+                loop.call_soon_threadsafe(self._schedule_release, loop, task,
+                                          task.time_submitted + task.delay)
+            except RuntimeError:  # loop closed by a concurrent stop, which canceled it
                 if task.status == TASK_STATUS_DELAYED:
                     raise
         elif actions:
-            self._threads.run_actions(actions)
+            pool.run_actions(actions)
         return task
 
+    def _check_active_locked(self) -> None:
+        if self._state != _ACTIVE:
+            raise RuntimeError(f"supervisor {self.id!r} is not active ({self._state}): "
+                               f"start() it before submitting tasks")
+
+    def _ensure_mp_pool(self) -> None:
+        if self._mp.backend is None and not self._mp.rebuilding:
+            self.set_mp_pool()
+
     def _schedule_release(self, loop: asyncio.AbstractEventLoop, task: Task, due: float) -> None:
-        task._handle = loop.call_later(max(0.0, due - monotonic()),
-                                             self._release_delayed, task)
+        loop.call_later(max(0.0, due - monotonic()), self._release_delayed, task)
 
     def _release_delayed(self, task: Task) -> None:
         actions: list = []
+        pool = self._pools[task.tt]
         with self._lock:
-            task._handle = None
             if task.status != TASK_STATUS_DELAYED:
                 return  # canceled meanwhile
-            self._threads.enqueue_released_locked(task, monotonic(), actions)
-        self._threads.run_actions(actions)
+            pool.enqueue_released_locked(task, monotonic(), actions)
+        pool.run_actions(actions)
+
+    def _submit_coroutine(self, coro: Coroutine, loop: asyncio.AbstractEventLoop,
+                          name: str | None = None, priority: int | None = None,
+                          delay: float | None = None) -> Task:
+        """A coroutine task on ``loop`` (an aloop's or any running asyncio loop)."""
+        if not asyncio.iscoroutine(coro):
+            raise TypeError(f"expected a coroutine object, got {coro!r}")
+        try:
+            priority = check_priority(TASK_NORMAL if priority is None else priority)
+            if delay is not None:
+                delay = check_seconds("delay", delay) or None
+            if loop.is_closed():
+                raise RuntimeError(f"loop {loop!r} is closed")
+            with self._lock:
+                self._check_active_locked()
+                task = Task(next(self._ids), name or coro.__qualname__, TT_COROUTINE, priority,
+                            coro, (), {}, None, delay, True, self._lock, self.id)
+                task._handle = [loop, None]
+                handoff = self._admit_locked(task)
+            return self._hand_off(task, *handoff)
+        except BaseException:
+            coro.close()
+            raise
 
     # -- completing and canceling -------------------------------------------
     def mark_task_completed(self, task: Task | None = None, task_id: Any = None,
@@ -413,9 +539,10 @@ class TaskSupervisor:
                                   + (f" and type {tt!r}" if tt is not None else ""))
             if found.status != TASK_STATUS_STARTED:
                 raise RuntimeError(f"task {task_id!r} has not started: cancel_task() it instead")
-            callbacks = self._threads.finish_locked(found, TASK_STATUS_COMPLETED, found.result,
-                                                    None, actions)
-        self._threads.run_actions(actions)
+            pool = self._pools[found.tt]
+            callbacks = pool.finish_locked(found, TASK_STATUS_COMPLETED, found.result, None,
+                                           actions)
+        pool.run_actions(actions)
         run_callbacks(callbacks, log)
 
     def cancel_task(self, task_id: Any) -> Task:
@@ -428,9 +555,149 @@ class TaskSupervisor:
                 raise RuntimeError(f"task {task_id!r} ({task.name}) has already started "
                                    f"and cannot be canceled")
             callbacks = self._ledger.finish_locked(
-                self._threads.admission, task, TASK_STATUS_CANCELED, None, None, monotonic())
+                self._pools[task.tt].admission, task, TASK_STATUS_CANCELED, None, None,
+                monotonic())
         run_callbacks(callbacks, log)
         return task
+
+    # -- aloops -----------------------------------------------------------------
+    @property
+    def aloops(self) -> dict[str, ALoop]:
+        with self._registry_lock:
+            return dict(self._aloops)
+
+    def create_aloop(self, name: str, default: bool = False, daemon: bool = False,
+                     start: bool = True) -> ALoop:
+        """Create an asyncio loop in its own thread (started unless ``start=False``)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"aloop name must be a non-empty string, got {name!r}")
+        aloop = ALoop(name, self, daemon=daemon)
+        with self._registry_lock:
+            if name in self._aloops:
+                raise ValueError(f"an aloop named {name!r} already exists")
+            self._aloops[name] = aloop
+            if default:
+                self._default_aloop = aloop
+        if start:
+            aloop.start()
+        return aloop
+
+    def get_aloop(self, name: str | None = None) -> ALoop | None:
+        """The aloop called ``name`` (``LookupError`` if none); ``None`` → the default."""
+        with self._registry_lock:
+            if name is None:
+                return self._default_aloop
+            try:
+                return self._aloops[name]
+            except KeyError:
+                raise LookupError(f"no aloop named {name!r}") from None
+
+    def start_aloop(self, name: str) -> None:
+        self.get_aloop(name).start()
+
+    def stop_aloop(self, name: str, wait: bool | float = True,
+                   cancel_tasks: bool = False) -> None:
+        check_wait(wait)
+        self.get_aloop(name).stop(wait=wait, cancel_tasks=cancel_tasks)
+
+    def set_default_aloop(self, aloop: ALoop | str | None) -> None:
+        """Make ``aloop`` (an ``ALoop`` of this supervisor or its name) the default."""
+        if isinstance(aloop, str):
+            aloop = self.get_aloop(aloop)
+        with self._registry_lock:
+            if aloop is not None and self._aloops.get(getattr(aloop, "name", None)) is not aloop:
+                raise ValueError(f"{aloop!r} is not an aloop of supervisor {self.id!r}")
+            self._default_aloop = aloop
+
+    def _stop_aloops(self) -> None:
+        with self._registry_lock:
+            active = [a for a in self._aloops.values() if a.is_active()]
+            self._aloops_to_restart = active
+        for aloop in active:
+            aloop.stop(wait=False, cancel_tasks=True)
+
+    def _coroutine_tasks(self, loop: asyncio.AbstractEventLoop) -> list[Task]:
+        with self._lock:
+            return [t for t in self._ledger.tasks.values()
+                    if t.tt == TT_COROUTINE and t._handle[0] is loop]
+
+    def _cancel_coroutines(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel the coroutine tasks on ``loop``: queued ones at once, running
+        ones through their asyncio task."""
+        callbacks: list = []
+        with self._lock:
+            tasks = [t for t in self._ledger.tasks.values()
+                     if t.tt == TT_COROUTINE and t._handle[0] is loop]
+            for task in tasks:
+                if task.status != TASK_STATUS_STARTED:
+                    callbacks += self._ledger.finish_locked(
+                        self._coroutines.admission, task, TASK_STATUS_CANCELED, None, None,
+                        monotonic()) or ()
+        self._coroutines.cancel_running([t for t in tasks if t.status == TASK_STATUS_STARTED])
+        run_callbacks(callbacks, log)
+
+    # -- schedulers -------------------------------------------------------------
+    def register_scheduler(self, scheduler: Any,
+                           loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Run ``scheduler.loop()`` on ``loop`` (default: the supervisor's own)
+        until ``scheduler.stop()``; ``stop()`` stops it with the supervisor."""
+        if not callable(getattr(scheduler, "loop", None)) or not callable(
+                getattr(scheduler, "stop", None)):
+            raise TypeError(f"a scheduler needs an async loop() and a stop() method, "
+                            f"got {scheduler!r}")
+        loop = loop or self._loop
+        if loop is None or not self.is_active():
+            raise RuntimeError(f"supervisor {self.id!r} is not active: start() it before "
+                               f"registering schedulers")
+        with self._registry_lock:
+            if scheduler in self._schedulers:
+                raise ValueError(f"scheduler {scheduler!r} is already registered")
+            self._schedulers[scheduler] = future = asyncio.run_coroutine_threadsafe(
+                scheduler.loop(), loop)
+        future.add_done_callback(lambda f: self._scheduler_ended(scheduler, f))
+
+    def register_sync_scheduler(self, scheduler: Any) -> None:
+        """Register a scheduler that runs itself; the supervisor only stops it."""
+        if not callable(getattr(scheduler, "stop", None)):
+            raise TypeError(f"a scheduler needs a stop() method, got {scheduler!r}")
+        with self._registry_lock:
+            if scheduler in self._schedulers:
+                raise ValueError(f"scheduler {scheduler!r} is already registered")
+            self._schedulers[scheduler] = None
+
+    def unregister_scheduler(self, scheduler: Any) -> None:
+        with self._registry_lock:
+            if scheduler not in self._schedulers or self._schedulers[scheduler] is None:
+                raise LookupError(f"scheduler {scheduler!r} is not registered")
+            del self._schedulers[scheduler]
+
+    def unregister_sync_scheduler(self, scheduler: Any) -> None:
+        with self._registry_lock:
+            if scheduler not in self._schedulers or self._schedulers[scheduler] is not None:
+                raise LookupError(f"sync scheduler {scheduler!r} is not registered")
+            del self._schedulers[scheduler]
+
+    def get_schedulers(self) -> list[Any]:
+        with self._registry_lock:
+            return list(self._schedulers)
+
+    def _scheduler_ended(self, scheduler: Any, future: concurrent.futures.Future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.error("scheduler %r failed", scheduler, exc_info=future.exception())
+        with self._registry_lock:
+            if self._schedulers.get(scheduler) is future:
+                del self._schedulers[scheduler]
+
+    def _stop_schedulers(self) -> list[concurrent.futures.Future]:
+        """Ask every scheduler to stop; the futures of the async ones' loops."""
+        with self._registry_lock:
+            schedulers = list(self._schedulers.items())
+        for scheduler, _ in schedulers:
+            try:
+                scheduler.stop(wait=False)
+            except Exception:
+                log.exception("stopping scheduler %r failed", scheduler)
+        return [f for _, f in schedulers if f is not None]
 
     # -- inspection -----------------------------------------------------------
     def get_task(self, task_id: Any) -> Task | None:
@@ -440,6 +707,8 @@ class TaskSupervisor:
 
     def get_tasks(self, tt: int | None = None) -> list[Task]:
         """Live (unfinished) tasks, optionally of one type."""
+        if tt is not None and tt not in TASK_TYPES:
+            raise ValueError(f"unknown task type {tt!r}")
         with self._lock:
             tasks = list(self._ledger.tasks.values())
         return tasks if tt is None else [t for t in tasks if t.tt == tt]
@@ -448,16 +717,17 @@ class TaskSupervisor:
         with self._lock:
             settings = self._thread_settings
             alive, _ = self._threads.counts_locked()
-            return SupervisorInfo(
+            info = SupervisorInfo(
                 supervisor_id=self.id, active=self._state == _ACTIVE,
                 thread_tasks_count=self._threads.admission.active,
-                mp_tasks_count=self._mp_admission.active,
+                mp_tasks_count=self._mp.admission.active,
                 thread_pool_size=settings.pool_size,
                 thread_reserve_normal=settings.reserve_normal,
                 thread_reserve_high=settings.reserve_high,
                 thread_min_size=settings.effective_min_size,
                 thread_max_size=settings.effective_max_size,
                 threads_alive=alive, poll_delay=self._poll_delay)
+        return info
 
     def stats(self) -> SupervisorStats:
         """An immutable snapshot of every counter; O(1) in the number of tasks."""
@@ -465,16 +735,23 @@ class TaskSupervisor:
             now = monotonic()
             alive, busy = self._threads.counts_locked()
             thread = _pool_stats(self._threads.admission, self._thread_settings, alive, busy)
-            mp = _pool_stats(self._mp_admission, self._mp_admission.settings, 0, 0)
+            mp = _pool_stats(self._mp.admission, self._mp.admission.settings,
+                             self._mp.counts_locked(), 0)
+            coroutine = _pool_stats(self._coroutines.admission,
+                                    self._coroutines.admission.settings, 0, 0)
             waits = self._ledger.waits.recent(now)
             last_seq = self._ledger.events.last_seq
             active = self._state == _ACTIVE
+        with self._registry_lock:
+            aloops = {name: a.is_active() for name, a in self._aloops.items()}
+            schedulers = [s for s in self._schedulers]
         p50, p95, wmax = percentiles(waits)
         return SupervisorStats(
             supervisor_id=self.id, time=now, active=active, thread=thread, mp=mp,
-            wait_p50=p50, wait_p95=p95, wait_max=wmax, poll_delay=self._poll_delay,
-            timeout_warning=self._timeout_warning, timeout_critical=self._timeout_critical,
-            last_event_seq=last_seq)
+            coroutine=coroutine, wait_p50=p50, wait_p95=p95, wait_max=wmax,
+            poll_delay=self._poll_delay, timeout_warning=self._timeout_warning,
+            timeout_critical=self._timeout_critical, last_event_seq=last_seq, aloops=aloops,
+            schedulers={_scheduler_name(s): _scheduler_active(s) for s in schedulers})
 
     def events_since(self, seq: int = 0, limit: int | None = None) -> list[TaskEvent]:
         """Task events with a sequence number above ``seq``, oldest first."""
@@ -511,17 +788,18 @@ class TaskSupervisor:
         now = monotonic()
         fired: list[tuple[int, Task]] = []
         with self._lock:
-            admission = self._threads.admission
             # A task queued later than now is due later than now + threshold.
             next_due = now + min(thr for _, thr in levels)
-            for level, threshold in levels:
-                for task in admission.due_for_timeout(level, now - threshold):
-                    kind = "timeout_warning" if level == TIMEOUT_WARNING else "timeout_critical"
-                    self._ledger.events.append(now, kind, task)
-                    fired.append((level, task))
-                oldest = admission.oldest_unchecked(level)
-                if oldest is not None:
-                    next_due = min(next_due, oldest + threshold)
+            for admission in (self._threads.admission, self._mp.admission):
+                for level, threshold in levels:
+                    for task in admission.due_for_timeout(level, now - threshold):
+                        kind = ("timeout_warning" if level == TIMEOUT_WARNING
+                                else "timeout_critical")
+                        self._ledger.events.append(now, kind, task)
+                        fired.append((level, task))
+                    oldest = admission.oldest_unchecked(level)
+                    if oldest is not None:
+                        next_due = min(next_due, oldest + threshold)
         for level, task in fired:
             self._report_timeout(level, task, now)
         self._timeout_timer = self._loop.call_later(max(0.0, next_due - monotonic()) + 0.001,
@@ -543,8 +821,18 @@ class TaskSupervisor:
             except Exception:
                 log.exception("timeout function %r failed for task %r", func, task.id)
 
-    def __repr__(self) -> str:
-        return f"<TaskSupervisor {self.id!r} {self._state}>"
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - monotonic())
+
+
+def _scheduler_name(scheduler: Any) -> str:
+    return str(getattr(scheduler, "name", None) or repr(scheduler))
+
+
+def _scheduler_active(scheduler: Any) -> bool:
+    is_active = getattr(scheduler, "is_active", None)
+    return bool(is_active()) if callable(is_active) else True
 
 
 def _pool_stats(admission: Admission, settings: PoolSettings, alive: int,

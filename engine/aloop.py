@@ -1,0 +1,219 @@
+"""Aloops: asyncio loops in their own threads, and coroutine tasks on them.
+
+``ALoop`` owns one loop and its thread (``supervisor_aloop_<name>`` for the
+default supervisor, ``supervisor_<id>_aloop_<name>`` otherwise). Its
+``background_task(coro)`` turns a coroutine into a supervisor ``Task`` of
+type ``TT_COROUTINE``; ``run(coro)`` blocks the calling thread for the
+result (never from the aloop's own thread, which would deadlock).
+
+``CoroutinePool`` does the bookkeeping of coroutine tasks for the
+supervisor: they are never limited (a loop interleaves them), so admission
+only counts them. A task is QUEUED until its wrapper starts on the loop,
+STARTED while the coroutine runs, then COMPLETED, FAILED or CANCELED. The
+wrapper runs on the target loop's thread and takes the supervisor's lock
+only to change the task's state.
+
+A task's ``_handle`` is ``[loop, asyncio_task_or_None]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from .constants import (
+    TASK_STATUS_CANCELED,
+    TASK_STATUS_COMPLETED,
+    TASK_STATUS_FAILED,
+    TASK_STATUS_QUEUED,
+)
+from .ledger import Ledger, run_callbacks
+from .pool import Admission, PoolSettings
+from .task import Task
+
+if TYPE_CHECKING:
+    from .supervisor import TaskSupervisor
+
+log = logging.getLogger(__name__)
+monotonic = time.monotonic
+
+
+def run_loop_forever(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+    """Thread body of a loop thread: run ``loop`` until stopped, then cancel
+    what is left on it and close it. ``ready`` is set once it runs."""
+    asyncio.set_event_loop(loop)
+    loop.call_soon(ready.set)
+    try:
+        loop.run_forever()
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+class CoroutinePool:
+    """Counts and runs coroutine tasks; every ``*_locked`` call under the lock."""
+
+    def __init__(self, lock: threading.Lock, ledger: Ledger) -> None:
+        self._lock = lock
+        self._ledger = ledger
+        self.admission = Admission(PoolSettings(0, 0, 0))  # unlimited
+
+    def submit_locked(self, task: Task, now: float, actions: list) -> None:
+        self._ledger.queued_locked(task, now)
+        self.admission.count_queued(task)
+        actions.append(task)
+
+    def enqueue_released_locked(self, task: Task, now: float, actions: list) -> None:
+        self._ledger.queued_locked(task, now)
+        self.admission.count_queued(task, from_delay=True)
+        actions.append(task)
+
+    def finish_locked(self, task: Task, status: int, result: Any,
+                      exception: BaseException | None, actions: list) -> list | None:
+        return self._ledger.finish_locked(self.admission, task, status, result, exception,
+                                          monotonic())
+
+    def run_actions(self, actions: list) -> None:
+        """Schedule each task's wrapper on its loop."""
+        for task in actions:
+            loop = task._handle[0]
+            try:
+                asyncio.run_coroutine_threadsafe(self._run(task), loop)
+            except RuntimeError as exc:  # the loop closed under us
+                self._end(task, TASK_STATUS_FAILED, None,
+                          RuntimeError(f"loop of coroutine task {task.id!r} is closed: {exc}"))
+
+    def cancel_running(self, tasks: list[Task]) -> None:
+        """Ask started coroutine tasks to cancel (they end CANCELED)."""
+        for task in tasks:
+            loop, atask = task._handle
+            if atask is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(atask.cancel)
+
+    async def _run(self, task: Task) -> None:
+        coro = task.target
+        with self._lock:
+            if task.status != TASK_STATUS_QUEUED:  # canceled before it could start
+                coro.close()
+                return
+            task._handle[1] = asyncio.current_task()
+            self.admission.count_started(task)
+            self._ledger.started_locked(task, monotonic())
+        try:
+            result = await coro
+        except asyncio.CancelledError:
+            self._end(task, TASK_STATUS_CANCELED, None, None)
+        except BaseException as exc:  # noqa: BLE001 - a task failure is data
+            self._end(task, TASK_STATUS_FAILED, None, exc)
+        else:
+            self._end(task, TASK_STATUS_COMPLETED, result, None)
+
+    def _end(self, task: Task, status: int, result: Any, exception: BaseException | None) -> None:
+        with self._lock:
+            if task.time_completed is not None:
+                return
+            callbacks = self.finish_locked(task, status, result, exception, [])
+        run_callbacks(callbacks, log)
+
+
+class ALoop:
+    """An asyncio loop running in its own thread, managed by a supervisor."""
+
+    def __init__(self, name: str, supervisor: TaskSupervisor, daemon: bool = False) -> None:
+        self.name = name
+        self.daemon = daemon
+        self.supervisor = supervisor
+        self.thread_name = (f"supervisor_aloop_{name}" if supervisor.id == "default"
+                            else f"supervisor_{supervisor.id}_aloop_{name}")
+        # Guards _loop, _thread and _active against concurrent start/stop.
+        self._state_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._active = False
+
+    def __repr__(self) -> str:
+        return f"<ALoop {self.name!r} {'active' if self._active else 'stopped'}>"
+
+    def is_active(self) -> bool:
+        return self._active
+
+    def get_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The asyncio loop (``None`` before the first start)."""
+        return self._loop
+
+    def start(self) -> None:
+        with self._state_lock:
+            if self._active:
+                raise RuntimeError(f"aloop {self.name!r} is already running")
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+            thread = threading.Thread(target=run_loop_forever, args=(loop, ready),
+                                      name=self.thread_name, daemon=self.daemon)
+            thread.start()
+            ready.wait()
+            self._loop, self._thread, self._active = loop, thread, True
+        log.info("aloop %r started", self.name)
+
+    def stop(self, wait: bool | float = True, cancel_tasks: bool = False) -> None:
+        """Stop the loop: wait for its coroutine tasks (``True``, or at most N
+        seconds), cancel them first with ``cancel_tasks``; what is left is canceled."""
+        with self._state_lock:
+            if not self._active:
+                return
+            self._active = False
+            loop, thread = self._loop, self._thread
+        if threading.current_thread() is thread and wait is not False and not cancel_tasks:
+            raise RuntimeError(f"aloop {self.name!r} cannot wait for itself: "
+                               f"stop(wait=False) from its own thread")
+        sup = self.supervisor
+        if cancel_tasks:
+            sup._cancel_coroutines(loop)
+        if wait is not False:
+            timeout = None if wait is True else float(wait)
+            deadline = None if timeout is None else monotonic() + timeout
+            for task in sup._coroutine_tasks(loop):
+                remaining = None if deadline is None else max(0.0, deadline - monotonic())
+                task.wait(remaining)
+        sup._cancel_coroutines(loop)
+        loop.call_soon_threadsafe(loop.stop)
+        if threading.current_thread() is not thread:
+            thread.join()
+        log.info("aloop %r stopped", self.name)
+
+    def background_task(self, coro: Coroutine, name: str | None = None,
+                        priority: int | None = None) -> Task:
+        """Run ``coro`` on this loop as a supervisor task; returns the ``Task``."""
+        if not self._active:
+            raise RuntimeError(f"aloop {self.name!r} is not running")
+        return self.supervisor._submit_coroutine(coro, self._loop, name=name, priority=priority)
+
+    def run(self, coro: Coroutine, timeout: float | None = None) -> Any:
+        """Run ``coro`` on this loop and block until its result."""
+        if not asyncio.iscoroutine(coro):
+            raise TypeError(f"ALoop.run expects a coroutine object, got {coro!r}")
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError(f"ALoop.run() called from aloop {self.name!r}'s own thread "
+                               f"would deadlock: 'await' the coroutine instead")
+        if not self._active:
+            coro.close()
+            raise RuntimeError(f"aloop {self.name!r} is not running")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"ALoop.run: no result within {timeout} s") from None
+
+
+__all__ = ["ALoop", "CoroutinePool"]

@@ -1,0 +1,353 @@
+"""The multiprocessing pool: admission of ``TT_MP`` tasks and their backends.
+
+``MpPool`` applies the thread pool's admission rules (reserves, strict
+priority, FIFO, critical always admitted) to a process backend and sends an
+admitted task to it. Results come back on the backend's own thread (the
+``multiprocessing.Pool`` result handler, or an executor's callback thread),
+which completes the task and sends the next eligible one -- no polling.
+
+Backends:
+
+* ``multiprocessing.Pool``. A worker killed mid-task is replaced by the Pool,
+  but its task would never finish (CPython #96062). A watcher thread waits on
+  the worker processes' sentinels; when one dies abnormally the backend is
+  declared broken.
+* any ``concurrent.futures.Executor``: a ``ProcessPoolExecutor`` reports a
+  dead worker as ``BrokenProcessPool`` on every pending future; a Dask
+  ``distributed`` client's executor handles worker loss itself.
+
+When a backend breaks, every task in flight on it ends FAILED with a
+``WorkerDiedError`` naming the cause, the backend is rebuilt with the same
+size (for the two standard kinds) and queued tasks go to the new one.
+
+Start method: ``forkserver`` where available, else ``spawn``. Never
+``fork``: the console's process runs Qt and many threads, and a forked child
+inherits locks other threads held at fork time (CPython #84559);
+``forkserver`` forks children from a clean single-threaded server instead.
+
+Children run ``_child_call``, which returns ``(ok, value)`` instead of
+raising, so an exception whose class cannot be unpickled (CPython #103061)
+still arrives, as a ``RemoteTaskError`` carrying its text and traceback.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.pool
+import pickle
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED, TASK_STATUS_STARTED
+from .ledger import Callback, Ledger, run_callbacks
+from .pool import CPU_COUNT, Admission, PoolSettings
+from .task import Task
+
+log = logging.getLogger(__name__)
+monotonic = time.monotonic
+
+START_METHOD = ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                else "spawn")
+
+
+def mp_context() -> multiprocessing.context.BaseContext:
+    return multiprocessing.get_context(START_METHOD)
+
+
+class WorkerDiedError(RuntimeError):
+    """The process running a task died (killed, crashed) before it finished."""
+
+
+class RemoteTaskError(Exception):
+    """A child's exception that could not be sent back as itself."""
+
+    def __init__(self, message: str, remote_traceback: str = "") -> None:
+        super().__init__(message, remote_traceback)
+        self.remote_traceback = remote_traceback
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _child_call(target: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
+    """Runs in the child process: the target's result or exception, never a raise."""
+    try:
+        return True, target(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - sent back as data
+        text = traceback.format_exc()
+        try:
+            exc.add_note(f"remote traceback:\n{text}")
+            pickle.loads(pickle.dumps(exc))
+            return False, exc
+        except Exception:
+            return False, RemoteTaskError(f"{type(exc).__qualname__}: {exc}", text)
+
+
+def check_picklable(target: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    """``TypeError`` if the task cannot be sent to another process."""
+    try:
+        pickle.dumps((target, args, kwargs))
+    except Exception as exc:
+        raise TypeError(f"mp task target {target!r} or its arguments cannot be pickled "
+                        f"({type(exc).__name__}: {exc}); mp targets must be module-level "
+                        f"functions with picklable arguments") from None
+
+
+Done = Callable[[Task, "Backend", bool, Any], None]
+Broken = Callable[["Backend", str], None]
+
+
+class Backend:
+    """Where admitted mp tasks run. ``owned``: the supervisor created it."""
+
+    def __init__(self, owned: bool) -> None:
+        self.owned = owned
+
+    processes = 0
+
+    def send(self, task: Task, done: Done) -> None:
+        raise NotImplementedError
+
+    def rebuild(self) -> Backend | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class PoolBackend(Backend):
+    """A ``multiprocessing.Pool`` with a watcher for dead workers."""
+
+    def __init__(self, pool: multiprocessing.pool.Pool, owned: bool, on_broken: Broken) -> None:
+        super().__init__(owned)
+        self.pool = pool
+        self.processes = pool._processes
+        self._on_broken = on_broken
+        self._closed = False
+        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
+        self._watcher = threading.Thread(target=self._watch, name="supervisor_mp_watch",
+                                         daemon=True)
+        self._watcher.start()
+
+    def send(self, task: Task, done: Done) -> None:
+        self.pool.apply_async(
+            _child_call, (task.target, task.args, task.kwargs),
+            callback=lambda outcome: done(task, self, *outcome),
+            error_callback=lambda exc: done(task, self, False, exc))
+
+    def _watch(self) -> None:
+        # The Pool replaces workers (maxtasksperchild), so re-read its list
+        # every half second; a death is seen at once through its sentinel.
+        while not self._closed:
+            workers = list(self.pool._pool)
+            ready = multiprocessing.connection.wait(
+                [w.sentinel for w in workers] + [self._wake_r], timeout=0.5)
+            if self._closed:
+                return
+            for worker in workers:
+                if worker.sentinel in ready and worker.exitcode not in (0, None):
+                    self._on_broken(self, f"mp worker process {worker.pid} died "
+                                          f"(exit code {worker.exitcode})")
+                    return
+
+    def rebuild(self) -> Backend:
+        old = self.pool
+        pool = type(old)(processes=self.processes, initializer=old._initializer,
+                         initargs=old._initargs, maxtasksperchild=old._maxtasksperchild,
+                         context=old._ctx)
+        return PoolBackend(pool, self.owned, self._on_broken)
+
+    def close(self, terminate: bool = True) -> None:
+        self._closed = True
+        self._wake_w.send(None)
+        if self.owned or terminate:
+            self.pool.terminate()
+
+
+class ExecutorBackend(Backend):
+    """Any ``concurrent.futures.Executor`` (process pool, Dask client executor...)."""
+
+    def __init__(self, executor: concurrent.futures.Executor, owned: bool,
+                 on_broken: Broken) -> None:
+        super().__init__(owned)
+        self.executor = executor
+        self.processes = getattr(executor, "_max_workers", 0) or 0
+        self._on_broken = on_broken
+
+    def send(self, task: Task, done: Done) -> None:
+        future = self.executor.submit(_child_call, task.target, task.args, task.kwargs)
+        future.add_done_callback(lambda f: self._resolve(task, f, done))
+
+    def _resolve(self, task: Task, future: concurrent.futures.Future, done: Done) -> None:
+        if future.cancelled():
+            done(task, self, False, concurrent.futures.CancelledError("mp future canceled"))
+            return
+        exc = future.exception()
+        if isinstance(exc, BrokenProcessPool):
+            self._on_broken(self, f"mp worker process died ({exc})")
+        elif exc is not None:
+            done(task, self, False, exc)
+        else:
+            done(task, self, *future.result())
+
+    def rebuild(self) -> Backend | None:
+        old = self.executor
+        if not isinstance(old, concurrent.futures.ProcessPoolExecutor):
+            return None
+        executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=old._max_workers, mp_context=old._mp_context,
+            initializer=old._initializer, initargs=old._initargs)
+        return ExecutorBackend(executor, self.owned, self._on_broken)
+
+    def close(self, terminate: bool = True) -> None:
+        if self.owned or terminate:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class MpPool:
+    """Admission and hand-off of mp tasks.
+
+    Guarded by ``lock`` (the supervisor's lock): ``admission``, ``_backend``
+    (``None`` while there is none or while a broken one is being rebuilt:
+    tasks then wait in the queues, critical ones included).
+    """
+
+    def __init__(self, lock: threading.Lock, ledger: Ledger) -> None:
+        self._lock = lock
+        self._ledger = ledger
+        self.admission = Admission(PoolSettings(CPU_COUNT, 0, 0))
+        self._backend: Backend | None = None
+        self.rebuilding = False  # a broken backend is being replaced
+
+    # -- backends --------------------------------------------------------
+    def wrap(self, pool: Any, owned: bool) -> Backend:
+        if isinstance(pool, multiprocessing.pool.Pool):
+            return PoolBackend(pool, owned, self._broken)
+        if isinstance(pool, concurrent.futures.Executor):
+            return ExecutorBackend(pool, owned, self._broken)
+        raise TypeError(f"mp_pool must be a multiprocessing.Pool or a "
+                        f"concurrent.futures.Executor, got {pool!r}")
+
+    def create_pool(self, *args: Any, **kwargs: Any) -> multiprocessing.pool.Pool:
+        kwargs.setdefault("context", mp_context())
+        if not args and "processes" not in kwargs:
+            kwargs["processes"] = CPU_COUNT
+        return multiprocessing.pool.Pool(*args, **kwargs)
+
+    @property
+    def backend(self) -> Backend | None:
+        return self._backend
+
+    def set_backend(self, backend: Backend | None) -> Backend | None:
+        """Install ``backend``; returns the previous one (the caller closes it)."""
+        actions: list = []
+        with self._lock:
+            previous, self._backend = self._backend, backend
+            self.rebuilding = False
+            self.dispatch_locked(actions)
+        self.run_actions(actions)
+        return previous
+
+    # -- called with the lock held ----------------------------------------
+    def submit_locked(self, task: Task, now: float, actions: list) -> None:
+        admission = self.admission
+        self._ledger.queued_locked(task, now)
+        p = task.priority
+        if self._backend is not None and (p == TASK_CRITICAL or (
+                admission.may_start(p) and not admission.is_blocked(p))):
+            admission.start_new(task)
+            self._start_locked(task, now, actions)
+        else:
+            admission.enqueue(task)
+
+    def enqueue_released_locked(self, task: Task, now: float, actions: list) -> None:
+        self._ledger.queued_locked(task, now)
+        self.admission.enqueue(task, from_delay=True)
+        self.dispatch_locked(actions)
+
+    def dispatch_locked(self, actions: list) -> None:
+        if self._backend is None:
+            return
+        admission = self.admission
+        while True:
+            task = admission.head()
+            if task is None or not admission.may_start(task.priority):
+                return
+            admission.start_head(task)
+            self._start_locked(task, monotonic(), actions)
+
+    def finish_locked(self, task: Task, status: int, result: Any,
+                      exception: BaseException | None, actions: list) -> list[Callback] | None:
+        callbacks = self._ledger.finish_locked(self.admission, task, status, result, exception,
+                                               monotonic())
+        self.dispatch_locked(actions)
+        return callbacks
+
+    def _start_locked(self, task: Task, now: float, actions: list) -> None:
+        self._ledger.started_locked(task, now)
+        task._handle = self._backend
+        actions.append(task)
+
+    # -- called without the lock ---------------------------------------------
+    def run_actions(self, actions: list) -> None:
+        for task in actions:
+            try:
+                task._handle.send(task, self._done)
+            except Exception as exc:  # e.g. the pool was closed under us
+                self._done(task, task._handle, False, exc)
+
+    def _done(self, task: Task, backend: Backend, ok: bool, value: Any) -> None:
+        """A result or an exception came back for ``task``."""
+        if ok and task.callback is not None:
+            try:
+                task.callback(value)
+            except Exception:
+                log.exception("callback of mp task %r (%s) failed", task.id, task.name)
+        actions: list = []
+        with self._lock:
+            if task.time_completed is not None or task._handle is not backend:
+                return  # already failed by a broken backend, or marked completed
+            if not ok:
+                callbacks = self.finish_locked(task, TASK_STATUS_FAILED, None, value, actions)
+            elif task._auto:
+                callbacks = self.finish_locked(task, TASK_STATUS_COMPLETED, value, None, actions)
+            else:  # put_task: the caller marks completion
+                task.result = value
+                callbacks = None
+        self.run_actions(actions)
+        run_callbacks(callbacks, log)
+
+    def _broken(self, backend: Backend, reason: str) -> None:
+        """Fail every task in flight on ``backend``, rebuild it, resume."""
+        callbacks: list = []
+        with self._lock:
+            if backend is not self._backend:
+                return  # already handled
+            self._backend = None
+            self.rebuilding = True
+            victims = [t for t in self._ledger.tasks.values()
+                       if t.status == TASK_STATUS_STARTED and t._handle is backend]
+            for task in victims:
+                error = WorkerDiedError(f"{reason}; task {task.id!r} ({task.name}) was in "
+                                        f"flight on that pool, which is being rebuilt")
+                callbacks += self._ledger.finish_locked(
+                    self.admission, task, TASK_STATUS_FAILED, None, error, monotonic()) or ()
+        log.error("%s: %d task(s) failed, rebuilding the mp pool", reason, len(victims))
+        run_callbacks(callbacks, log)
+        threading.Thread(target=backend.close, name="supervisor_mp_close", daemon=True).start()
+        try:
+            replacement = backend.rebuild() or self.wrap(self.create_pool(), owned=True)
+        except Exception:
+            log.exception("could not rebuild the mp pool: mp tasks wait until one is set")
+            replacement = None
+        self.set_backend(replacement)
+
+    def counts_locked(self) -> int:
+        return self._backend.processes if self._backend is not None else 0
