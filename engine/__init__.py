@@ -1,9 +1,11 @@
-"""The task supervisor engine: prioritized thread pool with reserves.
+"""The task supervisor engine: a prioritized thread pool with reserves, aloops,
+a multiprocessing pool and background workers.
 
 Public names only. ``task_supervisor`` is the default supervisor (id
-``"default"``), created on import and not started.
+``"default"``), created on import and not started. No Qt is imported here.
 """
 
+from .aloop import ALoop
 from .constants import (
     PRIORITIES,
     PRIORITY_NAMES,
@@ -23,10 +25,19 @@ from .constants import (
     TT_MP,
     TT_THREAD,
 )
+from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
 from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent
 from .supervisor import TaskSupervisor
 from .task import Task, TaskCanceledError
-from .tasks import background_task, wait_completed
+from .tasks import background_task, co_mp_apply, wait_completed
+from .workers import (
+    BackgroundAsyncWorker,
+    BackgroundEventWorker,
+    BackgroundIntervalWorker,
+    BackgroundQueueWorker,
+    BackgroundWorker,
+    background_worker,
+)
 
 task_supervisor = TaskSupervisor(supervisor_id="default")
 
@@ -34,7 +45,10 @@ __all__ = [
     "PRIORITIES", "PRIORITY_NAMES", "STATUS_NAMES", "TASK_CRITICAL", "TASK_HIGH",
     "TASK_LOW", "TASK_NORMAL", "TASK_STATUS_CANCELED", "TASK_STATUS_COMPLETED",
     "TASK_STATUS_DELAYED", "TASK_STATUS_FAILED", "TASK_STATUS_QUEUED", "TASK_STATUS_STARTED",
-    "TASK_TYPE_NAMES", "TT_COROUTINE", "TT_MP", "TT_THREAD", "PoolStats", "SupervisorInfo",
-    "SupervisorStats", "Task", "TaskCanceledError", "TaskEvent", "TaskSupervisor",
-    "background_task", "task_supervisor", "wait_completed",
+    "TASK_TYPE_NAMES", "TT_COROUTINE", "TT_MP", "TT_THREAD", "START_METHOD", "ALoop",
+    "BackgroundAsyncWorker", "BackgroundEventWorker", "BackgroundIntervalWorker",
+    "BackgroundQueueWorker", "BackgroundWorker", "PoolStats", "RemoteTaskError",
+    "SupervisorInfo", "SupervisorStats", "Task", "TaskCanceledError", "TaskEvent",
+    "TaskSupervisor", "WorkerDiedError", "background_task", "background_worker",
+    "co_mp_apply", "task_supervisor", "wait_completed",
 ]

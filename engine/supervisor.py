@@ -609,6 +609,22 @@ class TaskSupervisor:
                 raise ValueError(f"{aloop!r} is not an aloop of supervisor {self.id!r}")
             self._default_aloop = aloop
 
+    def _resolve_loop(self, ref: Any) -> asyncio.AbstractEventLoop:
+        """An aloop name, an ``ALoop``, an asyncio loop, or ``None`` (the default
+        aloop) → a running asyncio loop."""
+        if isinstance(ref, asyncio.AbstractEventLoop):
+            return ref
+        aloop = self.get_aloop(ref) if ref is None or isinstance(ref, str) else ref
+        if aloop is None:
+            raise RuntimeError(f"supervisor {self.id!r} has no default aloop: create one with "
+                               f"create_aloop(name, default=True) or pass loop=")
+        if not isinstance(aloop, ALoop):
+            raise TypeError(f"loop must be an aloop name, an ALoop or an asyncio loop, "
+                            f"got {ref!r}")
+        if not aloop.is_active():
+            raise RuntimeError(f"aloop {aloop.name!r} is not running")
+        return aloop.get_loop()
+
     def _stop_aloops(self) -> None:
         with self._registry_lock:
             active = [a for a in self._aloops.values() if a.is_active()]
@@ -637,8 +653,8 @@ class TaskSupervisor:
         run_callbacks(callbacks, log)
 
     # -- schedulers -------------------------------------------------------------
-    def register_scheduler(self, scheduler: Any,
-                           loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def register_scheduler(self, scheduler: Any, loop: asyncio.AbstractEventLoop | None = None
+                           ) -> concurrent.futures.Future:
         """Run ``scheduler.loop()`` on ``loop`` (default: the supervisor's own)
         until ``scheduler.stop()``; ``stop()`` stops it with the supervisor."""
         if not callable(getattr(scheduler, "loop", None)) or not callable(
@@ -655,6 +671,7 @@ class TaskSupervisor:
             self._schedulers[scheduler] = future = asyncio.run_coroutine_threadsafe(
                 scheduler.loop(), loop)
         future.add_done_callback(lambda f: self._scheduler_ended(scheduler, f))
+        return future
 
     def register_sync_scheduler(self, scheduler: Any) -> None:
         """Register a scheduler that runs itself; the supervisor only stops it."""

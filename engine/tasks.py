@@ -1,17 +1,19 @@
-"""Module-level helpers: the ``background_task`` decorator and ``wait_completed``.
+"""Module-level helpers: ``background_task``, ``wait_completed``, ``co_mp_apply``.
 
 They add no state of their own: ``background_task`` submits through a
-supervisor's public ``submit`` and ``wait_completed`` waits on ``Task.wait``.
+supervisor, ``wait_completed`` waits on ``Task.wait`` and ``co_mp_apply``
+awaits an mp task.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .constants import TASK_NORMAL, TASK_TYPE_NAMES, TT_THREAD, check_priority
+from .constants import TASK_NORMAL, TT_MP, TT_THREAD, check_priority
 from .supervisor import TaskSupervisor
 from .task import Task
 
@@ -29,7 +31,11 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
 
     Use as ``@background_task``, ``@background_task(priority=TASK_HIGH)`` or
     ``background_task(f, name='x')(args...)``. Each call returns the ``Task``;
-    the task completes when ``f`` returns (its result) or fails when it raises.
+    the task completes when ``f`` returns (its result) or fails when it raises,
+    and ``callback(result)`` is called on success. ``tt=TT_MP`` runs ``f`` in
+    the process pool (it gets ``_task_id``). A coroutine function runs on
+    ``loop`` (an aloop name, an ``ALoop`` or an asyncio loop), else on the
+    supervisor's default aloop (``RuntimeError`` if it has none).
     """
     if f is None:
         return functools.partial(background_task, name=name, priority=priority, tt=tt,
@@ -38,20 +44,51 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
     if not callable(f):
         raise TypeError(f"background_task target must be callable, got {f!r}")
     check_priority(priority)
-    if tt != TT_THREAD:
-        raise ValueError(f"background_task: task type {TASK_TYPE_NAMES.get(tt, tt)!r} "
-                         f"is not supported yet")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {callback!r}")
     if supervisor is not None and not isinstance(supervisor, TaskSupervisor):
         raise TypeError(f"supervisor must be a TaskSupervisor, got {supervisor!r}")
     task_name = name or getattr(f, "__qualname__", None) or repr(f)
 
+    if inspect.iscoroutinefunction(f):
+        @functools.wraps(f)
+        def submit_coroutine(*args: Any, **kwargs: Any) -> Task:
+            sup = supervisor or _default_supervisor()
+            target_loop = sup._resolve_loop(loop)
+            coro = f(*args, **kwargs)
+            if callback is not None:
+                coro = _then(coro, callback)
+            return sup._submit_coroutine(coro, target_loop, name=task_name, priority=priority,
+                                         delay=delay)
+
+        return submit_coroutine
+    if tt not in (TT_THREAD, TT_MP):
+        raise ValueError(f"background_task: tt must be TT_THREAD or TT_MP for a plain "
+                         f"function, got {tt!r}")
+
     @functools.wraps(f)
     def submit(*args: Any, **kwargs: Any) -> Task:
-        target = supervisor or _default_supervisor()
-        return target.submit(f, *args, _priority=priority, _delay=delay, _name=task_name,
-                             _callback=callback, **kwargs)
+        sup = supervisor or _default_supervisor()
+        return sup.submit(f, *args, _priority=priority, _delay=delay, _name=task_name,
+                          _callback=callback, _tt=tt, **kwargs)
 
     return submit
+
+
+async def _then(coro: Any, callback: Callable[[Any], Any]) -> Any:
+    result = await coro
+    callback(result)
+    return result
+
+
+async def co_mp_apply(f: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
+                      priority: int | None = None, delay: float | None = None,
+                      supervisor: TaskSupervisor | None = None) -> Any:
+    """Run ``f(*args, _task_id=..., **kwargs)`` in the process pool and await its result."""
+    sup = supervisor or _default_supervisor()
+    task = sup.submit(f, *args, _priority=TASK_NORMAL if priority is None else priority,
+                      _delay=delay, _tt=TT_MP, **(kwargs or {}))
+    return await task
 
 
 def wait_completed(tasks: Task | Iterable[Task], timeout: float | None = None) -> Any:
