@@ -90,14 +90,32 @@ def _child_call(target: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[
             return False, RemoteTaskError(f"{type(exc).__qualname__}: {exc}", text)
 
 
-def check_picklable(target: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    """``TypeError`` if the task cannot be sent to another process."""
+_PICKLABLE_TARGETS: dict[Any, None] = {}  # targets known to pickle (bounded, insertion order)
+
+
+def check_picklable(target: Callable[..., Any]) -> None:
+    """``TypeError`` if ``target`` cannot be sent to another process.
+
+    Arguments are not checked here (pickling every argument twice would cost
+    what the pool costs): one that cannot be pickled fails its task.
+    """
     try:
-        pickle.dumps((target, args, kwargs))
+        if target in _PICKLABLE_TARGETS:
+            return
+    except TypeError:  # unhashable callable: check it every time
+        pass
+    try:
+        pickle.dumps(target)
     except Exception as exc:
-        raise TypeError(f"mp task target {target!r} or its arguments cannot be pickled "
-                        f"({type(exc).__name__}: {exc}); mp targets must be module-level "
-                        f"functions with picklable arguments") from None
+        raise TypeError(f"mp task target {target!r} cannot be pickled "
+                        f"({type(exc).__name__}: {exc}); mp targets must be importable "
+                        f"module-level functions") from None
+    try:
+        _PICKLABLE_TARGETS[target] = None
+        if len(_PICKLABLE_TARGETS) > 1024:
+            del _PICKLABLE_TARGETS[next(iter(_PICKLABLE_TARGETS))]
+    except TypeError:
+        pass
 
 
 Done = Callable[[Task, "Backend", bool, Any], None]

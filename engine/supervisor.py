@@ -266,6 +266,8 @@ class TaskSupervisor:
             raise RuntimeError("stop() with wait would block the supervisor's own loop: "
                                "use 'await supervisor.astop(...)' there")
         if not self._begin_stop():
+            if wait is not False:  # another caller is stopping it: wait for that
+                self._stopped.wait(timeout)
             return
         deadline = None if timeout is None else monotonic() + timeout
         if stop_schedulers:
@@ -285,6 +287,9 @@ class TaskSupervisor:
         """``stop`` for the supervisor's own loop: waits without blocking it."""
         timeout = check_wait(wait)
         if not self._begin_stop():
+            if wait is not False:  # another caller is stopping it: wait for that
+                await asyncio.get_running_loop().run_in_executor(None, self._stopped.wait,
+                                                                 timeout)
             return
         deadline = None if timeout is None else monotonic() + timeout
         if stop_schedulers:
@@ -433,7 +438,7 @@ class TaskSupervisor:
         elif not isinstance(kwargs, dict):
             raise TypeError(f"kwargs must be a dict, got {kwargs!r}")
         if tt == TT_MP:
-            check_picklable(target, args, kwargs)
+            check_picklable(target)
             self._ensure_mp_pool()
         if name is None:
             name = getattr(target, "__qualname__", None) or repr(target)
@@ -805,8 +810,9 @@ class TaskSupervisor:
         now = monotonic()
         fired: list[tuple[int, Task]] = []
         with self._lock:
-            # A task queued later than now is due later than now + threshold.
-            next_due = now + min(thr for _, thr in levels)
+            # A task queued later than now is due later than now + threshold;
+            # below poll_delay, such a task may be seen up to poll_delay late.
+            next_due = now + max(min(thr for _, thr in levels), self._poll_delay)
             for admission in (self._threads.admission, self._mp.admission):
                 for level, threshold in levels:
                     for task in admission.due_for_timeout(level, now - threshold):

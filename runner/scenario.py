@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from engine import TASK_NORMAL, Task, TaskSupervisor
+from engine import TASK_NORMAL, TT_THREAD, Task, TaskSupervisor, background_task
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 SCENARIO_DIR = RESOURCES / "scenarios"
@@ -133,10 +133,21 @@ class ScenarioContext:
         return task
 
     def submit(self, target: Callable[..., Any], *args: Any, priority: int = TASK_NORMAL,
-               delay: float | None = None, name: str | None = None, **kwargs: Any) -> Task:
-        """A thread task completed when ``target`` returns (``supervisor.submit``)."""
+               delay: float | None = None, name: str | None = None, tt: int = TT_THREAD,
+               **kwargs: Any) -> Task:
+        """A task completed when ``target`` returns (``supervisor.submit``);
+        ``tt=TT_MP`` runs it in the process pool (import it from a module)."""
         return self.track(self.supervisor.submit(target, *args, _priority=priority,
-                                                 _delay=delay, _name=name, **kwargs))
+                                                 _delay=delay, _name=name, _tt=tt, **kwargs))
+
+    def run_coroutine(self, coro_func: Callable[..., Any], *args: Any,
+                      priority: int = TASK_NORMAL, delay: float | None = None,
+                      loop: Any = None, name: str | None = None, **kwargs: Any) -> Task:
+        """``coro_func(*args, **kwargs)`` as a coroutine task on ``loop`` (an
+        aloop name or ``ALoop``; default: the supervisor's default aloop)."""
+        submit = background_task(coro_func, priority=priority, delay=delay, loop=loop,
+                                 name=name, supervisor=self.supervisor)
+        return self.track(submit(*args, **kwargs))
 
     def put_task(self, target: Callable[..., Any], *, args: tuple = (),
                  kwargs: dict | None = None, priority: int = TASK_NORMAL,
