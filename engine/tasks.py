@@ -1,19 +1,20 @@
 """Module-level helpers: ``background_task``, ``wait_completed``, ``co_mp_apply``.
 
 They add no state of their own: ``background_task`` submits through a
-supervisor, ``wait_completed`` waits on ``Task.wait`` and ``co_mp_apply``
-awaits an mp task.
+supervisor, ``wait_completed`` waits on one latch released by the tasks'
+done callbacks, and ``co_mp_apply`` awaits an mp task.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import time
+import itertools
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .constants import TASK_NORMAL, TT_MP, TT_THREAD, check_priority
+from .constants import FINAL_STATUSES, TASK_NORMAL, TT_MP, TT_THREAD, check_priority
 from .supervisor import TaskSupervisor
 from .task import Task
 
@@ -103,11 +104,30 @@ def wait_completed(tasks: Task | Iterable[Task], timeout: float | None = None) -
     for task in task_list:
         if not isinstance(task, Task):
             raise TypeError(f"wait_completed expects Task objects, got {task!r}")
-    deadline = None if timeout is None else time.monotonic() + timeout
-    for task in task_list:
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if not task.wait(remaining):
-            raise TimeoutError(f"task {task.id!r} ({task.name}) did not finish "
-                               f"within {timeout} s")
+    if not _wait_all(task_list, timeout):
+        late = next(t for t in task_list if not t.is_completed())
+        raise TimeoutError(f"task {late.id!r} ({late.name}) did not finish within {timeout} s")
     results = [task.outcome() for task in task_list]
     return results[0] if single else results
+
+
+def _wait_all(tasks: list[Task], timeout: float | None) -> bool:
+    """Wait until every task finished, with one event for all of them."""
+    latch = threading.Event()
+    tickets = itertools.count(1)
+    last_ticket: list[int | None] = [None]
+
+    def done() -> None:  # next() on a count is atomic: exactly one caller sees the last
+        if next(tickets) == last_ticket[0]:
+            latch.set()
+
+    registered = 0
+    for task in tasks:
+        with task._lock:
+            if task.status not in FINAL_STATUSES:
+                task._add_done_callback_locked(done)
+                registered += 1
+    if not registered:
+        return True
+    last_ticket[0] = registered + 1  # the callbacks' tickets and ours
+    return next(tickets) == registered + 1 or latch.wait(timeout)
