@@ -1,0 +1,145 @@
+"""The bridge: the console's one door to the engine.
+
+``EngineBridge`` lives on the GUI thread. At the refresh rate it takes one
+``stats()`` snapshot and one ``events_since()`` batch and turns them into Qt
+signals; widgets draw from those and never walk the engine's tasks. Operator
+actions go through ``act()``, which calls the engine's public API, reports a
+rejected value as ``error_raised`` (the engine's own message; nothing
+changed) and an accepted one as ``action_applied`` (drawn as a marker on the
+graphs and written to the log), then refreshes at once so the panels read
+the new state back.
+
+It also measures the health of the console itself: how late a periodic
+timer fires on the Qt/asyncio loop (``loop_lag``), and how long refreshes
+take. A refresh is skipped while the previous one still runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine import SupervisorStats, TaskSupervisor
+from engine.stats import percentiles
+
+log = logging.getLogger("gui")
+
+REFRESH_RATES = (2, 5, 10, 20)  # Hz offered to the operator; 0 = paused
+LAG_PROBE_INTERVAL = 0.1  # seconds between loop-lag probes
+
+
+class EngineBridge(QObject):
+    stats_updated = Signal(object)   # SupervisorStats
+    events_arrived = Signal(list)    # list[TaskEvent], oldest first, never empty
+    action_applied = Signal(str)     # description of an accepted operator action
+    error_raised = Signal(str, str)  # (what was tried, why the engine refused)
+    lag_measured = Signal(float)     # seconds a timer fired late (latest probe)
+
+    def __init__(self, supervisor: TaskSupervisor, refresh_hz: float = 10,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.supervisor = supervisor
+        self.last_stats: SupervisorStats | None = None
+        self.refresh_hz = 0.0
+        self.skipped = 0
+        self.refresh_durations: deque[float] = deque(maxlen=600)
+        self.lags: deque[float] = deque(maxlen=600)
+        self._seq = 0
+        self._refreshing = False
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.refresh)
+        self._lag_timer = QTimer(self)
+        self._lag_timer.setInterval(int(LAG_PROBE_INTERVAL * 1000))
+        self._lag_timer.timeout.connect(self._probe_lag)
+        self._lag_due = 0.0
+        self.set_refresh_rate(refresh_hz)
+
+    # -- refresh -----------------------------------------------------------
+    def start(self) -> None:
+        """Begin refreshing and probing loop lag."""
+        self._lag_due = time.monotonic() + LAG_PROBE_INTERVAL
+        self._lag_timer.start()
+        if self.refresh_hz:
+            self._timer.start()
+        self.refresh()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._lag_timer.stop()
+
+    def set_refresh_rate(self, hz: float) -> None:
+        """Refreshes per second; 0 pauses (the panels keep their last data)."""
+        if isinstance(hz, bool) or not isinstance(hz, (int, float)) or hz < 0 or hz > 100:
+            raise ValueError(f"refresh rate must be between 0 and 100 Hz, got {hz!r}")
+        self.refresh_hz = float(hz)
+        if hz:
+            self._timer.setInterval(max(1, round(1000 / hz)))
+            if self._lag_timer.isActive():
+                self._timer.start()
+        else:
+            self._timer.stop()
+
+    def refresh(self) -> None:
+        """One snapshot and one event batch → signals."""
+        if self._refreshing:  # a slot re-entered the loop: do not pile up
+            self.skipped += 1
+            return
+        self._refreshing = True
+        t0 = time.perf_counter()
+        try:
+            stats = self.supervisor.stats()
+            events = self.supervisor.events_since(self._seq)
+            if events:
+                self._seq = events[-1].seq
+                self.events_arrived.emit(events)
+            self.last_stats = stats
+            self.stats_updated.emit(stats)
+        finally:
+            self._refreshing = False
+            self.refresh_durations.append(time.perf_counter() - t0)
+
+    # -- operator actions ------------------------------------------------
+    def act(self, description: str, fn: Callable[..., Any], *args: Any,
+            **kwargs: Any) -> tuple[bool, Any]:
+        """Call ``fn`` (a public engine method); ``(ok, result)``.
+
+        A refused value is reported through ``error_raised`` and the log; the
+        console keeps running.
+        """
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # the engine's message is for the operator
+            message = f"{type(exc).__name__}: {exc}"
+            log.warning("%s refused: %s", description, message)
+            self.error_raised.emit(description, message)
+            return False, None
+        log.info("%s", description)
+        self.action_applied.emit(description)
+        self.refresh()
+        return True, result
+
+    # -- health -----------------------------------------------------------
+    def _probe_lag(self) -> None:
+        now = time.monotonic()
+        lag = max(0.0, now - self._lag_due)
+        self._lag_due = now + LAG_PROBE_INTERVAL
+        self.lags.append(lag)
+        self.lag_measured.emit(lag)
+
+    def lag_p99(self) -> float:
+        return _p99(list(self.lags))
+
+    def refresh_median(self) -> float:
+        return percentiles(list(self.refresh_durations))[0]
+
+
+def _p99(samples: list[float]) -> float:
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]

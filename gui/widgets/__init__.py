@@ -1,0 +1,1 @@
+"""One widget per module; each receives the ``EngineBridge`` and nothing else of the engine."""

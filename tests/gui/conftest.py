@@ -1,0 +1,60 @@
+"""GUI test fixtures: a qasync loop on the session QApplication, a supervisor
+started on it, and the bridge.
+
+pytest-qt has no asyncio support: ``qloop`` installs a fresh
+``qasync.QEventLoop`` per test, records every exception the loop reports
+and fails the test with them at teardown. Qt-level waits (``qtbot.waitUntil``,
+``waitSignal``) process the loop's timers and thread-safe callbacks too;
+coroutines are driven with ``run(qloop, coro)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import PySide6.QtWidgets  # noqa: E402,F401  (PySide6 before qasync and pyqtgraph)
+import pytest  # noqa: E402
+import qasync  # noqa: E402
+
+from engine import TaskSupervisor  # noqa: E402
+from gui.bridge import EngineBridge  # noqa: E402
+
+
+@pytest.fixture
+def qloop(qapp):
+    loop = qasync.QEventLoop(qapp)
+    errors: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    asyncio.set_event_loop(loop)
+    yield loop
+    asyncio.set_event_loop(None)
+    loop.close()
+    if errors:
+        raise AssertionError(f"the asyncio loop reported errors: {errors}")
+
+
+def run(loop: asyncio.AbstractEventLoop, coro, timeout: float = 10.0):
+    """Drive ``coro`` on the qasync loop until done (or fail after ``timeout``)."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+@pytest.fixture
+def supervisor(qloop):
+    """A supervisor whose main loop is the Qt loop, as in the console."""
+    sup = TaskSupervisor(supervisor_id="gui-test", pool_size=4, reserve_normal=2,
+                         reserve_high=2, thread_idle_timeout=1.0)
+    sup.start(loop=qloop)
+    yield sup
+    if sup.is_active():
+        sup.stop(wait=2, cancel_tasks=True)
+
+
+@pytest.fixture
+def bridge(supervisor, qtbot):
+    b = EngineBridge(supervisor, refresh_hz=20)
+    b.start()
+    yield b
+    b.stop()
