@@ -140,6 +140,9 @@ class ALoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._active = False
+        # Coroutine tasks on this aloop; guarded by the supervisor's lock.
+        self.tasks_pending = 0
+        self.tasks_done = 0
 
     def __repr__(self) -> str:
         return f"<ALoop {self.name!r} {'active' if self._active else 'stopped'}>"
@@ -189,6 +192,15 @@ class ALoop:
         if threading.current_thread() is not thread:
             thread.join()
         log.info("aloop %r stopped", self.name)
+
+    def _count_task_locked(self, task: Task) -> None:
+        self.tasks_pending += 1
+        task._add_done_callback_locked(self._task_finished)
+
+    def _task_finished(self) -> None:
+        with self.supervisor._lock:
+            self.tasks_pending -= 1
+            self.tasks_done += 1
 
     def background_task(self, coro: Coroutine, name: str | None = None,
                         priority: int | None = None) -> Task:

@@ -133,8 +133,9 @@ class SupervisorStats:
     timeout_warning: float
     timeout_critical: float
     last_event_seq: int
-    aloops: dict[str, bool] = field(default_factory=dict)
-    schedulers: dict[str, bool] = field(default_factory=dict)
+    aloops: dict[str, bool] = field(default_factory=dict)  # name → running
+    aloop_tasks: dict[str, int] = field(default_factory=dict)  # name → unfinished tasks
+    schedulers: dict[str, bool] = field(default_factory=dict)  # name → active
 
 
 @dataclass(frozen=True)

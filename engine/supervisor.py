@@ -513,11 +513,14 @@ class TaskSupervisor:
                 delay = check_seconds("delay", delay) or None
             if loop.is_closed():
                 raise RuntimeError(f"loop {loop!r} is closed")
+            aloop = next((a for a in self.aloops.values() if a.get_loop() is loop), None)
             with self._lock:
                 self._check_active_locked()
                 task = Task(next(self._ids), name or coro.__qualname__, TT_COROUTINE, priority,
                             coro, (), {}, None, delay, True, self._lock, self.id)
                 task._handle = [loop, None]
+                if aloop is not None:
+                    aloop._count_task_locked(task)
                 handoff = self._admit_locked(task)
             return self._hand_off(task, *handoff)
         except BaseException:
@@ -765,14 +768,18 @@ class TaskSupervisor:
             last_seq = self._ledger.events.last_seq
             active = self._state == _ACTIVE
         with self._registry_lock:
-            aloops = {name: a.is_active() for name, a in self._aloops.items()}
-            schedulers = [s for s in self._schedulers]
+            aloop_list = list(self._aloops.values())
+            schedulers = list(self._schedulers)
+        aloops = {a.name: a.is_active() for a in aloop_list}
+        with self._lock:
+            aloop_tasks = {a.name: a.tasks_pending for a in aloop_list}
         p50, p95, wmax = percentiles(waits)
         return SupervisorStats(
             supervisor_id=self.id, time=now, active=active, thread=thread, mp=mp,
             coroutine=coroutine, wait_p50=p50, wait_p95=p95, wait_max=wmax,
             poll_delay=self._poll_delay, timeout_warning=self._timeout_warning,
             timeout_critical=self._timeout_critical, last_event_seq=last_seq, aloops=aloops,
+            aloop_tasks=aloop_tasks,
             schedulers={_scheduler_name(s): _scheduler_active(s) for s in schedulers})
 
     def events_since(self, seq: int = 0, limit: int | None = None) -> list[TaskEvent]:
