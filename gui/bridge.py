@@ -16,6 +16,8 @@ take. A refresh is skipped while the previous one still runs.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
 from collections import deque
@@ -106,9 +108,10 @@ class EngineBridge(QObject):
     # -- operator actions ------------------------------------------------
     def act(self, description: str, fn: Callable[..., Any], *args: Any,
             **kwargs: Any) -> tuple[bool, Any]:
-        """Call ``fn`` (a public engine method); ``(ok, result)``.
+        """Call ``fn`` (a public engine method); ``(True, result)``, or
+        ``(False, message)`` when the engine refused.
 
-        A refused value is reported through ``error_raised`` and the log; the
+        A refusal is also reported through ``error_raised`` and the log; the
         console keeps running.
         """
         try:
@@ -117,7 +120,29 @@ class EngineBridge(QObject):
             message = f"{type(exc).__name__}: {exc}"
             log.warning("%s refused: %s", description, message)
             self.error_raised.emit(description, message)
-            return False, None
+            return False, message
+        log.info("%s", description)
+        self.action_applied.emit(description)
+        self.refresh()
+        return True, result
+
+    async def act_in_thread(self, description: str, fn: Callable[..., Any], *args: Any,
+                            **kwargs: Any) -> tuple[bool, Any]:
+        """``act`` for a call that may block (stopping a loop, waiting for
+        tasks): it runs in a worker thread while the console stays responsive."""
+        loop = asyncio.get_running_loop()
+        return await self.act_await(
+            description, loop.run_in_executor(None, functools.partial(fn, *args, **kwargs)))
+
+    async def act_await(self, description: str, awaitable: Any) -> tuple[bool, Any]:
+        """``act`` for a coroutine of the engine (``astop``), awaited on this loop."""
+        try:
+            result = await awaitable
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            log.warning("%s refused: %s", description, message)
+            self.error_raised.emit(description, message)
+            return False, message
         log.info("%s", description)
         self.action_applied.emit(description)
         self.refresh()

@@ -5,7 +5,7 @@ pytest-qt has no asyncio support: ``qloop`` installs a fresh
 ``qasync.QEventLoop`` per test, records every exception the loop reports
 and fails the test with them at teardown. Qt-level waits (``qtbot.waitUntil``,
 ``waitSignal``) process the loop's timers and thread-safe callbacks too;
-coroutines are driven with ``run(qloop, coro)``.
+coroutines are driven with ``guikit.run(qloop, coro)``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import PySide6.QtWidgets  # noqa: E402,F401  (PySide6 before qasync and pyqtgraph)
 import pytest  # noqa: E402
 import qasync  # noqa: E402
+
+from guikit import run  # noqa: E402,F401  (re-exported for tests)
 
 from engine import TaskSupervisor  # noqa: E402
 from gui.bridge import EngineBridge  # noqa: E402
@@ -34,11 +36,6 @@ def qloop(qapp):
     loop.close()
     if errors:
         raise AssertionError(f"the asyncio loop reported errors: {errors}")
-
-
-def run(loop: asyncio.AbstractEventLoop, coro, timeout: float = 10.0):
-    """Drive ``coro`` on the qasync loop until done (or fail after ``timeout``)."""
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 @pytest.fixture

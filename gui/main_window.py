@@ -1,0 +1,276 @@
+"""The main window: the graphs in the middle, panels in docks, health in the status bar.
+
+It owns the layout, the actions (start, stop, submit, pause graphs, theme),
+their shortcuts, persisted settings (geometry, dock layout, last pool
+settings, refresh rate, theme) and the close sequence: closing while the
+supervisor runs opens the stop dialog with the last choice, and the window
+closes once the supervisor has stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QWidget,
+)
+
+from engine import SupervisorStats, TaskSupervisor
+
+from .bridge import EngineBridge
+from .theme import THEMES, apply_theme
+from .widgets.aloops import AloopsPanel
+from .widgets.graphs import GraphsPanel
+from .widgets.log_view import LogView
+from .widgets.pool_controls import PoolControls
+from .widgets.stop_dialog import StopDialog
+from .widgets.submit import SubmitPanel
+from .widgets.task_table import TaskTablePanel
+from .widgets.timeouts import TimeoutsPanel
+from .widgets.workers import WorkersPanel
+
+log = logging.getLogger("gui")
+
+SHORTCUTS = {"start": "F5", "stop": "Shift+F5", "submit": "Ctrl+Return",
+             "pause": "Ctrl+P"}
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(self, supervisor: TaskSupervisor, loop: asyncio.AbstractEventLoop,
+                 settings: QSettings | None = None, refresh_hz: float = 10) -> None:
+        super().__init__()
+        self.setWindowTitle("Task Supervisor Console")
+        self.setObjectName("MainWindow")
+        self.supervisor = supervisor
+        self.loop = loop
+        self.settings = settings or QSettings("TaskSupervisor", "Console")
+        self._closing_for_good = False
+        self._last_totals: tuple[float, int] | None = None
+        self._error_boxes: list[QMessageBox] = []
+        hz = float(self.settings.value("graphs/refresh_hz", refresh_hz))
+        self.bridge = EngineBridge(supervisor, refresh_hz=hz, parent=self)
+        self._build_panels()
+        self._build_actions()
+        self._build_status_bar()
+        self.stop_dialog = StopDialog(self.bridge, self.settings, parent=self)
+        self.stop_dialog.stopped.connect(self._on_stopped)
+        self.bridge.stats_updated.connect(self._on_stats_updated)
+        self.bridge.lag_measured.connect(self._on_lag_measured)
+        self.bridge.error_raised.connect(self._on_error_raised)
+        self.resize(1440, 900)
+        self._restore_settings()
+        self.bridge.start()
+
+    # -- layout ---------------------------------------------------------------
+    def _build_panels(self) -> None:
+        b = self.bridge
+        self.graphs = GraphsPanel(b)
+        self.setCentralWidget(self.graphs)
+        self.thread_controls = PoolControls(b, "thread")
+        self.mp_controls = PoolControls(b, "mp")
+        self.timeouts = TimeoutsPanel(b)
+        pools = QTabWidget()
+        pools.addTab(self.thread_controls, "Threads")
+        pools.addTab(self.mp_controls, "Processes")
+        pools.addTab(self.timeouts, "Timeouts")
+        self.submit_panel = SubmitPanel(b)
+        self.task_table = TaskTablePanel(b)
+        self.log_view = LogView(b)
+        self.aloops = AloopsPanel(b)
+        self.workers = WorkersPanel(b)
+        self.docks: dict[str, QDockWidget] = {}
+        self._dock("Pools", pools, Qt.RightDockWidgetArea)
+        self._dock("Submit", self.submit_panel, Qt.RightDockWidgetArea)
+        self._dock("Tasks", self.task_table, Qt.BottomDockWidgetArea)
+        self._dock("Log", self.log_view, Qt.BottomDockWidgetArea)
+        self._dock("Aloops", self.aloops, Qt.BottomDockWidgetArea)
+        self._dock("Workers", self.workers, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["Tasks"], self.docks["Log"])
+        self.tabifyDockWidget(self.docks["Log"], self.docks["Aloops"])
+        self.tabifyDockWidget(self.docks["Aloops"], self.docks["Workers"])
+        self.docks["Tasks"].raise_()
+        self.splitDockWidget(self.docks["Pools"], self.docks["Submit"], Qt.Vertical)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[title] = dock
+
+    def _build_actions(self) -> None:
+        self.start_action = QAction("Start", self, shortcut=QKeySequence(SHORTCUTS["start"]))
+        self.start_action.setToolTip(f"Start the supervisor ({SHORTCUTS['start']})")
+        self.start_action.triggered.connect(self.start_supervisor)
+        self.stop_action = QAction("Stop…", self, shortcut=QKeySequence(SHORTCUTS["stop"]))
+        self.stop_action.setToolTip(f"Stop the supervisor ({SHORTCUTS['stop']})")
+        self.stop_action.triggered.connect(self.open_stop_dialog)
+        self.submit_action = QAction("Submit", self, shortcut=QKeySequence(SHORTCUTS["submit"]))
+        self.submit_action.setToolTip(f"Submit the task set up in the Submit panel "
+                                      f"({SHORTCUTS['submit']})")
+        self.submit_action.triggered.connect(self.submit_panel.submit)
+        self.pause_action = QAction("Pause graphs", self, checkable=True,
+                                    shortcut=QKeySequence(SHORTCUTS["pause"]))
+        self.pause_action.setToolTip(f"Freeze the graphs ({SHORTCUTS['pause']})")
+        self.pause_action.toggled.connect(self.graphs.set_paused)
+        toolbar = self.addToolBar("Supervisor")
+        toolbar.setObjectName("toolbar_supervisor")
+        for action in (self.start_action, self.stop_action, self.submit_action,
+                       self.pause_action):
+            toolbar.addAction(action)
+        menu = self.menuBar()
+        supervisor_menu = menu.addMenu("&Supervisor")
+        for action in (self.start_action, self.stop_action, self.submit_action):
+            supervisor_menu.addAction(action)
+        view_menu = menu.addMenu("&View")
+        view_menu.addAction(self.pause_action)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in THEMES:
+            action = QAction(f"{name.title()} theme", self, checkable=True)
+            action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
+            view_menu.addAction(action)
+            self.theme_actions[name] = action
+        view_menu.addSeparator()
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+
+    def _build_status_bar(self) -> None:
+        self.health: dict[str, QLabel] = {}
+        tips = {
+            "state": "Supervisor state",
+            "threads": "OS threads of the pool: alive / running a task",
+            "rate": "Tasks finished per second (all pools)",
+            "queue": "Tasks waiting in the queues (all pools)",
+            "lag": "How late a 100 ms timer fires on the console's loop: the console's own "
+                   "health",
+        }
+        for key, tip in tips.items():
+            label = QLabel()
+            label.setToolTip(tip)
+            label.setObjectName(f"health_{key}")
+            self.statusBar().addPermanentWidget(label)
+            self.health[key] = label
+
+    # -- supervisor -------------------------------------------------------------
+    def start_supervisor(self) -> bool:
+        ok, _ = self.bridge.act("start supervisor", self.supervisor.start, loop=self.loop)
+        self._update_actions()
+        return ok
+
+    def open_stop_dialog(self) -> StopDialog:
+        self.stop_dialog.show()
+        self.stop_dialog.raise_()
+        return self.stop_dialog
+
+    def _on_stopped(self) -> None:
+        self._update_actions()
+        if self._closing_for_good:
+            self.close()
+
+    def _update_actions(self) -> None:
+        active = self.supervisor.is_active()
+        self.start_action.setEnabled(not active and not self.stop_dialog.is_stopping())
+        self.stop_action.setEnabled(active)
+        self.submit_action.setEnabled(active)
+
+    # -- health -------------------------------------------------------------------
+    def _on_stats_updated(self, stats: SupervisorStats) -> None:
+        pools = (stats.thread, stats.mp, stats.coroutine)
+        finished = sum(p.completed + p.failed for p in pools)
+        rate = 0.0
+        if self._last_totals is not None and stats.time > self._last_totals[0]:
+            rate = (finished - self._last_totals[1]) / (stats.time - self._last_totals[0])
+        self._last_totals = (stats.time, finished)
+        queued = sum(sum(p.queued.values()) for p in pools)
+        state = "active" if stats.active else (
+            "stopping" if self.stop_dialog.is_stopping() else "stopped")
+        color = {"active": "#2ca02c", "stopping": "#ff7f0e", "stopped": "#888888"}[state]
+        self.health["state"].setText(f"<b style='color:{color}'>● {state}</b>")
+        self.health["threads"].setText(f"threads {stats.thread.threads_alive} alive / "
+                                       f"{stats.thread.threads_busy} busy")
+        self.health["rate"].setText(f"{rate:,.0f} tasks/s")
+        self.health["queue"].setText(f"{queued:,} queued")
+        self._update_actions()
+
+    def _on_lag_measured(self, lag: float) -> None:
+        p99 = self.bridge.lag_p99()
+        warn = p99 > 0.05
+        self.health["lag"].setText(
+            f"<span style='color:{'#c0392b' if warn else 'inherit'}'>loop lag "
+            f"{lag * 1000:.0f} ms (p99 {p99 * 1000:.0f} ms)</span>")
+
+    def _on_error_raised(self, what: str, message: str) -> None:
+        self.statusBar().showMessage(f"{what}: {message}", 8000)
+
+    def show_error(self, title: str, text: str, details: str = "") -> QMessageBox:
+        """A non-modal message for the operator (never exec(): the loop must run)."""
+        box = QMessageBox(QMessageBox.Warning, title, text, QMessageBox.Ok, self)
+        box.setModal(False)
+        if details:
+            box.setDetailedText(details)
+        box.finished.connect(lambda _=0, b=box: self._error_boxes.remove(b))
+        self._error_boxes.append(box)
+        box.open()
+        return box
+
+    # -- settings -------------------------------------------------------------------
+    def set_theme(self, name: str) -> None:
+        apply_theme(QApplication.instance(), name)
+        for key, action in self.theme_actions.items():
+            action.setChecked(key == name)
+        self.settings.setValue("view/theme", name)
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self.set_theme(s.value("view/theme", "light") if s.value("view/theme", "light")
+                       in THEMES else "light")
+        thread = {k: int(s.value(f"pools/thread/{k}")) for k in
+                  ("pool_size", "reserve_normal", "reserve_high", "min_size", "max_size")
+                  if s.value(f"pools/thread/{k}") is not None}
+        if thread:
+            self.bridge.act("restore thread pool settings", self.supervisor.set_thread_pool,
+                            **thread)
+        self._update_actions()
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("graphs/refresh_hz", self.bridge.refresh_hz)
+        stats = self.bridge.last_stats
+        if stats is not None:
+            for key in ("pool_size", "reserve_normal", "reserve_high", "min_size", "max_size"):
+                s.setValue(f"pools/thread/{key}", getattr(stats.thread, key))
+        s.sync()
+
+    # -- closing ---------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if self.supervisor.is_active() or self.stop_dialog.is_stopping():
+            event.ignore()
+            self._closing_for_good = True
+            dialog = self.open_stop_dialog()
+            dialog.status.setText("The console closes once the supervisor has stopped.")
+            return
+        self.save_settings()
+        self.bridge.stop()
+        self.log_view.close_handler()
+        self.stop_dialog.close()
+        super().closeEvent(event)
+        self.closed.emit()

@@ -1,0 +1,142 @@
+"""The aloops panel: each aloop with its state and unfinished coroutine tasks;
+create, start, stop and set the default."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import SupervisorStats
+
+from ..bridge import EngineBridge
+
+COLUMNS = ("name", "state", "unfinished tasks", "default")
+
+
+class AloopsPanel(QWidget):
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._pending: set[asyncio.Future] = set()
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.itemSelectionChanged.connect(self._on_selection)
+        self.name_edit = QLineEdit(placeholderText="new aloop name")
+        self.default_check = QCheckBox("default")
+        self.create_button = QPushButton("Create")
+        self.create_button.clicked.connect(self.create)
+        self.name_edit.returnPressed.connect(self.create)
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self.start_selected)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the aloop, waiting up to 10 s for its tasks")
+        self.stop_button.clicked.connect(self.stop_selected)
+        self.cancel_check = QCheckBox("cancel its tasks")
+        self.default_button = QPushButton("Make default")
+        self.default_button.clicked.connect(self.make_default)
+        create_row = QHBoxLayout()
+        create_row.addWidget(self.name_edit, 1)
+        create_row.addWidget(self.default_check)
+        create_row.addWidget(self.create_button)
+        action_row = QHBoxLayout()
+        for widget in (self.start_button, self.stop_button, self.cancel_check,
+                       self.default_button):
+            action_row.addWidget(widget)
+        action_row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.table)
+        layout.addLayout(action_row)
+        layout.addLayout(create_row)
+        bridge.stats_updated.connect(self._on_stats_updated)
+        self._on_selection()
+
+    def selected_name(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.table.item(rows[0].row(), 0).text() if rows else None
+
+    def select(self, name: str) -> None:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).text() == name:
+                self.table.selectRow(row)
+                return
+        raise LookupError(f"no aloop named {name!r} in the panel")
+
+    def create(self) -> None:
+        name = self.name_edit.text().strip()
+        sup = self._bridge.supervisor
+        ok, _ = self._bridge.act(f"create aloop {name!r}", sup.create_aloop, name,
+                                 default=self.default_check.isChecked(), daemon=True)
+        if ok:
+            self.name_edit.clear()
+
+    def start_selected(self) -> None:
+        name = self.selected_name()
+        if name:
+            self._bridge.act(f"start aloop {name!r}", self._bridge.supervisor.start_aloop, name)
+
+    def stop_selected(self) -> asyncio.Future | None:
+        name = self.selected_name()
+        if not name:
+            return None
+        cancel = self.cancel_check.isChecked()
+        future = asyncio.ensure_future(self._bridge.act_in_thread(
+            f"stop aloop {name!r}" + (" (cancel tasks)" if cancel else ""),
+            self._bridge.supervisor.stop_aloop, name, wait=10, cancel_tasks=cancel))
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+        return future
+
+    def make_default(self) -> None:
+        name = self.selected_name()
+        if name:
+            self._bridge.act(f"default aloop → {name!r}",
+                             self._bridge.supervisor.set_default_aloop, name)
+
+    def _on_stats_updated(self, stats: SupervisorStats) -> None:
+        if not self.isVisible() and self.table.rowCount() == len(stats.aloops):
+            return
+        default = self._bridge.supervisor.get_aloop()
+        default_name = default.name if default is not None else None
+        selected = self.selected_name()
+        names = sorted(stats.aloops)
+        self.table.setRowCount(len(names))
+        for row, name in enumerate(names):
+            values = (name, "running" if stats.aloops[name] else "stopped",
+                      str(stats.aloop_tasks.get(name, 0)), "✓" if name == default_name else "")
+            for col, value in enumerate(values):
+                item = self.table.item(row, col)
+                if item is None:
+                    self.table.setItem(row, col, QTableWidgetItem(value))
+                elif item.text() != value:
+                    item.setText(value)
+        if selected in names and selected != self.selected_name():
+            self.select(selected)
+        self._on_selection()
+
+    def _on_selection(self) -> None:
+        name = self.selected_name()
+        running = False
+        if name is not None:
+            running = self._bridge.last_stats is not None and \
+                self._bridge.last_stats.aloops.get(name, False)
+        self.start_button.setEnabled(name is not None and not running)
+        self.stop_button.setEnabled(name is not None and running)
+        self.default_button.setEnabled(name is not None)

@@ -1,0 +1,196 @@
+"""The stop dialog: how to stop the supervisor, and what remains while it stops.
+
+Non-modal: ``astop`` runs on the console's loop, so the window stays
+responsive; the dialog shows the tasks still queued or running per priority
+until the supervisor has stopped, then emits ``stopped``. The chosen options
+are remembered (``QSettings``) and preselected next time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDialog,
+    QDoubleSpinBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import PRIORITIES, SupervisorStats
+
+from ..bridge import EngineBridge
+from ..theme import PRIORITY_COLORS, priority_label
+
+WAIT_ALL, WAIT_SECONDS, WAIT_NONE = "all", "seconds", "none"
+
+
+class StopDialog(QDialog):
+    stopped = Signal()
+
+    def __init__(self, bridge: EngineBridge, settings: QSettings | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Stop the supervisor")
+        self.setModal(False)
+        self._bridge = bridge
+        self._settings = settings
+        self._future: asyncio.Future | None = None
+        self.wait_all = QRadioButton("wait until every task is done")
+        self.wait_seconds = QRadioButton("wait at most")
+        self.wait_none = QRadioButton("don't wait (cancel queued and delayed tasks)")
+        self.seconds = QDoubleSpinBox()
+        self.seconds.setRange(0.1, 3600)
+        self.seconds.setValue(10)
+        self.seconds.setSuffix(" s")
+        group = QButtonGroup(self)
+        for button in (self.wait_all, self.wait_seconds, self.wait_none):
+            group.addButton(button)
+        self.stop_schedulers = QCheckBox("stop schedulers and workers first")
+        self.stop_schedulers.setChecked(True)
+        self.cancel_tasks = QCheckBox("cancel queued and delayed tasks and pending coroutines")
+        seconds_row = QHBoxLayout()
+        seconds_row.addWidget(self.wait_seconds)
+        seconds_row.addWidget(self.seconds)
+        seconds_row.addWidget(QLabel("then cancel what still waits"))
+        seconds_row.addStretch(1)
+        options = QGroupBox("Wait")
+        options_layout = QVBoxLayout(options)
+        options_layout.addWidget(self.wait_all)
+        options_layout.addLayout(seconds_row)
+        options_layout.addWidget(self.wait_none)
+        remaining = QGroupBox("Remaining (queued / running)")
+        grid = QGridLayout(remaining)
+        self.remaining_labels: dict[int, QLabel] = {}
+        for col, p in enumerate(PRIORITIES):
+            name = QLabel(priority_label(p))
+            name.setStyleSheet(f"color: {PRIORITY_COLORS[p]}; font-weight: bold;")
+            value = QLabel("–")
+            grid.addWidget(name, 0, col)
+            grid.addWidget(value, 1, col)
+            self.remaining_labels[p] = value
+        self.status = QLabel("The supervisor refuses new tasks as soon as Stop is pressed; "
+                             "running threads are never killed.")
+        self.status.setWordWrap(True)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setDefault(True)
+        self.stop_button.clicked.connect(self.start_stopping)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(options)
+        layout.addWidget(self.stop_schedulers)
+        layout.addWidget(self.cancel_tasks)
+        layout.addWidget(remaining)
+        layout.addWidget(self.status)
+        layout.addLayout(buttons)
+        self._load_options()
+        bridge.stats_updated.connect(self._on_stats_updated)
+
+    # -- options ------------------------------------------------------------
+    def options(self) -> dict:
+        if self.wait_all.isChecked():
+            wait: bool | float = True
+        elif self.wait_seconds.isChecked():
+            wait = self.seconds.value()
+        else:
+            wait = False
+        return {"wait": wait, "stop_schedulers": self.stop_schedulers.isChecked(),
+                "cancel_tasks": self.cancel_tasks.isChecked()}
+
+    def set_options(self, wait: bool | float = True, stop_schedulers: bool = True,
+                    cancel_tasks: bool = False) -> None:
+        if wait is True:
+            self.wait_all.setChecked(True)
+        elif wait is False:
+            self.wait_none.setChecked(True)
+        else:
+            self.wait_seconds.setChecked(True)
+            self.seconds.setValue(float(wait))
+        self.stop_schedulers.setChecked(stop_schedulers)
+        self.cancel_tasks.setChecked(cancel_tasks)
+
+    def _load_options(self) -> None:
+        s = self._settings
+        if s is None:
+            self.set_options()
+            return
+        mode = s.value("stop/wait_mode", WAIT_ALL)
+        seconds = float(s.value("stop/wait_seconds", 10.0))
+        wait = {WAIT_ALL: True, WAIT_NONE: False}.get(mode, seconds)
+        self.set_options(wait, s.value("stop/stop_schedulers", True, type=bool),
+                         s.value("stop/cancel_tasks", False, type=bool))
+
+    def _save_options(self) -> None:
+        if self._settings is None:
+            return
+        opts = self.options()
+        wait = opts["wait"]
+        mode = WAIT_ALL if wait is True else WAIT_NONE if wait is False else WAIT_SECONDS
+        self._settings.setValue("stop/wait_mode", mode)
+        self._settings.setValue("stop/wait_seconds", self.seconds.value())
+        self._settings.setValue("stop/stop_schedulers", opts["stop_schedulers"])
+        self._settings.setValue("stop/cancel_tasks", opts["cancel_tasks"])
+
+    # -- stopping -------------------------------------------------------------
+    def is_stopping(self) -> bool:
+        return self._future is not None and not self._future.done()
+
+    def start_stopping(self) -> asyncio.Future | None:
+        """Begin ``astop`` with the chosen options (no-op while already stopping)."""
+        if self.is_stopping():
+            return self._future
+        opts = self.options()
+        self._save_options()
+        self.stop_button.setEnabled(False)
+        for widget in (self.wait_all, self.wait_seconds, self.wait_none, self.seconds,
+                       self.stop_schedulers, self.cancel_tasks):
+            widget.setEnabled(False)
+        self.status.setText("Stopping…")
+        self._future = asyncio.ensure_future(self._stop(opts))
+        return self._future
+
+    async def _stop(self, opts: dict) -> None:
+        wait = opts["wait"]
+        wait_text = "until done" if wait is True else "no wait" if wait is False else f"{wait:g} s"
+        description = (f"stop (wait {wait_text}, stop_schedulers={opts['stop_schedulers']}, "
+                       f"cancel_tasks={opts['cancel_tasks']})")
+        ok, message = await self._bridge.act_await(
+            description, self._bridge.supervisor.astop(**opts))
+        for widget in (self.wait_all, self.wait_seconds, self.wait_none, self.seconds,
+                       self.stop_schedulers, self.cancel_tasks):
+            widget.setEnabled(True)
+        if ok:
+            self.status.setText("Stopped. Start is enabled again in the main window.")
+            self.stopped.emit()
+        else:
+            self.status.setText(f"Stop failed: {message}")
+            self.stop_button.setEnabled(True)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if not self.is_stopping():
+            self.stop_button.setEnabled(self._bridge.supervisor.is_active())
+            self._load_options()
+        super().showEvent(event)
+
+    def _on_stats_updated(self, stats: SupervisorStats) -> None:
+        if not self.isVisible():
+            return
+        for p, label in self.remaining_labels.items():
+            queued = stats.thread.queued[p] + stats.mp.queued[p] + stats.coroutine.queued[p]
+            queued += stats.thread.delayed[p] + stats.mp.delayed[p] + stats.coroutine.delayed[p]
+            running = stats.thread.running[p] + stats.mp.running[p] + stats.coroutine.running[p]
+            label.setText(f"{queued} / {running}")
