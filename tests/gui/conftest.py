@@ -18,7 +18,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import PySide6.QtWidgets  # noqa: E402,F401  (PySide6 before qasync and pyqtgraph)
 import pytest  # noqa: E402
 import qasync  # noqa: E402
-
 from guikit import run  # noqa: E402,F401  (re-exported for tests)
 
 from engine import TaskSupervisor  # noqa: E402

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 
+from guikit import run, until
 from PySide6.QtCore import QSettings, Qt
 
 from engine import TASK_LOW, TASK_STATUS_CANCELED, TASK_STATUS_COMPLETED, background_worker
@@ -13,8 +14,6 @@ from gui.widgets.aloops import AloopsPanel
 from gui.widgets.log_view import LogView
 from gui.widgets.stop_dialog import StopDialog
 from gui.widgets.workers import WorkersPanel
-
-from guikit import run, until
 
 
 def test_aloop_create_default_stop_start(supervisor, bridge, qtbot, qloop):
