@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # the console raises its loggers to INFO
+        handler.setLevel(args.log_level)
     if args.headless:
         from runner.headless import run_headless
 

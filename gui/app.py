@@ -22,6 +22,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine import TaskSupervisor, task_supervisor
+from runner import scenario as scenarios
 
 from .main_window import MainWindow
 
@@ -65,14 +66,28 @@ class Console:
     def run(self, scenario: str | None = None, duration: float | None = None) -> int:
         self.window.show()
         if scenario:
-            QTimer.singleShot(0, lambda: self.window.submit_panel.start_scenario(
-                scenario, duration))
+            QTimer.singleShot(0, lambda: self.start_scenario(scenario, duration))
         if duration is not None:
             self.loop.call_later(duration, self.exit_cleanly)
         with self.loop:
             self.loop.run_until_complete(self._done)
             self._shutdown()
         return 0
+
+    def start_scenario(self, ref: str, duration: float | None = None) -> bool:
+        """Load a built-in scenario or a file into the Submit panel and start it."""
+        panel = self.window.submit_panel
+        try:
+            path = scenarios.resolve(ref)
+        except scenarios.ScenarioError as exc:
+            log.error("%s", exc)
+            self.window.show_error("Cannot start the scenario", str(exc))
+            return False
+        if not panel.load_scenario(path):
+            return False
+        if duration is not None:
+            panel.duration_spin.setValue(duration)
+        return panel.start_scenario()
 
     def exit_cleanly(self) -> None:
         """Stop the supervisor without asking (scripted runs), then close."""

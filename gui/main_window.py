@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
         return self.stop_dialog
 
     def _on_stopped(self) -> None:
+        self.bridge.refresh()  # the status bar and panels show "stopped" at once
         self._update_actions()
         if self._closing_for_good:
             self.close()

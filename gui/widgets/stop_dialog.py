@@ -45,6 +45,7 @@ class StopDialog(QDialog):
         self._bridge = bridge
         self._settings = settings
         self._future: asyncio.Future | None = None
+        self._stopping = False
         self.wait_all = QRadioButton("wait until every task is done")
         self.wait_seconds = QRadioButton("wait at most")
         self.wait_none = QRadioButton("don't wait (cancel queued and delayed tasks)")
@@ -147,7 +148,7 @@ class StopDialog(QDialog):
 
     # -- stopping -------------------------------------------------------------
     def is_stopping(self) -> bool:
-        return self._future is not None and not self._future.done()
+        return self._stopping
 
     def start_stopping(self) -> asyncio.Future | None:
         """Begin ``astop`` with the chosen options (no-op while already stopping)."""
@@ -160,6 +161,7 @@ class StopDialog(QDialog):
                        self.stop_schedulers, self.cancel_tasks):
             widget.setEnabled(False)
         self.status.setText("Stopping…")
+        self._stopping = True
         self._future = asyncio.ensure_future(self._stop(opts))
         return self._future
 
@@ -168,8 +170,11 @@ class StopDialog(QDialog):
         wait_text = "until done" if wait is True else "no wait" if wait is False else f"{wait:g} s"
         description = (f"stop (wait {wait_text}, stop_schedulers={opts['stop_schedulers']}, "
                        f"cancel_tasks={opts['cancel_tasks']})")
-        ok, message = await self._bridge.act_await(
-            description, self._bridge.supervisor.astop(**opts))
+        try:
+            ok, message = await self._bridge.act_await(
+                description, self._bridge.supervisor.astop(**opts))
+        finally:
+            self._stopping = False
         for widget in (self.wait_all, self.wait_seconds, self.wait_none, self.seconds,
                        self.stop_schedulers, self.cancel_tasks):
             widget.setEnabled(True)
