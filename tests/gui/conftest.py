@@ -26,6 +26,7 @@ from gui.bridge import EngineBridge  # noqa: E402
 
 @pytest.fixture
 def qloop(qapp):
+    qapp.setQuitOnLastWindowClosed(False)  # as in the console: closing a window ends nothing
     loop = qasync.QEventLoop(qapp)
     errors: list[dict] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context))

@@ -1,0 +1,165 @@
+"""The whole window: layout, shortcuts, settings, themes, closing cleanly, screenshots."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from guikit import run, until
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QImage, QPalette
+
+from engine import TT_MP
+from gui.main_window import SHORTCUTS, MainWindow
+from runner.workloads import burn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "console.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(supervisor, qloop, settings, qtbot):
+    win = MainWindow(supervisor, qloop, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.bridge.stop()
+    win.log_view.close_handler()
+
+
+def close_window(win, qloop, qtbot) -> None:
+    """Close as the operator does: the stop dialog opens, Stop, the window goes."""
+    with qtbot.waitSignal(win.closed, timeout=10_000):
+        async def closing():
+            win.close()
+            assert win.stop_dialog.isVisible()  # closing asks how to stop
+            qtbot.mouseClick(win.stop_dialog.stop_button, Qt.LeftButton)
+            await until(lambda: not win.isVisible(), timeout=8)
+        run(qloop, closing())
+
+
+def test_screenshot_of_the_full_window_is_large_and_not_blank(window, supervisor, qtbot,
+                                                              tmp_path):
+    gate = threading.Event()
+    for _ in range(12):
+        supervisor.submit(gate.wait)
+    qtbot.waitUntil(lambda: window.bridge.last_stats.thread.queued[100] > 0, timeout=3000)
+    window.resize(1400, 900)
+    path = tmp_path / "window.png"
+    assert window.grab().save(str(path))
+    image = QImage(str(path))
+    assert image.width() >= 1000 and image.height() >= 650
+    colors = {image.pixel(x, y) for x in range(0, image.width(), 37)
+              for y in range(0, image.height(), 29)}
+    assert len(colors) > 20, "the screenshot looks blank"
+    gate.set()
+
+
+def test_shortcuts_pause_graphs_and_submit(window, supervisor, qtbot):
+    assert window.pause_action.shortcut().toString() == SHORTCUTS["pause"]
+    assert window.start_action.shortcut().toString() == SHORTCUTS["start"]
+    assert window.stop_action.shortcut().toString() == SHORTCUTS["stop"]
+    window.pause_action.trigger()
+    assert window.graphs.paused
+    window.pause_action.trigger()
+    assert not window.graphs.paused
+    before = supervisor.stats().thread.submitted
+    window.submit_action.trigger()  # the Submit panel's current script (sleep)
+    assert supervisor.stats().thread.submitted == before + 1
+
+
+def test_theme_switch_changes_the_palette_and_persists(window, settings, qtbot, qapp):
+    window.theme_actions["light"].trigger()
+    light = qapp.palette().color(QPalette.Window).lightness()
+    window.theme_actions["dark"].trigger()
+    dark = qapp.palette().color(QPalette.Window).lightness()
+    assert dark < light
+    assert settings.value("view/theme") == "dark"
+    window.theme_actions["light"].trigger()
+
+
+def test_settings_round_trip(supervisor, qloop, settings, qtbot):
+    first = MainWindow(supervisor, qloop, settings=settings)
+    qtbot.addWidget(first)
+    first.resize(760, 590)
+    first.bridge.set_refresh_rate(5)
+    first.bridge.act("resize", supervisor.set_thread_pool, pool_size=7, reserve_normal=3)
+    first.docks["Log"].hide()
+    first.save_settings()
+    first.bridge.stop()
+    first.log_view.close_handler()
+    supervisor.set_thread_pool(pool_size=2, reserve_normal=1)
+    second = MainWindow(supervisor, qloop, settings=settings)
+    qtbot.addWidget(second)
+    assert (second.width(), second.height()) == (760, 590)
+    assert second.bridge.refresh_hz == 5
+    assert supervisor.stats().thread.pool_size == 7
+    assert supervisor.stats().thread.reserve_normal == 3
+    assert second.docks["Log"].isHidden()
+    second.bridge.stop()
+    second.log_view.close_handler()
+
+
+def test_closing_stops_the_supervisor_and_leaves_nothing_behind(window, supervisor, qloop,
+                                                               qtbot):
+    supervisor.create_mp_pool(processes=1)
+    supervisor.create_aloop("console-test", daemon=True)
+    mp_task = supervisor.submit(burn, 1000, _tt=TT_MP)
+    assert mp_task.wait(30)
+    assert multiprocessing.active_children()
+    close_window(window, qloop, qtbot)
+    assert not supervisor.is_active()
+    names = [t.name for t in threading.enumerate()]
+    assert not [n for n in names if n.startswith("supervisor_")], names
+    for child in multiprocessing.active_children():
+        child.join(5)
+    assert not [c for c in multiprocessing.active_children() if c.is_alive()]
+
+
+def test_restart_after_stop_from_the_toolbar(window, supervisor, qloop, qtbot):
+    window.open_stop_dialog()
+    run(qloop, window.stop_dialog.start_stopping())
+    qtbot.waitUntil(lambda: window.start_action.isEnabled(), timeout=3000)
+    assert not window.stop_action.isEnabled()
+    window.start_action.trigger()
+    assert supervisor.is_active()
+    assert supervisor.submit(lambda: 1).wait(2)
+
+
+def test_refused_action_does_not_crash_and_shows_in_the_status_bar(window, supervisor, qtbot):
+    window.bridge.act("bad", supervisor.set_thread_pool, reserve_high=-1)
+    assert "reserve_high" in window.statusBar().currentMessage()
+    assert window.isVisible()
+
+
+def test_main_without_a_display_says_so(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "main.py"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "no display" in proc.stderr and "--headless" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_main_runs_a_scenario_and_saves_a_screenshot(tmp_path):
+    shot = tmp_path / "shot.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(
+        [sys.executable, "main.py", "--scenario", "burst", "--duration", "3", "--screenshot",
+         str(shot), "--settings", str(tmp_path / "s.ini")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    image = QImage(str(shot))
+    assert image.width() >= 1000 and image.height() >= 650
+    assert "Traceback" not in proc.stderr
