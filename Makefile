@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_threads.py
 	$(BIN)/python benchmarks/bench_mp.py
 	$(BIN)/python benchmarks/bench_workers.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/bench_console.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
