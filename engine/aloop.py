@@ -206,6 +206,8 @@ class ALoop:
                         priority: int | None = None) -> Task:
         """Run ``coro`` on this loop as a supervisor task; returns the ``Task``."""
         if not self._active:
+            if asyncio.iscoroutine(coro):
+                coro.close()
             raise RuntimeError(f"aloop {self.name!r} is not running")
         return self.supervisor._submit_coroutine(coro, self._loop, name=name, priority=priority)
 

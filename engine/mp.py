@@ -123,36 +123,76 @@ Broken = Callable[["Backend", str], None]
 
 
 class Backend:
-    """Where admitted mp tasks run. ``owned``: the supervisor created it."""
+    """Where admitted mp tasks run. ``owned``: the supervisor created it (and
+    terminates it when it stops or replaces it).
 
-    def __init__(self, owned: bool) -> None:
-        self.owned = owned
+    Backends whose worker processes are known are watched by a thread that
+    waits on the processes' sentinels: an abnormal exit is reported at once
+    through ``on_broken`` (the watcher re-reads the process list every half
+    second, as pools replace workers).
+    """
 
     processes = 0
+
+    def __init__(self, owned: bool, on_broken: Broken) -> None:
+        self.owned = owned
+        self._on_broken = on_broken
+        self._closed = False
+        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
+        self._watcher: threading.Thread | None = None
 
     def send(self, task: Task, done: Done) -> None:
         raise NotImplementedError
 
-    def rebuild(self) -> Backend | None:
+    def worker_processes(self) -> list | None:
+        """The live worker processes, or ``None`` if they cannot be known."""
         return None
 
-    def close(self) -> None:
-        pass
+    def rebuild(self) -> Backend | None:
+        """A fresh backend like this one (owned by the supervisor), if possible."""
+        return None
+
+    def _terminate(self) -> None:
+        raise NotImplementedError
+
+    def start_watching(self) -> None:
+        if self.worker_processes() is not None:
+            self._watcher = threading.Thread(target=self._watch, name="supervisor_mp_watch",
+                                             daemon=True)
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._closed:
+            # Check the very processes waited on: a pool may drop a dead one
+            # from its list before we could look again.
+            workers = self.worker_processes() or []
+            multiprocessing.connection.wait([w.sentinel for w in workers] + [self._wake_r],
+                                            timeout=0.5)
+            if self._closed:
+                return
+            for worker in workers:
+                if worker.exitcode not in (0, None):
+                    self._on_broken(self, f"mp worker process {worker.pid} died "
+                                          f"(exit code {worker.exitcode})")
+                    return
+
+    def close(self, terminate: bool) -> None:
+        """Stop watching; ``terminate`` also kills the worker processes."""
+        if not self._closed:
+            self._closed = True
+            self._wake_w.send(None)
+        if terminate:
+            self._terminate()
 
 
 class PoolBackend(Backend):
-    """A ``multiprocessing.Pool`` with a watcher for dead workers."""
+    """A ``multiprocessing.Pool``."""
 
     def __init__(self, pool: multiprocessing.pool.Pool, owned: bool, on_broken: Broken) -> None:
-        super().__init__(owned)
+        super().__init__(owned, on_broken)
         self.pool = pool
         self.processes = pool._processes
-        self._on_broken = on_broken
-        self._closed = False
-        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
-        self._watcher = threading.Thread(target=self._watch, name="supervisor_mp_watch",
-                                         daemon=True)
-        self._watcher.start()
+        self.start_watching()
 
     def send(self, task: Task, done: Done) -> None:
         self.pool.apply_async(
@@ -160,33 +200,18 @@ class PoolBackend(Backend):
             callback=lambda outcome: done(task, self, *outcome),
             error_callback=lambda exc: done(task, self, False, exc))
 
-    def _watch(self) -> None:
-        # The Pool replaces workers (maxtasksperchild), so re-read its list
-        # every half second; a death is seen at once through its sentinel.
-        while not self._closed:
-            workers = list(self.pool._pool)
-            ready = multiprocessing.connection.wait(
-                [w.sentinel for w in workers] + [self._wake_r], timeout=0.5)
-            if self._closed:
-                return
-            for worker in workers:
-                if worker.sentinel in ready and worker.exitcode not in (0, None):
-                    self._on_broken(self, f"mp worker process {worker.pid} died "
-                                          f"(exit code {worker.exitcode})")
-                    return
+    def worker_processes(self) -> list:
+        return list(self.pool._pool)
 
     def rebuild(self) -> Backend:
         old = self.pool
         pool = type(old)(processes=self.processes, initializer=old._initializer,
                          initargs=old._initargs, maxtasksperchild=old._maxtasksperchild,
                          context=old._ctx)
-        return PoolBackend(pool, self.owned, self._on_broken)
+        return PoolBackend(pool, True, self._on_broken)
 
-    def close(self, terminate: bool = True) -> None:
-        self._closed = True
-        self._wake_w.send(None)
-        if self.owned or terminate:
-            self.pool.terminate()
+    def _terminate(self) -> None:
+        self.pool.terminate()
 
 
 class ExecutorBackend(Backend):
@@ -194,10 +219,10 @@ class ExecutorBackend(Backend):
 
     def __init__(self, executor: concurrent.futures.Executor, owned: bool,
                  on_broken: Broken) -> None:
-        super().__init__(owned)
+        super().__init__(owned, on_broken)
         self.executor = executor
         self.processes = getattr(executor, "_max_workers", 0) or 0
-        self._on_broken = on_broken
+        self.start_watching()
 
     def send(self, task: Task, done: Done) -> None:
         future = self.executor.submit(_child_call, task.target, task.args, task.kwargs)
@@ -215,6 +240,13 @@ class ExecutorBackend(Backend):
         else:
             done(task, self, *future.result())
 
+    def worker_processes(self) -> list | None:
+        # A ProcessPoolExecutor starts workers on demand and only notices a
+        # dead one at its next result (CPython 3.11): watch them ourselves.
+        if isinstance(self.executor, concurrent.futures.ProcessPoolExecutor):
+            return list((self.executor._processes or {}).values())
+        return None
+
     def rebuild(self) -> Backend | None:
         old = self.executor
         if not isinstance(old, concurrent.futures.ProcessPoolExecutor):
@@ -222,11 +254,13 @@ class ExecutorBackend(Backend):
         executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=old._max_workers, mp_context=old._mp_context,
             initializer=old._initializer, initargs=old._initargs)
-        return ExecutorBackend(executor, self.owned, self._on_broken)
+        return ExecutorBackend(executor, True, self._on_broken)
 
-    def close(self, terminate: bool = True) -> None:
-        if self.owned or terminate:
-            self.executor.shutdown(wait=False, cancel_futures=True)
+    def _terminate(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in self.worker_processes() or ():
+            if process.is_alive():
+                process.terminate()
 
 
 class MpPool:
@@ -243,6 +277,7 @@ class MpPool:
         self.admission = Admission(PoolSettings(CPU_COUNT, 0, 0))
         self._backend: Backend | None = None
         self.rebuilding = False  # a broken backend is being replaced
+        self.active = False  # the supervisor runs: a broken backend is rebuilt
 
     # -- backends --------------------------------------------------------
     def wrap(self, pool: Any, owned: bool) -> Backend:
@@ -342,24 +377,41 @@ class MpPool:
         self.run_actions(actions)
         run_callbacks(callbacks, log)
 
-    def _broken(self, backend: Backend, reason: str) -> None:
-        """Fail every task in flight on ``backend``, rebuild it, resume."""
+    def retire(self, backend: Backend, terminate: bool, reason: str) -> None:
+        """Let go of ``backend`` (no longer current). With ``terminate`` its
+        processes are killed, so the tasks in flight on it end FAILED."""
+        if terminate:
+            self._fail_in_flight(backend, reason)
+        backend.close(terminate)
+
+    def _fail_in_flight(self, backend: Backend, reason: str) -> int:
         callbacks: list = []
         with self._lock:
-            if backend is not self._backend:
-                return  # already handled
-            self._backend = None
-            self.rebuilding = True
             victims = [t for t in self._ledger.tasks.values()
                        if t.status == TASK_STATUS_STARTED and t._handle is backend]
             for task in victims:
                 error = WorkerDiedError(f"{reason}; task {task.id!r} ({task.name}) was in "
-                                        f"flight on that pool, which is being rebuilt")
+                                        f"flight on that pool")
                 callbacks += self._ledger.finish_locked(
                     self.admission, task, TASK_STATUS_FAILED, None, error, monotonic()) or ()
-        log.error("%s: %d task(s) failed, rebuilding the mp pool", reason, len(victims))
         run_callbacks(callbacks, log)
-        threading.Thread(target=backend.close, name="supervisor_mp_close", daemon=True).start()
+        return len(victims)
+
+    def _broken(self, backend: Backend, reason: str) -> None:
+        """Fail every task in flight on ``backend``, rebuild it, resume."""
+        with self._lock:
+            if backend is not self._backend:
+                return  # already handled, or retired
+            self._backend = None
+            self.rebuilding = self.active
+        failed = self._fail_in_flight(backend, reason)
+        threading.Thread(target=backend.close, args=(True,), name="supervisor_mp_close",
+                         daemon=True).start()
+        if not self.active:  # stopped: its owner is shutting it down; do not replace it
+            log.info("%s after the supervisor stopped: %d task(s) failed, pool detached",
+                     reason, failed)
+            return
+        log.error("%s: %d task(s) failed, rebuilding the mp pool", reason, failed)
         try:
             replacement = backend.rebuild() or self.wrap(self.create_pool(), owned=True)
         except Exception:

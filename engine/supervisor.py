@@ -184,18 +184,21 @@ class TaskSupervisor:
 
     @mp_pool.setter
     def mp_pool(self, pool: Any) -> None:
-        backend = None if pool is None else self._mp.wrap(pool, owned=False)
-        previous = self._mp.set_backend(backend)
-        if previous is not None:
-            previous.close(terminate=False)
+        self._replace_mp_backend(None if pool is None else self._mp.wrap(pool, owned=False))
 
     def create_mp_pool(self, *args: Any, **kwargs: Any) -> Any:
         """Create (and own) a ``multiprocessing.Pool``; arguments as for it."""
         pool = self._mp.create_pool(*args, **kwargs)
-        previous = self._mp.set_backend(self._mp.wrap(pool, owned=True))
-        if previous is not None:
-            previous.close(terminate=False)
+        self._replace_mp_backend(self._mp.wrap(pool, owned=True))
         return pool
+
+    def _replace_mp_backend(self, backend: Any) -> None:
+        """Install ``backend``; a pool of ours that it replaces is terminated
+        (its tasks in flight fail), one of the caller's keeps running."""
+        previous = self._mp.set_backend(backend)
+        if previous is not None:
+            self._mp.retire(previous, terminate=previous.owned,
+                            reason="the mp pool was replaced and terminated")
 
     def set_mp_pool(self, pool_size: int | None = None, reserve_normal: int | None = None,
                     reserve_high: int | None = None) -> None:
@@ -239,6 +242,7 @@ class TaskSupervisor:
         with self._lock:
             self._loop = loop
             self._state = _ACTIVE
+            self._mp.active = True
             self._stopped.clear()
             self._threads.reopen_locked(actions)
         loop.call_soon_threadsafe(self._schedule_timeouts)
@@ -390,10 +394,13 @@ class TaskSupervisor:
         log.info("supervisor %r stopped", self.id)
 
     def _close_mp(self) -> None:
+        """Terminate our own process pool; tasks still in flight on it fail."""
+        self._mp.active = False
         backend = self._mp.backend
         if backend is not None and backend.owned:
             self._mp.set_backend(None)
-            backend.close()
+            self._mp.retire(backend, terminate=True,
+                            reason="the supervisor stopped and terminated its mp pool")
 
     # -- submitting -----------------------------------------------------------
     def put_task(self, target: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,

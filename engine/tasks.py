@@ -8,6 +8,7 @@ done callbacks, and ``co_mp_apply`` awaits an mp task.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import itertools
 import threading
@@ -67,13 +68,40 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
         raise ValueError(f"background_task: tt must be TT_THREAD or TT_MP for a plain "
                          f"function, got {tt!r}")
 
+    target = _ByName(f) if tt == TT_MP and "<locals>" not in task_name else f
+
     @functools.wraps(f)
     def submit(*args: Any, **kwargs: Any) -> Task:
         sup = supervisor or _default_supervisor()
-        return sup.submit(f, *args, _priority=priority, _delay=delay, _name=task_name,
+        return sup.submit(target, *args, _priority=priority, _delay=delay, _name=task_name,
                           _callback=callback, _tt=tt, **kwargs)
 
     return submit
+
+
+class _ByName:
+    """An mp target decorated in place with ``@background_task(tt=TT_MP)``:
+    its module attribute is now the wrapper, so it is pickled by module and
+    name and resolves, in the child, to the undecorated function."""
+
+    def __init__(self, f: Callable[..., Any]) -> None:
+        self.f = f
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.f(*args, **kwargs)
+
+    def __reduce__(self) -> tuple:
+        return _undecorated, (self.f.__module__, self.f.__qualname__)
+
+    def __repr__(self) -> str:
+        return repr(self.f)
+
+
+def _undecorated(module: str, qualname: str) -> Callable[..., Any]:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return getattr(obj, "__wrapped__", obj)
 
 
 async def _then(coro: Any, callback: Callable[[Any], Any]) -> Any:

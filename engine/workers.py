@@ -134,6 +134,7 @@ class BackgroundWorker:
             self._loop_ref = loop_ref
         sup = self.supervisor or _default_supervisor()
         loop = self._resolve_loop(sup)
+        self._wait_previous_loop()
         with self._lock:
             if self._active:
                 raise RuntimeError(f"worker {self.name!r} is already running")
@@ -150,6 +151,21 @@ class BackgroundWorker:
         with self._lock:
             self._future = future
         log.info("worker %r started", self.name)
+
+    def _wait_previous_loop(self) -> None:
+        """A worker that just stopped (its executor returned False, or stop(wait=False))
+        is inactive a moment before its loop() has returned: let it finish."""
+        with self._lock:
+            future, loop = self._future, self._loop
+        if self._active or future is None or future.done():
+            return
+        if _on_loop(loop):
+            raise RuntimeError(f"worker {self.name!r} is still winding down on this loop: "
+                               f"start it again from elsewhere or later")
+        try:
+            future.result(timeout=10)
+        except Exception:  # its failure was logged by the supervisor
+            pass
 
     def _resolve_loop(self, sup: TaskSupervisor) -> asyncio.AbstractEventLoop:
         if self._is_async():

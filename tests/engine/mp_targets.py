@@ -92,3 +92,12 @@ def pid_then_sleep(pid_file: str, seconds: float = GATE_TIMEOUT, _task_id: Any =
 
 def static_run_double(x: int, _name: str | None = None, _task_id: Any = None) -> tuple:
     return _name, x * 2, os.getpid()
+
+
+from engine import TT_MP, background_task  # noqa: E402
+
+
+@background_task(tt=TT_MP)
+def decorated_cube(x, _task_id=None):
+    """Decorated in place: the module attribute is the wrapper."""
+    return x ** 3
