@@ -68,7 +68,8 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
         raise ValueError(f"background_task: tt must be TT_THREAD or TT_MP for a plain "
                          f"function, got {tt!r}")
 
-    target = _ByName(f) if tt == TT_MP and "<locals>" not in task_name else f
+    by_name = tt == TT_MP and "<" not in getattr(f, "__qualname__", "<")  # not a lambda/local
+    target = _ByName(f) if by_name else f
 
     @functools.wraps(f)
     def submit(*args: Any, **kwargs: Any) -> Task:
