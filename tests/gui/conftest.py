@@ -11,6 +11,7 @@ coroutines are driven with ``guikit.run(qloop, coro)``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -34,6 +35,9 @@ def qloop(qapp):
     yield loop
     asyncio.set_event_loop(None)
     loop.close()
+    # Free the loop's Qt timers and signal objects here, on the GUI thread: left
+    # to the cycle collector they could be destroyed on an engine thread.
+    gc.collect()
     if errors:
         raise AssertionError(f"the asyncio loop reported errors: {errors}")
 
