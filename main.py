@@ -19,7 +19,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, metavar="S",
                         help="seconds to run the scenario (default: the scenario's own)")
     parser.add_argument("--screenshot", metavar="PATH",
-                        help="save the window, as shown, to PATH just before exiting")
+                        help="save the window to PATH just before exiting (with --duration: "
+                             "as the run left it, before the stop)")
     parser.add_argument("--settings", metavar="PATH",
                         help="keep the console's settings in this INI file")
     parser.add_argument("--drain", type=float, default=60.0, metavar="S",

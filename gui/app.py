@@ -90,7 +90,13 @@ class Console:
         return panel.start_scenario()
 
     def exit_cleanly(self) -> None:
-        """Stop the supervisor without asking (scripted runs), then close."""
+        """Stop the supervisor without asking (scripted runs), then close.
+
+        The screenshot, if asked for, is taken now: the window as the run left it.
+        """
+        if self.screenshot:
+            self.save_screenshot(self.screenshot)
+            self.screenshot = None
         self.window.submit_panel.stop_scenario()
         dialog = self.window.stop_dialog
         if self.supervisor.is_active() and not dialog.is_stopping():
