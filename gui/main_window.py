@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
                                     shortcut=QKeySequence(SHORTCUTS["pause"]))
         self.pause_action.setToolTip(f"Freeze the graphs ({SHORTCUTS['pause']})")
         self.pause_action.toggled.connect(self.graphs.set_paused)
+        self.graphs.paused_changed.connect(self.pause_action.setChecked)
         toolbar = self.addToolBar("Supervisor")
         toolbar.setObjectName("toolbar_supervisor")
         for action in (self.start_action, self.stop_action, self.submit_action,

@@ -1,0 +1,829 @@
+"""Live graphs of the pools: tasks per priority, limits, rates and queue waits.
+
+``GraphsPanel`` owns the console's recorded time series. It records one sample
+per ``bridge.stats_updated`` into fixed-size numpy ring buffers (30 minutes at
+20 Hz) and draws from them; it reads nothing else of the engine. Every
+``bridge.action_applied`` becomes a marker (a vertical line with a short
+label) on every graph, so an operator action and its effect share a screen.
+
+What is drawn, per pool (thread and process): running tasks per priority as
+stacked areas (CRITICAL at the bottom), queued tasks per priority as dashed
+lines in the same colours, and the admission limits as step lines over time
+(pool_size, + reserve_normal, + reserve_high, max_size; the first three are
+absent while pool_size is 0, i.e. unlimited). Below: tasks started /
+completed / failed per second (both pools summed, over a trailing second) and
+the queue wait p50 / p95 in milliseconds.
+
+Drawing is the expensive part, so it is bounded. Curves are created once and
+updated with ``setData`` on views of the ring; only the samples in view are
+handed to pyqtgraph, block-max decimated to about one point per pixel (stable
+while the view scrolls, and a peak is never lost), without the inner points
+of flat runs; a curve with nothing to show in view is hidden rather than
+painted. The y ranges are set here, in round steps, instead of pyqtgraph's
+auto-range (which runs while painting and so costs a second paint), and a
+live view scrolls in steps of 2 % of the window, so between steps the axes
+are blitted from their cache instead of re-rendered. Nothing is drawn while
+the panel is hidden or paused: data keeps being recorded, and the panel
+catches up when shown or resumed.
+
+Everything here runs on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from collections import deque
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPalette, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import PRIORITIES, PRIORITY_NAMES
+from gui.bridge import REFRESH_RATES, EngineBridge
+from gui.theme import LIMIT_COLORS, MARKER_COLOR, PRIORITY_COLORS
+
+#: Time windows offered to the operator: label → seconds.
+WINDOWS = {"1 min": 60, "5 min": 300, "30 min": 1800}
+#: Samples kept: 30 minutes at the highest offered refresh rate.
+CAPACITY = max(WINDOWS.values()) * max(REFRESH_RATES)
+RATE_WINDOW = 1.0  # seconds: rates are averaged over this trailing window
+SCROLL_STEP = 0.02  # of the window: how far a live view scrolls at once
+MAX_MARKERS = 200
+MARKER_LABEL_CHARS = 32
+POOLS = {"thread": "Thread pool", "mp": "Process pool"}
+LIMITS = ("pool_size", "reserve_normal", "reserve_high", "max_size")
+LIMIT_NAMES = {  # legend text of each limit line
+    "pool_size": "pool_size",
+    "reserve_normal": "+ reserve_normal",
+    "reserve_high": "+ reserve_high",
+    "max_size": "max_size",
+}
+LIMIT_SHORT = {"pool_size": "pool", "reserve_normal": "normal", "reserve_high": "high",
+               "max_size": "max"}
+TOTALS = ("started", "completed", "failed")
+RATE_COLORS = {"started": "#1f77b4", "completed": "#2ca02c", "failed": "#d62728"}
+WAIT_COLORS = {"p50": "#17becf", "p95": "#9467bd"}
+AXIS_WIDTH = 48  # px, left axes
+RIGHT_AXIS_WIDTH = 92  # px, wide enough for "high/max 160"
+FILL_STRENGTH = 0.55  # how much of the priority colour a stacked area gets
+NICE_STEPS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)  # y ranges end on these x 10^k
+
+
+def _name(priority: int) -> str:
+    return PRIORITY_NAMES[priority]
+
+
+def _pool_columns(pool: str) -> list[str]:
+    cols = []
+    for p in PRIORITIES:
+        cols += [f"{pool}_running_{_name(p)}", f"{pool}_queued_{_name(p)}"]
+    cols += [f"{pool}_{limit}" for limit in LIMITS]
+    cols += [f"{pool}_{total}" for total in TOTALS]
+    return cols
+
+
+#: The recorded raw series, in CSV column order ("time" is monotonic seconds).
+RAW_COLUMNS: tuple[str, ...] = (
+    "time", *_pool_columns("thread"), *_pool_columns("mp"),
+    *(f"{total}_per_s" for total in TOTALS), "wait_p50_ms", "wait_p95_ms",
+)
+#: Derived series that are only drawn: wall-clock x, cumulative stacks, limit lines.
+PLOT_COLUMNS: tuple[str, ...] = (
+    "x",
+    *(f"{pool}_stack_{_name(p)}" for pool in POOLS for p in PRIORITIES),
+    *(f"{pool}_line_{limit}" for pool in POOLS for limit in LIMITS),
+)
+_FLOAT_COLUMNS = frozenset((*(f"{t}_per_s" for t in TOTALS), "wait_p50_ms", "wait_p95_ms"))
+
+
+class SeriesRing:
+    """Named float64 columns holding the last ``capacity`` samples, oldest first.
+
+    Rows live in a buffer 1.5 x ``capacity`` wide, so ``column()`` is always a
+    contiguous no-copy view; when the buffer fills up, the newest samples are
+    moved to its front (amortized O(1) per append).
+    """
+
+    def __init__(self, names: tuple[str, ...], capacity: int) -> None:
+        if capacity < 2:
+            raise ValueError(f"capacity must be at least 2, got {capacity!r}")
+        self.names = names
+        self.index = {name: i for i, name in enumerate(names)}
+        self.capacity = capacity
+        self._buf = np.full((len(names), capacity + capacity // 2), np.nan)
+        self._start = 0
+        self._end = 0
+        self.appended = 0  # samples ever appended; absolute index of the next one
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    def append(self, row: np.ndarray) -> None:
+        if self._end == self._buf.shape[1]:
+            keep = self.capacity - 1
+            self._buf[:, :keep] = self._buf[:, self._end - keep:self._end]
+            self._start, self._end = 0, keep
+        self._buf[:, self._end] = row
+        self._end += 1
+        if self._end - self._start > self.capacity:
+            self._start += 1
+        self.appended += 1
+
+    def column(self, name: str) -> np.ndarray:
+        """A read-only view of one column, valid until the next append."""
+        view = self._buf[self.index[name], self._start:self._end]
+        view.flags.writeable = False
+        return view
+
+    def at(self, name: str, i: int) -> float:
+        return float(self._buf[self.index[name], self._start + i])
+
+
+def _mix(color: str, background: QColor, strength: float) -> QColor:
+    """``color`` blended over ``background``: an opaque tint (no alpha stacking)."""
+    c = QColor(color)
+    return QColor(
+        round(background.red() + (c.red() - background.red()) * strength),
+        round(background.green() + (c.green() - background.green()) * strength),
+        round(background.blue() + (c.blue() - background.blue()) * strength))
+
+
+class GraphsPanel(QWidget):
+    """Pool usage, limits, rates and waits over time, with operator markers.
+
+    Public API: ``export_png(path)``, ``export_csv(path)``,
+    ``set_window(seconds)``, ``set_paused(paused)``, ``jump_to_live()``,
+    ``series()`` (copies of the recorded raw series), ``markers()``,
+    ``plots()``, and the read-only ``window``, ``paused``, ``following``,
+    ``sample_count`` and ``redraw_count``; ``paused_changed(bool)`` tells a
+    window's own pause action when the panel's button was used.
+    """
+
+    paused_changed = Signal(bool)
+
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self._ring = SeriesRing(RAW_COLUMNS + PLOT_COLUMNS, CAPACITY)
+        self._row = np.full(len(self._ring.names), np.nan)
+        # x is wall-clock time so the axis reads as a clock; samples keep the
+        # engine's monotonic time, shifted by this constant.
+        self._clock_offset = time.time() - time.monotonic()
+        self._window = float(WINDOWS["1 min"])
+        self._paused = False
+        self._frozen_x = math.inf  # while paused: the newest sample drawn
+        self._following = True
+        self._dirty = False  # data recorded since the last redraw
+        self._setting_range = False  # our own range change, not the operator's
+        self._redraws = 0
+        self._markers: deque[tuple[float, str, list[Any]]] = deque()
+        self._curves: dict[str, pg.PlotCurveItem] = {}  # column → its curve
+        self._plot_columns: dict[str, list[str]] = {}  # plot → columns drawn on it
+        # column → when its curve is worth drawing: "finite", "nonzero", or the
+        # running column a stacked area adds; absent: always.
+        self._visibility: dict[str, str] = {}
+        self._y_tops: dict[str, float] = {}  # plot → top of its y range
+        self._limit_ticks: dict[str, list[tuple[float, str]]] = {}  # pool → drawn ticks
+        self._plots: dict[str, pg.PlotItem] = {}
+        self._dialog: QFileDialog | None = None
+        self._range_timer = QTimer(self)
+        self._range_timer.setSingleShot(True)
+        self._range_timer.timeout.connect(self._redraw)
+
+        self._build_controls()
+        self._build_graphs()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addLayout(self._controls)
+        layout.addWidget(self._graphs_box, 1)
+        self._apply_palette()
+        self._update_status()
+
+        bridge.stats_updated.connect(self._on_stats_updated)
+        bridge.action_applied.connect(self._on_action_applied)
+
+    # -- construction ---------------------------------------------------------
+    def _build_controls(self) -> None:
+        row = self._controls = QHBoxLayout()
+        row.setSpacing(6)
+        self.window_combo = QComboBox()
+        self.window_combo.addItems(list(WINDOWS))
+        self.window_combo.setToolTip("Time span shown by the graphs")
+        self.window_combo.currentIndexChanged.connect(self._on_window_chosen)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip(
+            "Freeze the graphs to study them: data keeps being recorded while paused, "
+            "drag or wheel on a graph to scroll back through history; resume to catch up")
+        self.pause_button.toggled.connect(self._on_pause_toggled)
+        self.live_button = QPushButton("Live")
+        self.live_button.setToolTip("Jump back to the newest data and follow it")
+        self.live_button.clicked.connect(self.jump_to_live)
+        self.refresh_combo = QComboBox()
+        self.refresh_combo.addItems([f"{hz} Hz" for hz in REFRESH_RATES] + ["paused"])
+        self.refresh_combo.setToolTip(
+            "How often the console samples the supervisor (all panels); "
+            "'paused' stops sampling, so nothing is recorded")
+        self.refresh_combo.setCurrentIndex(self._refresh_index(self.bridge.refresh_hz))
+        self.refresh_combo.currentIndexChanged.connect(self._on_refresh_chosen)
+        self.status_label = QLabel()
+        self.export_png_button = QPushButton("Export PNG…")
+        self.export_png_button.setToolTip("Save an image of the graphs")
+        self.export_png_button.clicked.connect(lambda: self._ask_path("png"))
+        self.export_csv_button = QPushButton("Export CSV…")
+        self.export_csv_button.setToolTip(
+            "Save the recorded raw series (per pool and priority: running, queued; "
+            "limits, rates, waits, operator actions)")
+        self.export_csv_button.clicked.connect(lambda: self._ask_path("csv"))
+        for widget in (QLabel("Window"), self.window_combo, self.pause_button,
+                       self.live_button, QLabel("Refresh"), self.refresh_combo):
+            row.addWidget(widget)
+        row.addWidget(self.status_label, 1)
+        row.addWidget(self.export_png_button)
+        row.addWidget(self.export_csv_button)
+
+    def _build_graphs(self) -> None:
+        self._view = pg.GraphicsLayoutWidget()
+        self._view.ci.setContentsMargins(2, 2, 2, 2)
+        # One legend for both pools, a plain label above the plots: it never
+        # covers data, wraps when the panel is narrow, and is not repainted
+        # with every frame.
+        self.legend_label = QLabel(_pool_legend_html())
+        self.legend_label.setWordWrap(True)
+        self.legend_label.setContentsMargins(AXIS_WIDTH, 0, 0, 0)
+        self._graphs_box = QWidget()
+        box = QVBoxLayout(self._graphs_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.legend_label)
+        box.addWidget(self._view, 1)
+        for col, (pool, title) in enumerate(POOLS.items()):
+            self._add_plot(pool, 0, col, title, "tasks")
+            self._build_pool_curves(pool)
+        # The lower plots name their curves in their titles, in the curves' colours.
+        self._add_plot("rates", 1, 0, "Tasks per second: " + _legend_html(RATE_COLORS)
+                       + " (both pools)", "tasks/s")
+        for total in TOTALS:
+            self._add_line("rates", f"{total}_per_s", RATE_COLORS[total])
+        self._add_plot("waits", 1, 1, "Queue wait: " + _legend_html(WAIT_COLORS), "ms")
+        for level in WAIT_COLORS:
+            self._add_line("waits", f"wait_{level}_ms", WAIT_COLORS[level])
+        grid = self._view.ci.layout
+        grid.setRowStretchFactor(0, 3)
+        grid.setRowStretchFactor(1, 2)
+        first = self._plots["thread"]
+        for plot in self._plots.values():
+            if plot is not first:
+                plot.setXLink(first)
+            plot.vb.sigRangeChangedManually.connect(self._on_user_range)
+        first.vb.sigXRangeChanged.connect(self._on_x_range_changed)
+
+    def _add_plot(self, key: str, row: int, col: int, title: str, units: str) -> None:
+        plot = pg.PlotItem(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
+        plot.setTitle(title)
+        plot.setLabel("left", units)
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.getAxis("right").setGrid(False)  # its ticks are the current limits only
+        plot.hideButtons()
+        plot.getAxis("left").setWidth(AXIS_WIDTH)
+        plot.showAxis("right")
+        right = plot.getAxis("right")
+        right.setWidth(RIGHT_AXIS_WIDTH)  # same on every plot: the time axes line up
+        right.setStyle(showValues=False)
+        right.setTicks([[], []])
+        for side in ("left", "bottom", "right"):
+            # An axis that did not change is blitted from a pixmap, not re-rendered
+            # (text is the costliest thing on these graphs).
+            plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        plot.setMenuEnabled(False)
+        plot.vb.setMouseEnabled(x=True, y=False)  # scroll/zoom time; y follows the data
+        # Ranges are set by _redraw: pyqtgraph's auto-range runs while painting
+        # and so costs a second paint per frame, and jitters with the data.
+        plot.vb.disableAutoRange()
+        plot.setXRange(time.time() - self._window, time.time(), padding=0)
+        self._view.addItem(plot, row=row, col=col)
+        self._plots[key] = plot
+
+    def _build_pool_curves(self, pool: str) -> None:
+        # Stacked areas: the largest cumulative sum (LOW on top of all) at the back.
+        for z, p in enumerate(reversed(PRIORITIES)):
+            self._visibility[f"{pool}_stack_{_name(p)}"] = f"{pool}_running_{_name(p)}"
+            self._add_curve(pool, f"{pool}_stack_{_name(p)}", pen=PRIORITY_COLORS[p],
+                            fillLevel=0, z=z)
+        for p in PRIORITIES:
+            pen = pg.mkPen(PRIORITY_COLORS[p], width=1, style=Qt.PenStyle.DashLine)
+            self._visibility[f"{pool}_queued_{_name(p)}"] = "nonzero"
+            self._add_curve(pool, f"{pool}_queued_{_name(p)}", pen=pen, z=10)
+        self._limit_ticks[pool] = []
+        for limit in LIMITS:
+            # NaN while unlimited: these curves check finiteness and break there.
+            self._visibility[f"{pool}_line_{limit}"] = "finite"
+            self._add_curve(pool, f"{pool}_line_{limit}", pen=_limit_pen(limit), z=20,
+                            connect="finite", skipFiniteCheck=False)
+        self._plots[pool].getAxis("right").setStyle(showValues=True)
+
+    def _add_curve(self, key: str, column: str, pen: Any, z: int, **opts: Any) -> None:
+        opts.setdefault("skipFiniteCheck", True)
+        curve = pg.PlotCurveItem(pen=pen, antialias=False, name=column, **opts)
+        curve.setZValue(z)
+        self._plots[key].addItem(curve)
+        self._curves[column] = curve
+        self._plot_columns.setdefault(key, []).append(column)
+
+    def _add_line(self, key: str, column: str, color: str) -> None:
+        self._add_curve(key, column, pen=pg.mkPen(color, width=1), z=10)
+
+    def _apply_palette(self) -> None:
+        """Graph colours from the widget palette, so light and dark themes both read."""
+        palette = self.palette()
+        background = palette.color(QPalette.ColorRole.Base)
+        text = palette.color(QPalette.ColorRole.Text)
+        self._view.setBackground(background)
+        for plot in self._plots.values():
+            plot.titleLabel.setText(plot.titleLabel.text, color=text, size="10pt")
+            for side in ("left", "bottom", "right"):
+                axis = plot.getAxis(side)
+                axis.setPen(text)
+                axis.setTextPen(text)
+        for pool in POOLS:
+            for p in PRIORITIES:
+                tint = _mix(PRIORITY_COLORS[p], background, FILL_STRENGTH)
+                self._curves[f"{pool}_stack_{_name(p)}"].setBrush(pg.mkBrush(tint))
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._apply_palette()
+        super().changeEvent(event)
+
+    def sizeHint(self) -> QSize:
+        return QSize(1200, 560)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(640, 360)
+
+    # -- bridge signals ----------------------------------------------------
+    def _on_stats_updated(self, stats: Any) -> None:
+        self._record(stats)
+        self._dirty = True
+        if not self._paused and self.isVisible():
+            self._redraw()
+
+    def _on_action_applied(self, description: str) -> None:
+        self._add_marker(time.monotonic(), description)
+
+    # -- recording --------------------------------------------------------------
+    def _record(self, stats: Any) -> None:
+        row, index, ring = self._row, self._ring.index, self._ring
+        row[index["time"]] = stats.time
+        row[index["x"]] = stats.time + self._clock_offset
+        for pool in POOLS:
+            ps = getattr(stats, pool)
+            stack = 0
+            for p in PRIORITIES:
+                name = _name(p)
+                running = ps.running.get(p, 0)
+                stack += running
+                row[index[f"{pool}_running_{name}"]] = running
+                row[index[f"{pool}_queued_{name}"]] = ps.queued.get(p, 0)
+                row[index[f"{pool}_stack_{name}"]] = stack
+            for limit in LIMITS:
+                row[index[f"{pool}_{limit}"]] = getattr(ps, limit)
+            for total in TOTALS:
+                row[index[f"{pool}_{total}"]] = getattr(ps, total)
+            lines = _limit_lines(ps)
+            for limit in LIMITS:
+                row[index[f"{pool}_line_{limit}"]] = lines[limit]
+        ref = self._rate_reference(stats.time)
+        for total in TOTALS:
+            now = getattr(stats.thread, total) + getattr(stats.mp, total)
+            rate = 0.0
+            if ref is not None:
+                then = ring.at(f"thread_{total}", ref) + ring.at(f"mp_{total}", ref)
+                # With less than a window of history (just started), do not blow
+                # a few tasks up into a spike by dividing by a tiny interval.
+                dt = max(stats.time - ring.at("time", ref), RATE_WINDOW)
+                rate = max(0.0, now - then) / dt
+            row[index[f"{total}_per_s"]] = rate
+        row[index["wait_p50_ms"]] = stats.wait_p50 * 1000.0
+        row[index["wait_p95_ms"]] = stats.wait_p95 * 1000.0
+        ring.append(row)
+
+    def _rate_reference(self, now: float) -> int | None:
+        """The newest sample at least ``RATE_WINDOW`` old (else the oldest one)."""
+        if not len(self._ring):
+            return None
+        times = self._ring.column("time")
+        ref = max(0, int(np.searchsorted(times, now - RATE_WINDOW, side="right")) - 1)
+        return ref if now > times[ref] else None
+
+    # -- markers --------------------------------------------------------------
+    def _add_marker(self, when: float, description: str) -> None:
+        x = when + self._clock_offset
+        short = description if len(description) <= MARKER_LABEL_CHARS else (
+            description[:MARKER_LABEL_CHARS - 1] + "…")
+        pen = pg.mkPen(MARKER_COLOR, width=1, style=Qt.PenStyle.DashLine)
+        fill = QColor(self.palette().color(QPalette.ColorRole.Base))
+        fill.setAlpha(200)  # the label stays readable over the data
+        items = []
+        for name, plot in self._plots.items():
+            labelled = name in POOLS
+            line = pg.InfiniteLine(
+                pos=x, angle=90, movable=False, pen=pen,
+                label=short if labelled else None,
+                labelOpts={"position": 0.97, "color": MARKER_COLOR, "rotateAxis": (1, 0),
+                           "anchors": [(1, 0), (1, 0)], "fill": fill} if labelled else None)
+            line.setToolTip(description)
+            line.setZValue(40)
+            plot.addItem(line, ignoreBounds=True)
+            items.append(line)
+        self._markers.append((when, description, items))
+        while len(self._markers) > MAX_MARKERS:
+            self._drop_marker()
+
+    def _drop_marker(self) -> None:
+        _, _, items = self._markers.popleft()
+        for item, plot in zip(items, self._plots.values(), strict=True):
+            plot.removeItem(item)
+
+    # -- drawing ----------------------------------------------------------------
+    def _redraw(self) -> None:
+        """Hand the samples in view to the curves; follow the newest if live."""
+        self._range_timer.stop()
+        ring = self._ring
+        n = len(ring)
+        if not n:
+            return
+        x = ring.column("x")
+        newest = x[-1] if not self._paused else min(x[-1], self._frozen_x)
+        if self.following:
+            self._follow(newest)
+        lo, hi = self._plots["thread"].vb.viewRange()[0]
+        hi = min(hi, newest)
+        i0 = max(0, int(np.searchsorted(x, lo, side="left")) - 1)
+        i1 = min(n, int(np.searchsorted(x, hi, side="right")) + 1)
+        if self._paused:
+            i1 = min(i1, int(np.searchsorted(x, self._frozen_x, side="right")))
+        pixels = max(200, int(self._plots["thread"].vb.width()))
+        step = max(1, (i1 - i0) // pixels)
+        # Blocks aligned on absolute sample numbers, so they do not shift as the view scrolls.
+        i0 -= (ring.appended - n + i0) % step
+        i0 = max(0, i0)
+        xs = _decimate(x, i0, i1, step, middle=True)
+        for key, columns in self._plot_columns.items():
+            top = 0.0
+            for column in columns:
+                ys = _decimate(ring.column(column), i0, i1, step)
+                peak = float(np.fmax.reduce(ys)) if len(ys) else math.nan
+                top = max(top, peak)  # NaN (an absent line) loses
+                curve = self._curves[column]
+                if self._has_something(column, peak, i0, i1):
+                    curve.setData(*_drop_flat_points(xs, ys))
+                    curve.setVisible(True)
+                else:  # nothing to see: skip it, painting an item has a fixed cost
+                    curve.setVisible(False)
+            self._set_y_top(key, top)
+        self._label_limits(i1 - 1)
+        self._prune_markers(x[0])
+        self._dirty = False
+        self._redraws += 1
+
+    def _has_something(self, column: str, peak: float, i0: int, i1: int) -> bool:
+        """Whether a curve shows anything in view: a stacked area with no running
+        task of its priority is covered exactly by the area in front of it, a
+        queue that stayed empty lies on the axis, an absent limit is NaN."""
+        kind = self._visibility.get(column)
+        if kind is None:
+            return True
+        if kind == "finite":
+            return not math.isnan(peak)
+        if kind != "nonzero":  # a stack: look at the running count it adds
+            values = self._ring.column(kind)[i0:i1]
+            return bool(len(values)) and float(values.max()) > 0
+        return peak > 0
+
+    def _set_y_top(self, key: str, top: float) -> None:
+        """Fit the y range to the data in view, in round steps so it rarely moves
+        (the axis is redrawn, not just blitted, when it does)."""
+        top = _nice_ceiling(max(1.0, top * 1.08))  # headroom above the top line
+        if self._y_tops.get(key) != top:
+            self._y_tops[key] = top
+            self._plots[key].setYRange(-0.06 * top, top, padding=0)
+
+    def _label_limits(self, i: int) -> None:
+        """Name the limit lines on the right axis at their newest drawn values
+        (outside the data, so markers never hide them); equal values share a label."""
+        if i < 0:
+            return
+        for pool, drawn in self._limit_ticks.items():
+            groups: dict[float, list[str]] = {}
+            for limit in LIMITS:
+                value = self._ring.at(f"{pool}_line_{limit}", i)
+                if not math.isnan(value):
+                    groups.setdefault(value, []).append(LIMIT_SHORT[limit])
+            ticks = [(value, f"{_join_names(names)} {value:g}") for value, names in groups.items()]
+            if ticks != drawn:
+                self._limit_ticks[pool] = ticks
+                self._plots[pool].getAxis("right").setTicks([ticks, []])
+
+    def limit_labels(self, pool: str) -> list[str]:
+        """The limit labels shown beside a pool's graph ("thread" or "mp")."""
+        return [text for _, text in self._limit_ticks[pool]]
+
+    def _prune_markers(self, oldest_x: float) -> None:
+        while self._markers and self._markers[0][0] + self._clock_offset < oldest_x:
+            self._drop_marker()
+
+    def _follow(self, newest: float) -> None:
+        """Keep the newest sample in view, scrolling in steps of ``SCROLL_STEP``
+        of the window: between steps the axes stay still and are only blitted
+        (re-rendering four time axes on every frame doubled the cost of one)."""
+        lead = SCROLL_STEP * self._window
+        lo, hi = self._plots["thread"].vb.viewRange()[0]
+        if not (newest <= hi <= newest + lead and math.isclose(hi - lo, self._window)):
+            self._set_x_range(newest + lead - self._window, newest + lead)
+
+    def _set_x_range(self, lo: float, hi: float) -> None:
+        self._setting_range = True
+        try:
+            self._plots["thread"].setXRange(lo, hi, padding=0)
+        finally:
+            self._setting_range = False
+
+    def _on_x_range_changed(self, *_: Any) -> None:
+        """The operator panned or zoomed: draw what is now in view (coalesced)."""
+        if not self._setting_range and self.isVisible():
+            self._range_timer.start(0)
+
+    def _on_user_range(self, *_: Any) -> None:
+        if self._following:
+            self._following = False
+            self._update_status()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self._redraw()
+
+    # -- controls --------------------------------------------------------------
+    @property
+    def window(self) -> float:
+        """Seconds of history in view."""
+        return self._window
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def following(self) -> bool:
+        """Whether the view scrolls with the newest data."""
+        return self._following and not self._paused
+
+    @property
+    def sample_count(self) -> int:
+        """Samples recorded since the panel was created (the ring keeps the last 30 min)."""
+        return self._ring.appended
+
+    @property
+    def redraw_count(self) -> int:
+        return self._redraws
+
+    def set_window(self, seconds: float) -> None:
+        """Show ``seconds`` of history, ending now (live) or at the current view's end."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (
+                0 < seconds <= max(WINDOWS.values())):
+            raise ValueError(f"time window must be between 0 and {max(WINDOWS.values())} "
+                             f"seconds, got {seconds!r}")
+        self._window = float(seconds)
+        labels = [label for label, s in WINDOWS.items() if s == seconds]
+        if labels:
+            self.window_combo.blockSignals(True)
+            self.window_combo.setCurrentText(labels[0])
+            self.window_combo.blockSignals(False)
+        if not self.following:
+            hi = self._plots["thread"].vb.viewRange()[0][1]
+            self._set_x_range(hi - self._window, hi)
+        if self.isVisible():
+            self._redraw()
+
+    def set_paused(self, paused: bool) -> None:
+        """Freeze (True) or resume (False) the graphs; recording never stops."""
+        if self.pause_button.isChecked() != bool(paused):
+            self.pause_button.setChecked(bool(paused))  # → _on_pause_toggled
+
+    def jump_to_live(self) -> None:
+        """Resume if paused and follow the newest data again."""
+        self._following = True
+        if self._paused:
+            self.set_paused(False)
+            return
+        self._update_status()
+        if self.isVisible():
+            self._redraw()
+
+    def _on_pause_toggled(self, paused: bool) -> None:
+        self._paused = paused
+        self.pause_button.setText("Resume" if paused else "Pause")
+        if paused:
+            self._frozen_x = self._ring.column("x")[-1] if len(self._ring) else -math.inf
+        else:
+            self._frozen_x = math.inf
+            self._following = True
+            if self.isVisible():
+                self._redraw()
+        self._update_status()
+        self.paused_changed.emit(paused)
+
+    def _on_window_chosen(self, index: int) -> None:
+        self.set_window(WINDOWS[self.window_combo.itemText(index)])
+
+    def _on_refresh_chosen(self, index: int) -> None:
+        text = self.refresh_combo.itemText(index)
+        hz = 0 if text == "paused" else int(text.split()[0])
+        self.bridge.set_refresh_rate(hz)
+
+    @staticmethod
+    def _refresh_index(hz: float) -> int:
+        if not hz:
+            return len(REFRESH_RATES)
+        return min(range(len(REFRESH_RATES)), key=lambda i: abs(REFRESH_RATES[i] - hz))
+
+    def _update_status(self, message: str | None = None) -> None:
+        if message is None:
+            if self._paused:
+                message = "Paused: still recording; drag or wheel to scroll back"
+            elif not self._following:
+                message = "Browsing history: press Live to follow"
+            else:
+                message = "Live"
+        self.status_label.setText(message)
+        self.live_button.setEnabled(not self.following)
+
+    # -- data and export ----------------------------------------------------------
+    def series(self) -> dict[str, np.ndarray]:
+        """Copies of the recorded raw series (``RAW_COLUMNS``), oldest first."""
+        return {name: self._ring.column(name).copy() for name in RAW_COLUMNS}
+
+    def markers(self) -> list[tuple[float, str]]:
+        """Operator actions drawn as markers: (monotonic time, description)."""
+        return [(when, description) for when, description, _ in self._markers]
+
+    def plots(self) -> dict[str, pg.PlotItem]:
+        """The plots: "thread", "mp" (pools), "rates" and "waits"."""
+        return dict(self._plots)
+
+    def export_csv(self, path: str) -> None:
+        """Write the raw per-priority series (not the plotted sums), one row a sample.
+
+        Columns: ``time`` (monotonic s), ``clock`` (local ISO time), the
+        ``RAW_COLUMNS``, and ``action``: operator actions applied since the
+        previous sample.
+        """
+        data = self.series()
+        times = data["time"]
+        actions: dict[int, list[str]] = {}
+        for when, description in self.markers():
+            if not len(times) or when < times[0]:
+                continue  # older than the recorded history
+            i = min(int(np.searchsorted(times, when, side="left")), len(times) - 1)
+            actions.setdefault(i, []).append(description)
+        names = RAW_COLUMNS[1:]
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["time", "clock", *names, "action"])
+            for i, t in enumerate(times):
+                clock = datetime.fromtimestamp(t + self._clock_offset)
+                writer.writerow([
+                    f"{t:.3f}", clock.isoformat(timespec="milliseconds"),
+                    *(_format(name, data[name][i]) for name in names),
+                    "; ".join(actions.get(i, ()))])
+
+    def export_png(self, path: str) -> None:
+        """Save an image of the graphs (drawn up to date first, even if hidden)."""
+        if self._dirty or not self._redraws:
+            self._redraw()
+        if not self._graphs_box.grab().save(path, "PNG"):
+            raise OSError(f"could not write PNG image to {path!r}")
+
+    def _ask_path(self, kind: str) -> None:
+        # A non-blocking dialog: a nested exec() would re-enter the qasync loop.
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        dialog = QFileDialog(self, f"Export graphs as {kind.upper()}", f"graphs-{stamp}.{kind}",
+                             f"{kind.upper()} files (*.{kind})")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix(kind)
+        dialog.fileSelected.connect(lambda path: self._export(kind, path))
+        self._dialog = dialog
+        dialog.open()
+
+    def _export(self, kind: str, path: str) -> None:
+        try:
+            (self.export_png if kind == "png" else self.export_csv)(path)
+        except OSError as exc:
+            self._update_status(f"Export failed: {exc}")
+        else:
+            self._update_status(f"Exported {path}")
+
+
+def _join_names(names: list[str]) -> str:
+    """Names of limits at one height, short enough for the axis: "high/max", "pool…max"."""
+    return "/".join(names) if len(names) <= 2 else f"{names[0]}…{names[-1]}"
+
+
+def _limit_pen(limit: str) -> QPen:
+    style = Qt.PenStyle.DotLine if limit == "max_size" else Qt.PenStyle.SolidLine
+    return pg.mkPen(LIMIT_COLORS[limit], width=1, style=style)
+
+
+def _pool_legend_html() -> str:
+    """What the pool graphs show, each entry in its colour and line style."""
+    glyphs = {"pool_size": "&#9472;&#9472;", "reserve_normal": "&#9472;&#9472;",
+              "reserve_high": "&#9472;&#9472;", "max_size": "&#9480;&#9480;"}
+    entries = ["<b>Pools</b> &#8212; running tasks, stacked:"]
+    entries += [f"<span style='color:{PRIORITY_COLORS[p]}'>&#9632;</span>&nbsp;{_name(p)}"
+                for p in PRIORITIES]
+    entries.append("&nbsp;&#183; queued: <b>&#9548;&#9548;</b>&nbsp;dashed, same colours "
+                   "&nbsp;&#183; limits (values on the right):")
+    entries += [f"<span style='color:{LIMIT_COLORS[limit]}'>{glyphs[limit]}</span>"
+                f"&nbsp;{LIMIT_NAMES[limit].replace(' ', '&nbsp;')}" for limit in LIMITS]
+    return " &nbsp;".join(entries)
+
+
+def _legend_html(colors: dict[str, str]) -> str:
+    """Curve names in their colours, for a title that doubles as the legend."""
+    return " ".join(f"<span style='color:{color}'>&#9472;&#9472; {name}</span>"
+                    for name, color in colors.items())
+
+
+def _limit_lines(ps: Any) -> dict[str, float]:
+    """Heights of the limit lines; the pool and reserve lines vanish (NaN) when unlimited."""
+    lines = {"max_size": float(ps.max_size)}
+    if ps.pool_size == 0:
+        lines.update(pool_size=math.nan, reserve_normal=math.nan, reserve_high=math.nan)
+    else:
+        lines["pool_size"] = float(ps.pool_size)
+        lines["reserve_normal"] = lines["pool_size"] + ps.reserve_normal
+        lines["reserve_high"] = lines["reserve_normal"] + ps.reserve_high
+    return lines
+
+
+def _decimate(values: np.ndarray, i0: int, i1: int, step: int,
+              middle: bool = False) -> np.ndarray:
+    """``values[i0:i1]`` with each block of ``step`` samples reduced to its maximum
+    (or, for x, its middle sample); the partial last block is kept as is."""
+    if step == 1:
+        return values[i0:i1]
+    blocks = (i1 - i0) // step
+    end = i0 + blocks * step
+    if middle:
+        head = values[i0 + step // 2:end:step]
+    else:
+        head = np.fmax.reduce(values[i0:end].reshape(blocks, step), axis=1)
+    return np.concatenate((head, values[end:i1]))
+
+
+def _drop_flat_points(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same polyline without the inner points of runs of equal values.
+
+    Task counts and limits stay constant for long stretches: an idle pool's
+    curves shrink to two points, which is most of the cost of painting them.
+    """
+    if len(ys) < 3:
+        return xs, ys
+    keep = np.ones(len(ys), dtype=bool)
+    keep[1:-1] = (ys[1:-1] != ys[:-2]) | (ys[1:-1] != ys[2:])
+    return xs[keep], ys[keep]
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k)
+    that is >= ``value`` (> 0)."""
+    scale = 10.0 ** math.floor(math.log10(value))
+    return next(m * scale for m in NICE_STEPS if m * scale >= value)
+
+
+def _format(name: str, value: float) -> str:
+    if math.isnan(value):
+        return ""
+    if name in _FLOAT_COLUMNS:
+        return f"{value:.3f}"
+    return str(int(value))
+
+
+__all__ = ["CAPACITY", "RAW_COLUMNS", "WINDOWS", "GraphsPanel", "SeriesRing"]
