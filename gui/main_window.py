@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QTabWidget,
     QWidget,
 )
@@ -40,6 +42,7 @@ from .widgets.workers import WorkersPanel
 
 log = logging.getLogger("gui")
 
+RATE_WINDOW = 1.0  # seconds over which the status bar's tasks/s is measured
 SHORTCUTS = {"start": "F5", "stop": "Shift+F5", "submit": "Ctrl+Return",
              "pause": "Ctrl+P"}
 
@@ -56,7 +59,8 @@ class MainWindow(QMainWindow):
         self.loop = loop
         self.settings = settings or QSettings("TaskSupervisor", "Console")
         self._closing_for_good = False
-        self._last_totals: tuple[float, int] | None = None
+        self._sized_docks = False
+        self._totals: deque[tuple[float, int]] = deque(maxlen=200)  # (time, finished)
         self._error_boxes: list[QMessageBox] = []
         hz = float(self.settings.value("graphs/refresh_hz", refresh_hz))
         self.bridge = EngineBridge(supervisor, refresh_hz=hz, parent=self)
@@ -91,7 +95,7 @@ class MainWindow(QMainWindow):
         self.workers = WorkersPanel(b)
         self.docks: dict[str, QDockWidget] = {}
         self._dock("Pools", pools, Qt.RightDockWidgetArea)
-        self._dock("Submit", self.submit_panel, Qt.RightDockWidgetArea)
+        self._dock("Submit", _scrollable(self.submit_panel), Qt.RightDockWidgetArea)
         self._dock("Tasks", self.task_table, Qt.BottomDockWidgetArea)
         self._dock("Log", self.log_view, Qt.BottomDockWidgetArea)
         self._dock("Aloops", self.aloops, Qt.BottomDockWidgetArea)
@@ -101,6 +105,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Aloops"], self.docks["Workers"])
         self.docks["Tasks"].raise_()
         self.splitDockWidget(self.docks["Pools"], self.docks["Submit"], Qt.Vertical)
+
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
         dock = QDockWidget(title, self)
@@ -190,10 +195,11 @@ class MainWindow(QMainWindow):
     def _on_stats_updated(self, stats: SupervisorStats) -> None:
         pools = (stats.thread, stats.mp, stats.coroutine)
         finished = sum(p.completed + p.failed for p in pools)
-        rate = 0.0
-        if self._last_totals is not None and stats.time > self._last_totals[0]:
-            rate = (finished - self._last_totals[1]) / (stats.time - self._last_totals[0])
-        self._last_totals = (stats.time, finished)
+        self._totals.append((stats.time, finished))
+        while len(self._totals) > 2 and stats.time - self._totals[1][0] >= RATE_WINDOW:
+            self._totals.popleft()  # keep about the last RATE_WINDOW seconds
+        (t0, f0), (t1, f1) = self._totals[0], self._totals[-1]
+        rate = (f1 - f0) / (t1 - t0) if t1 > t0 else 0.0
         queued = sum(sum(p.queued.values()) for p in pools)
         state = "active" if stats.active else (
             "stopping" if self.stop_dialog.is_stopping() else "stopped")
@@ -262,6 +268,17 @@ class MainWindow(QMainWindow):
                 s.setValue(f"pools/thread/{key}", getattr(stats.thread, key))
         s.sync()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if not self._sized_docks and self.settings.value("window/state") is None:
+            # First run: give the task table room (later runs restore the layout).
+            self._sized_docks = True
+            QTimer.singleShot(0, self._size_docks)
+
+    def _size_docks(self) -> None:
+        self.resizeDocks([self.docks["Tasks"]], [max(220, self.height() // 4)], Qt.Vertical)
+        self.resizeDocks([self.docks["Pools"]], [360], Qt.Horizontal)
+
     # -- closing ---------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if self.supervisor.is_active() or self.stop_dialog.is_stopping():
@@ -276,3 +293,12 @@ class MainWindow(QMainWindow):
         self.stop_dialog.close()
         super().closeEvent(event)
         self.closed.emit()
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    """A tall panel in a scroll area, so its dock may be shorter than the panel."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    area.setWidget(widget)
+    return area

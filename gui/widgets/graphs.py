@@ -273,20 +273,24 @@ class GraphsPanel(QWidget):
         box.setSpacing(0)
         box.addWidget(self.legend_label)
         box.addWidget(self._view, 1)
+        # Running tasks and the limits on top; queues below, on their own scale:
+        # a flood of thousands must not flatten the running counts and the limits.
         for col, (pool, title) in enumerate(POOLS.items()):
-            self._add_plot(pool, 0, col, title, "tasks")
+            self._add_plot(pool, 0, col, title + " \u2014 running", "tasks")
+            self._add_plot(f"{pool}_queued", 1, col, title + " \u2014 queued", "tasks")
             self._build_pool_curves(pool)
         # The lower plots name their curves in their titles, in the curves' colours.
-        self._add_plot("rates", 1, 0, "Tasks per second: " + _legend_html(RATE_COLORS)
+        self._add_plot("rates", 2, 0, "Tasks per second: " + _legend_html(RATE_COLORS)
                        + " (both pools)", "tasks/s")
         for total in TOTALS:
             self._add_line("rates", f"{total}_per_s", RATE_COLORS[total])
-        self._add_plot("waits", 1, 1, "Queue wait: " + _legend_html(WAIT_COLORS), "ms")
+        self._add_plot("waits", 2, 1, "Queue wait: " + _legend_html(WAIT_COLORS), "ms")
         for level in WAIT_COLORS:
             self._add_line("waits", f"wait_{level}_ms", WAIT_COLORS[level])
         grid = self._view.ci.layout
-        grid.setRowStretchFactor(0, 3)
+        grid.setRowStretchFactor(0, 5)  # the running tasks and the limits matter most
         grid.setRowStretchFactor(1, 2)
+        grid.setRowStretchFactor(2, 3)
         first = self._plots["thread"]
         for plot in self._plots.values():
             if plot is not first:
@@ -327,9 +331,9 @@ class GraphsPanel(QWidget):
             self._add_curve(pool, f"{pool}_stack_{_name(p)}", pen=PRIORITY_COLORS[p],
                             fillLevel=0, z=z)
         for p in PRIORITIES:
-            pen = pg.mkPen(PRIORITY_COLORS[p], width=1, style=Qt.PenStyle.DashLine)
+            pen = pg.mkPen(PRIORITY_COLORS[p], width=1)
             self._visibility[f"{pool}_queued_{_name(p)}"] = "nonzero"
-            self._add_curve(pool, f"{pool}_queued_{_name(p)}", pen=pen, z=10)
+            self._add_curve(f"{pool}_queued", f"{pool}_queued_{_name(p)}", pen=pen, z=10)
         self._limit_ticks[pool] = []
         for limit in LIMITS:
             # NaN while unlimited: these curves check finiteness and break there.
@@ -755,11 +759,10 @@ def _pool_legend_html() -> str:
     """What the pool graphs show, each entry in its colour and line style."""
     glyphs = {"pool_size": "&#9472;&#9472;", "reserve_normal": "&#9472;&#9472;",
               "reserve_high": "&#9472;&#9472;", "max_size": "&#9480;&#9480;"}
-    entries = ["<b>Pools</b> &#8212; running tasks, stacked:"]
+    entries = ["<b>Pools</b> &#8212; priorities (running: stacked areas; queued: lines):"]
     entries += [f"<span style='color:{PRIORITY_COLORS[p]}'>&#9632;</span>&nbsp;{_name(p)}"
                 for p in PRIORITIES]
-    entries.append("&nbsp;&#183; queued: <b>&#9548;&#9548;</b>&nbsp;dashed, same colours "
-                   "&nbsp;&#183; limits (values on the right):")
+    entries.append("&nbsp;&#183; limits on the running graphs (values on the right):")
     entries += [f"<span style='color:{LIMIT_COLORS[limit]}'>{glyphs[limit]}</span>"
                 f"&nbsp;{LIMIT_NAMES[limit].replace(' ', '&nbsp;')}" for limit in LIMITS]
     return " &nbsp;".join(entries)

@@ -188,10 +188,13 @@ def test_legend_and_titles_name_what_is_drawn(shown):
         assert PRIORITY_NAMES[p] in legend
     for name in ("queued", "pool_size", "reserve_normal", "reserve_high", "max_size"):
         assert name in legend
-    titles = [plot.titleLabel.text for plot in shown.plots().values()]
-    assert titles[:2] == ["Thread pool", "Process pool"]
+    titles = {key: plot.titleLabel.text for key, plot in shown.plots().items()}
+    assert titles["thread"] == "Thread pool \u2014 running"
+    assert titles["thread_queued"] == "Thread pool \u2014 queued"
+    assert titles["mp"] == "Process pool \u2014 running"
+    assert titles["mp_queued"] == "Process pool \u2014 queued"
     for name in ("started", "completed", "failed", "p50", "p95"):
-        assert name in " ".join(titles[2:])
+        assert name in titles["rates"] + titles["waits"]
 
 
 # -- export ------------------------------------------------------------------------
