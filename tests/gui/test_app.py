@@ -1,0 +1,53 @@
+"""The console bootstrap: loop errors reach the operator and the log."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from engine import TaskSupervisor
+from gui.app import Console
+
+
+@pytest.fixture
+def console(qapp, tmp_path):
+    qapp.setQuitOnLastWindowClosed(False)
+    sup = TaskSupervisor(supervisor_id="console-test")
+    app = Console(supervisor=sup, settings=QSettings(str(tmp_path / "c.ini"),
+                                                     QSettings.IniFormat))
+    yield app
+    sys.excepthook = app._previous_excepthook
+    if sup.is_active():
+        sup.stop(wait=2, cancel_tasks=True)
+    app.window.bridge.stop()
+    app.window.log_view.close_handler()
+    app.window.close()
+    app.loop.close()
+
+
+def test_the_supervisor_runs_on_the_qt_loop(console):
+    assert console.supervisor.is_active()
+    assert console.supervisor.stats().active
+
+
+def test_loop_exceptions_are_shown_and_logged(console, caplog, qtbot):
+    with caplog.at_level(logging.ERROR, logger="gui"):
+        console.loop.call_exception_handler(
+            {"message": "callback failed", "exception": ValueError("bad value 42")})
+    boxes = console.window._error_boxes
+    assert boxes and "bad value 42" in boxes[-1].text()
+    assert "ValueError" in boxes[-1].detailedText()
+    assert any("callback failed" in r.getMessage() for r in caplog.records)
+
+
+def test_uncaught_slot_exceptions_are_shown_and_logged(console, caplog):
+    try:
+        raise RuntimeError("slot blew up")
+    except RuntimeError as exc:
+        with caplog.at_level(logging.ERROR, logger="gui"):
+            console._on_uncaught(type(exc), exc, exc.__traceback__)
+    assert "slot blew up" in console.window._error_boxes[-1].text()
+    assert any("uncaught" in r.getMessage() for r in caplog.records)
