@@ -117,14 +117,8 @@ class EngineBridge(QObject):
         try:
             result = fn(*args, **kwargs)
         except Exception as exc:  # the engine's message is for the operator
-            message = f"{type(exc).__name__}: {exc}"
-            log.warning("%s refused: %s", description, message)
-            self.error_raised.emit(description, message)
-            return False, message
-        log.info("%s", description)
-        self.action_applied.emit(description)
-        self.refresh()
-        return True, result
+            return self._refused(description, exc)
+        return self._applied(description, result)
 
     async def act_in_thread(self, description: str, fn: Callable[..., Any], *args: Any,
                             **kwargs: Any) -> tuple[bool, Any]:
@@ -139,14 +133,20 @@ class EngineBridge(QObject):
         try:
             result = await awaitable
         except Exception as exc:
-            message = f"{type(exc).__name__}: {exc}"
-            log.warning("%s refused: %s", description, message)
-            self.error_raised.emit(description, message)
-            return False, message
+            return self._refused(description, exc)
+        return self._applied(description, result)
+
+    def _applied(self, description: str, result: Any) -> tuple[bool, Any]:
         log.info("%s", description)
         self.action_applied.emit(description)
-        self.refresh()
+        self.refresh()  # the panels read the new state back at once
         return True, result
+
+    def _refused(self, description: str, exc: Exception) -> tuple[bool, str]:
+        message = f"{type(exc).__name__}: {exc}"
+        log.warning("%s refused: %s", description, message)
+        self.error_raised.emit(description, message)
+        return False, message
 
     # -- health -----------------------------------------------------------
     def _probe_lag(self) -> None:

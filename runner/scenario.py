@@ -28,8 +28,9 @@ from typing import Any
 
 from engine import TASK_NORMAL, TT_THREAD, Task, TaskSupervisor, background_task
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-SCENARIO_DIR = RESOURCES / "scenarios"
+from . import files
+
+SCENARIO_DIR = files.RESOURCES / "scenarios"
 
 
 class ScenarioError(Exception):
@@ -47,21 +48,12 @@ class Scenario:
 
 def builtin_scenarios() -> list[str]:
     """Names of the scenarios shipped in ``resources/scenarios``."""
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.py") if not p.name.startswith("_"))
+    return files.builtin_names(SCENARIO_DIR)
 
 
 def resolve(ref: str | Path) -> Path:
     """A built-in scenario name or a path to a ``.py`` file → its path."""
-    path = Path(ref)
-    if path.suffix == ".py" or path.parent != Path("."):
-        if not path.is_file():
-            raise ScenarioError(f"scenario file {str(ref)!r} does not exist")
-        return path.resolve()
-    builtin = SCENARIO_DIR / f"{ref}.py"
-    if not builtin.is_file():
-        raise ScenarioError(f"unknown scenario {str(ref)!r}: built-in scenarios are "
-                            f"{', '.join(builtin_scenarios())}, or give a path to a .py file")
-    return builtin
+    return files.resolve(ref, SCENARIO_DIR, "scenario", ScenarioError)
 
 
 def load(ref: str | Path) -> Scenario:

@@ -81,8 +81,9 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-TASK_DIR = RESOURCES / "tasks"
+from . import files
+
+TASK_DIR = files.RESOURCES / "tasks"
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -197,21 +198,12 @@ def convert(script: str, key: str, value: Any, default: Any) -> Any:
 # -- loading -------------------------------------------------------------------
 def builtin_task_scripts() -> list[str]:
     """Names of the task scripts shipped in ``resources/tasks``."""
-    return sorted(p.stem for p in TASK_DIR.glob("*.py") if not p.name.startswith("_"))
+    return files.builtin_names(TASK_DIR)
 
 
 def resolve(ref: str | Path) -> Path:
     """A built-in script name or a path to a file → its absolute path."""
-    path = Path(ref)
-    if path.suffix == ".py" or path.parent != Path("."):
-        if not path.is_file():
-            raise TaskScriptError(f"task script {str(ref)!r} does not exist")
-        return path.resolve()
-    builtin = TASK_DIR / f"{ref}.py"
-    if not builtin.is_file():
-        raise TaskScriptError(f"unknown task script {str(ref)!r}: built-in scripts are "
-                              f"{', '.join(builtin_task_scripts())}, or give a path to a .py file")
-    return builtin
+    return files.resolve(ref, TASK_DIR, "task script", TaskScriptError)
 
 
 def load_task_script(ref: str | Path) -> TaskScript:

@@ -6,14 +6,10 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
-    QHeaderView,
     QLineEdit,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -21,6 +17,7 @@ from PySide6.QtWidgets import (
 from engine import SupervisorStats
 
 from ..bridge import EngineBridge
+from .tables import fill_table, make_table
 
 COLUMNS = ("name", "state", "unfinished tasks", "default")
 
@@ -30,13 +27,7 @@ class AloopsPanel(QWidget):
         super().__init__(parent)
         self._bridge = bridge
         self._pending: set[asyncio.Future] = set()
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table = make_table(COLUMNS)
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.name_edit = QLineEdit(placeholderText="new aloop name")
         self.default_check = QCheckBox("default")
@@ -117,16 +108,10 @@ class AloopsPanel(QWidget):
         default_name = default.name if default is not None else None
         selected = self.selected_name()
         names = sorted(stats.aloops)
-        self.table.setRowCount(len(names))
-        for row, name in enumerate(names):
-            values = (name, "running" if stats.aloops[name] else "stopped",
-                      str(stats.aloop_tasks.get(name, 0)), "✓" if name == default_name else "")
-            for col, value in enumerate(values):
-                item = self.table.item(row, col)
-                if item is None:
-                    self.table.setItem(row, col, QTableWidgetItem(value))
-                elif item.text() != value:
-                    item.setText(value)
+        fill_table(self.table, [
+            (name, "running" if stats.aloops[name] else "stopped",
+             str(stats.aloop_tasks.get(name, 0)), "✓" if name == default_name else "")
+            for name in names])
         if selected in names and selected != self.selected_name():
             self.select(selected)
         self._on_selection()

@@ -12,12 +12,8 @@ import time
 from typing import Any
 
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +21,7 @@ from PySide6.QtWidgets import (
 from engine import SupervisorStats
 
 from ..bridge import EngineBridge
+from .tables import fill_table, make_table
 
 COLUMNS = ("name", "kind", "state", "runs", "errors", "last run")
 
@@ -46,13 +43,7 @@ class WorkersPanel(QWidget):
         self._bridge = bridge
         self._known: list[Any] = []  # every scheduler seen, in order of appearance
         self._pending: set[asyncio.Future] = set()
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
-        self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table = make_table(COLUMNS)
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.start_button = QPushButton("Start")
         self.start_button.setToolTip("Start the worker again with its last arguments")
@@ -106,14 +97,7 @@ class WorkersPanel(QWidget):
                 self._known.append(scheduler)
         if not self.isVisible() and self.table.rowCount() == len(self._known):
             return
-        self.table.setRowCount(len(self._known))
-        for row, scheduler in enumerate(self._known):
-            for col, value in enumerate(describe(scheduler)):
-                item = self.table.item(row, col)
-                if item is None:
-                    self.table.setItem(row, col, QTableWidgetItem(value))
-                elif item.text() != value:
-                    item.setText(value)
+        fill_table(self.table, [describe(scheduler) for scheduler in self._known])
         self._on_selection()
 
     def _on_selection(self) -> None:

@@ -1,0 +1,131 @@
+"""A form of live engine settings, the base of the pool and timeout panels.
+
+Apply sends only the fields the operator changed, through the bridge; the
+engine's refusal is shown inline and nothing changes. The fields read the
+engine's values back from every snapshot, except while the operator is
+editing them (changed fields are shown in bold until applied or reverted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import SupervisorStats
+
+from ..bridge import EngineBridge
+
+
+class LiveForm(QWidget):
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._bridge = bridge
+        self._shown: dict[str, float] = {}
+        self.fields: dict[str, QAbstractSpinBox] = {}
+        self._form = QFormLayout()
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.clicked.connect(self.apply)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.clicked.connect(self.revert)
+        self.state_label = QLabel()
+        self.state_label.setStyleSheet("color: gray;")
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #c0392b;")
+        self.error_label.hide()
+
+    def add_field(self, name: str, box: QAbstractSpinBox, label: str, tip: str) -> None:
+        box.setToolTip(tip)
+        box.setObjectName(name)
+        text = QLabel(label)
+        text.setToolTip(tip)
+        self._form.addRow(text, box)
+        self.fields[name] = box
+
+    def finish(self) -> None:
+        """Lay out and connect, once every field is added."""
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.state_label, 1)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.apply_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(self._form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.error_label)
+        layout.addStretch(1)
+        for box in self.fields.values():
+            box.valueChanged.connect(self._on_edited)
+        self._bridge.stats_updated.connect(self._on_stats_updated)
+        self._read_back(self._bridge.last_stats)
+        self._on_edited()
+
+    # -- for subclasses -----------------------------------------------------
+    def _send(self, changes: dict[str, Any]) -> tuple[bool, Any]:
+        """Apply ``changes`` through the bridge; the bridge's ``(ok, result)``."""
+        raise NotImplementedError
+
+    def _values(self, stats: SupervisorStats) -> dict[str, float]:
+        """The engine's current value of every field."""
+        raise NotImplementedError
+
+    def _status(self, stats: SupervisorStats) -> str:
+        return ""
+
+    # -- state ----------------------------------------------------------------
+    def changes(self) -> dict[str, Any]:
+        """Fields the operator changed since the last read-back."""
+        return {name: box.value() for name, box in self.fields.items()
+                if name in self._shown and abs(box.value() - self._shown[name]) > 1e-9}
+
+    def apply(self) -> bool:
+        changes = self.changes()
+        if not changes:
+            return True
+        ok, result = self._send(changes)
+        if ok:
+            self.error_label.hide()
+        else:
+            self.error_label.setText(result)
+            self.error_label.show()
+        if ok:
+            self._read_back(self._bridge.last_stats)
+        return ok
+
+    def revert(self) -> None:
+        self.error_label.hide()
+        self._read_back(self._bridge.last_stats)
+
+    def _on_stats_updated(self, stats: SupervisorStats) -> None:
+        if not self.changes():
+            self._read_back(stats)
+
+    def _read_back(self, stats: SupervisorStats | None) -> None:
+        """Show the engine's values, over any edits."""
+        if stats is None:
+            return
+        for name, value in self._values(stats).items():
+            box = self.fields[name]
+            self._shown[name] = value
+            if abs(box.value() - value) > 1e-9:
+                box.blockSignals(True)
+                box.setValue(value)
+                box.blockSignals(False)
+        self.state_label.setText(self._status(stats))
+        self._on_edited()
+
+    def _on_edited(self) -> None:
+        changed = self.changes()
+        self.apply_button.setEnabled(bool(changed))
+        self.revert_button.setEnabled(bool(changed))
+        for name, box in self.fields.items():
+            box.setStyleSheet("font-weight: bold;" if name in changed else "")
