@@ -26,6 +26,7 @@ from .constants import (
     TT_THREAD,
 )
 from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
+from .procpool import ProcessPool
 from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent
 from .supervisor import TaskSupervisor
 from .task import Task, TaskCanceledError
@@ -47,7 +48,7 @@ __all__ = [
     "TASK_STATUS_DELAYED", "TASK_STATUS_FAILED", "TASK_STATUS_QUEUED", "TASK_STATUS_STARTED",
     "TASK_TYPE_NAMES", "TT_COROUTINE", "TT_MP", "TT_THREAD", "START_METHOD", "ALoop",
     "BackgroundAsyncWorker", "BackgroundEventWorker", "BackgroundIntervalWorker",
-    "BackgroundQueueWorker", "BackgroundWorker", "PoolStats", "RemoteTaskError",
+    "BackgroundQueueWorker", "BackgroundWorker", "PoolStats", "ProcessPool", "RemoteTaskError",
     "SupervisorInfo", "SupervisorStats", "Task", "TaskCanceledError", "TaskEvent",
     "TaskSupervisor", "WorkerDiedError", "background_task", "background_worker",
     "co_mp_apply", "task_supervisor", "wait_completed",

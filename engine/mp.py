@@ -3,14 +3,20 @@
 ``MpPool`` applies the thread pool's admission rules (reserves, strict
 priority, FIFO, critical always admitted) to a process backend and sends an
 admitted task to it. Results come back on the backend's own thread (the
-``multiprocessing.Pool`` result handler, or an executor's callback thread),
-which completes the task and sends the next eligible one -- no polling.
+``ProcessPool`` reader, the ``multiprocessing.Pool`` result handler, or an
+executor's callback thread), which completes the task and sends the next
+eligible one -- no polling.
 
 Backends:
 
-* ``multiprocessing.Pool``. A worker killed mid-task is replaced by the Pool,
-  but its task would never finish (CPython #96062). A watcher thread waits on
-  the worker processes' sentinels; when one dies abnormally the backend is
+* the engine's ``ProcessPool`` (``procpool.py``; what ``create_mp_pool``
+  makes): the admitting thread writes the task straight to a worker's pipe,
+  and a worker that dies fails exactly its own tasks while the pool replaces
+  it -- this backend never breaks.
+* ``multiprocessing.Pool`` (``create_mp_pool`` with ``maxtasksperchild``, or
+  set by the user). A worker killed mid-task is replaced by the Pool, but its
+  task would never finish (CPython #96062). A watcher thread waits on the
+  worker processes' sentinels; when one dies abnormally the backend is
   declared broken.
 * any ``concurrent.futures.Executor``: a ``ProcessPoolExecutor`` reports a
   dead worker as ``BrokenProcessPool`` on every pending future; a Dask
@@ -20,19 +26,14 @@ When a backend breaks, every task in flight on it ends FAILED with a
 ``WorkerDiedError`` naming the cause, the backend is rebuilt with the same
 size (for the two standard kinds) and queued tasks go to the new one.
 
-Start method: ``forkserver`` where available, else ``spawn``. Never
-``fork``: the console's process runs Qt and many threads, and a forked child
-inherits locks other threads held at fork time (CPython #84559);
-``forkserver`` forks children from a clean single-threaded server instead.
-
-Children run ``_child_call``, which returns ``(ok, value)`` instead of
-raising, so an exception whose class cannot be unpickled (CPython #103061)
-still arrives, as a ``RemoteTaskError`` carrying its text and traceback.
+The start method (never ``fork``), the child-side call and the errors that
+cross the process boundary live in ``procpool.py``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -40,7 +41,6 @@ import multiprocessing.pool
 import pickle
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -48,47 +48,19 @@ from typing import Any
 from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED, TASK_STATUS_STARTED
 from .ledger import Callback, Ledger, run_callbacks
 from .pool import CPU_COUNT, Admission, PoolSettings
+from .procpool import (  # noqa: F401 - re-exported: engine.mp names them too
+    START_METHOD,
+    ProcessPool,
+    RemoteTaskError,
+    WorkerDiedError,
+    _child_call,
+    mp_context,
+)
+from .procpool import SUPPORTED as PROCESS_POOL_SUPPORTED
 from .task import Task
 
 log = logging.getLogger(__name__)
 monotonic = time.monotonic
-
-START_METHOD = ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                else "spawn")
-
-
-def mp_context() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context(START_METHOD)
-
-
-class WorkerDiedError(RuntimeError):
-    """The process running a task died (killed, crashed) before it finished."""
-
-
-class RemoteTaskError(Exception):
-    """A child's exception that could not be sent back as itself."""
-
-    def __init__(self, message: str, remote_traceback: str = "") -> None:
-        super().__init__(message, remote_traceback)
-        self.remote_traceback = remote_traceback
-
-    def __str__(self) -> str:
-        return self.args[0]
-
-
-def _child_call(target: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
-    """Runs in the child process: the target's result or exception, never a raise."""
-    try:
-        return True, target(*args, **kwargs)
-    except BaseException as exc:  # noqa: BLE001 - sent back as data
-        text = traceback.format_exc()
-        try:
-            exc.add_note(f"remote traceback:\n{text}")
-            pickle.loads(pickle.dumps(exc))
-            return False, exc
-        except Exception:
-            return False, RemoteTaskError(f"{type(exc).__qualname__}: {exc}", text)
-
 
 _PICKLABLE_TARGETS: dict[Any, None] = {}  # targets known to pickle (bounded, insertion order)
 
@@ -214,6 +186,23 @@ class PoolBackend(Backend):
         self.pool.terminate()
 
 
+class ProcessPoolBackend(Backend):
+    """The engine's ``ProcessPool``: it fails exactly the tasks of a worker that
+    dies and replaces the worker, so this backend is never broken and never
+    watched or rebuilt."""
+
+    def __init__(self, pool: ProcessPool, owned: bool, on_broken: Broken) -> None:
+        super().__init__(owned, on_broken)
+        self.pool = pool
+        self.processes = pool.processes
+
+    def send(self, task: Task, done: Done) -> None:
+        self.pool.send(task.target, task.args, task.kwargs, functools.partial(done, task, self))
+
+    def _terminate(self) -> None:
+        self.pool.terminate()
+
+
 class ExecutorBackend(Backend):
     """Any ``concurrent.futures.Executor`` (process pool, Dask client executor...)."""
 
@@ -263,6 +252,10 @@ class ExecutorBackend(Backend):
                 process.terminate()
 
 
+# multiprocessing.Pool's parameters, in its positional order
+_POOL_ARGS = ("processes", "initializer", "initargs", "maxtasksperchild", "context")
+
+
 class MpPool:
     """Admission and hand-off of mp tasks.
 
@@ -281,6 +274,8 @@ class MpPool:
 
     # -- backends --------------------------------------------------------
     def wrap(self, pool: Any, owned: bool) -> Backend:
+        if isinstance(pool, ProcessPool):  # before Executor: it is one
+            return ProcessPoolBackend(pool, owned, self._broken)
         if isinstance(pool, multiprocessing.pool.Pool):
             return PoolBackend(pool, owned, self._broken)
         if isinstance(pool, concurrent.futures.Executor):
@@ -288,11 +283,29 @@ class MpPool:
         raise TypeError(f"mp_pool must be a multiprocessing.Pool or a "
                         f"concurrent.futures.Executor, got {pool!r}")
 
-    def create_pool(self, *args: Any, **kwargs: Any) -> multiprocessing.pool.Pool:
-        kwargs.setdefault("context", mp_context())
-        if not args and "processes" not in kwargs:
+    def create_pool(self, *args: Any, **kwargs: Any) -> ProcessPool | multiprocessing.pool.Pool:
+        """A ``ProcessPool`` from ``multiprocessing.Pool`` arguments -- or a
+        ``multiprocessing.Pool`` if ``maxtasksperchild`` is asked for (or the
+        system is not POSIX)."""
+        if len(args) > len(_POOL_ARGS):
+            raise TypeError(f"create_mp_pool takes at most {len(_POOL_ARGS)} positional "
+                            f"arguments {_POOL_ARGS}, got {len(args)}")
+        for name, value in zip(_POOL_ARGS, args, strict=False):
+            if name in kwargs:
+                raise TypeError(f"create_mp_pool got {name!r} twice")
+            kwargs[name] = value
+        if kwargs.get("processes") is None:
             kwargs["processes"] = CPU_COUNT
-        return multiprocessing.pool.Pool(*args, **kwargs)
+        if kwargs.get("context") is None:
+            kwargs["context"] = mp_context()
+        if kwargs.get("maxtasksperchild") is not None or not PROCESS_POOL_SUPPORTED:
+            return multiprocessing.pool.Pool(**kwargs)
+        kwargs.pop("maxtasksperchild", None)
+        unknown = sorted(set(kwargs) - set(_POOL_ARGS))
+        if unknown:
+            raise TypeError(f"create_mp_pool got unexpected argument(s) {unknown}; "
+                            f"it takes {_POOL_ARGS}")
+        return ProcessPool(**kwargs)
 
     @property
     def backend(self) -> Backend | None:

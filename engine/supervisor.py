@@ -176,7 +176,9 @@ class TaskSupervisor:
     # -- the multiprocessing pool -------------------------------------------
     @property
     def mp_pool(self) -> Any:
-        """The process pool: a ``multiprocessing.Pool``, an ``Executor`` or ``None``."""
+        """The process pool: the engine's ``ProcessPool`` (``create_mp_pool``),
+        or one the caller set -- a ``multiprocessing.Pool`` or any
+        ``concurrent.futures.Executor`` -- or ``None``."""
         backend = self._mp.backend
         if backend is None:
             return None
@@ -187,7 +189,14 @@ class TaskSupervisor:
         self._replace_mp_backend(None if pool is None else self._mp.wrap(pool, owned=False))
 
     def create_mp_pool(self, *args: Any, **kwargs: Any) -> Any:
-        """Create (and own) a ``multiprocessing.Pool``; arguments as for it."""
+        """Create (and own) the engine's process pool, a ``ProcessPool``.
+
+        Arguments as for ``multiprocessing.Pool``: ``processes`` (default: CPU
+        count), ``initializer``, ``initargs``, ``context`` (default: the
+        engine's start method). With ``maxtasksperchild`` a
+        ``multiprocessing.Pool`` is created instead (the engine's pool never
+        recycles its workers). A pool it replaces, if ours, is terminated.
+        """
         pool = self._mp.create_pool(*args, **kwargs)
         self._replace_mp_backend(self._mp.wrap(pool, owned=True))
         return pool

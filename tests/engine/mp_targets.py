@@ -101,3 +101,42 @@ from engine import TT_MP, background_task  # noqa: E402
 def decorated_cube(x, _task_id=None):
     """Decorated in place: the module attribute is the wrapper."""
     return x ** 3
+
+
+# -- for test_procpool --------------------------------------------------------------
+
+def unpicklable_result(_task_id: Any = None) -> Any:
+    """Return something that cannot be pickled (a lock)."""
+    import threading
+
+    return threading.Lock()
+
+
+def nbytes(data: bytes, _task_id: Any = None) -> int:
+    return len(data)
+
+
+def make_bytes(n: int, _task_id: Any = None) -> bytes:
+    return b"r" * n
+
+
+def exit_now(code: int, _task_id: Any = None) -> None:
+    """End this worker process at once, as a crash would."""
+    os._exit(code)
+
+
+_INIT_VALUE: Any = None
+
+
+def init_value(value: Any) -> None:
+    """A pool initializer: remember ``value`` in this worker process."""
+    global _INIT_VALUE
+    _INIT_VALUE = value
+
+
+def get_init_value(_task_id: Any = None) -> Any:
+    return _INIT_VALUE
+
+
+def init_fail(message: str) -> None:
+    raise RuntimeError(message)

@@ -34,6 +34,7 @@ from engine import (
     TASK_STATUS_STARTED,
     TT_MP,
     TT_THREAD,
+    ProcessPool,
     RemoteTaskError,
     TaskSupervisor,
     WorkerDiedError,
@@ -187,7 +188,7 @@ def test_start_method_is_never_fork():
 def test_create_mp_pool_runs_tasks_in_children_and_stop_terminates_it(make_sup):
     sup = make_sup()
     pool = sup.create_mp_pool(processes=1)
-    assert isinstance(pool, multiprocessing.pool.Pool)
+    assert isinstance(pool, ProcessPool) and pool.processes == 1
     assert sup.mp_pool is pool
 
     task = mp_call(sup, mp_targets.task_id_and_pid)
@@ -203,7 +204,7 @@ def test_set_mp_pool_creates_a_pool_of_pool_size_plus_reserves(make_sup, tmp_pat
     sup = make_sup()
     assert sup.mp_pool is None
     sup.set_mp_pool(pool_size=1, reserve_normal=1, reserve_high=0)
-    assert isinstance(sup.mp_pool, multiprocessing.pool.Pool)
+    assert isinstance(sup.mp_pool, ProcessPool) and sup.mp_pool.processes == 2
     s = sup.stats().mp
     assert (s.pool_size, s.reserve_normal, s.reserve_high) == (1, 1, 0)
     assert s.limits == {TASK_CRITICAL: None, TASK_HIGH: 2, TASK_NORMAL: 2, TASK_LOW: 1}
