@@ -34,8 +34,9 @@ async def poll_service(seconds: float, fail: bool = False) -> float:
 
 async def run(ctx):
     sup = ctx.supervisor
-    sup.set_thread_pool(pool_size=8, reserve_normal=2, reserve_high=2)
-    sup.set_mp_pool(pool_size=2, reserve_normal=1, reserve_high=1)
+    # Small pools for the load offered: the reserves are used and queues form.
+    sup.set_thread_pool(pool_size=4, reserve_normal=1, reserve_high=1)
+    sup.set_mp_pool(pool_size=1, reserve_normal=1, reserve_high=1)
     if sup.get_aloop() is None:
         sup.create_aloop("scenario", default=True, daemon=True)
     rng = random.Random(7)
