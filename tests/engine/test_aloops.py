@@ -68,19 +68,9 @@ async def forever(started: threading.Event | None = None):
 
 
 @pytest.fixture
-def make_sup():
-    made: list[TaskSupervisor] = []
-
-    def make(**kwargs) -> TaskSupervisor:
-        kwargs.setdefault("supervisor_id", f"aloops{len(made)}")
-        sup = TaskSupervisor(**kwargs)
-        sup.start()
-        made.append(sup)
-        return sup
-
-    yield make
-    for sup in made:
-        sup.stop(wait=2, cancel_tasks=True)
+def make_sup(make_supervisor):
+    """Started supervisors, each stopped at teardown (their own mp pools with them)."""
+    return make_supervisor
 
 
 @pytest.fixture

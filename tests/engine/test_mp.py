@@ -162,20 +162,9 @@ def shared(shared_sup, tmp_path):
 
 
 @pytest.fixture
-def make_sup():
+def make_sup(make_supervisor):
     """Started supervisors, each stopped at teardown (their own mp pools with them)."""
-    made: list[TaskSupervisor] = []
-
-    def make(**kwargs) -> TaskSupervisor:
-        kwargs.setdefault("supervisor_id", f"test_mp_{len(made)}")
-        sup = TaskSupervisor(**kwargs)
-        sup.start()
-        made.append(sup)
-        return sup
-
-    yield make
-    for sup in made:
-        sup.stop(wait=2, cancel_tasks=True)
+    return make_supervisor
 
 
 # -- backends ------------------------------------------------------------------------

@@ -90,21 +90,12 @@ def cleanup():
 
 
 @pytest.fixture
-def make_sup(cleanup):
-    made: list[TaskSupervisor] = []
-
-    def make(**kwargs) -> TaskSupervisor:
-        kwargs.setdefault("supervisor_id", f"workers{len(made)}")
-        sup = TaskSupervisor(**kwargs)
-        sup.start()
-        made.append(sup)
-        return sup
-
-    yield make
-    for event in cleanup:  # release blocked executors first
+def make_sup(make_supervisor, cleanup):
+    """Started supervisors; at teardown blocked executors are released first, then
+    every supervisor is stopped (by ``make_supervisor``)."""
+    yield make_supervisor
+    for event in cleanup:
         event.set()
-    for sup in made:
-        sup.stop(wait=2, cancel_tasks=True)
 
 
 @pytest.fixture
