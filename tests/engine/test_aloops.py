@@ -13,6 +13,7 @@ import time
 import uuid
 
 import pytest
+from engine_testkit import wait_until
 
 import engine
 from engine import (
@@ -31,15 +32,6 @@ from engine import (
 )
 
 WAIT = 5.0
-
-
-def wait_until(predicate, timeout: float = WAIT, interval: float = 0.005) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return bool(predicate())
-        time.sleep(interval)
-    return True
 
 
 def thread_names() -> set[str]:

@@ -16,10 +16,10 @@ import multiprocessing.pool
 import os
 import signal
 import threading
-import time
 
 import mp_targets
 import pytest
+from engine_testkit import wait_until
 
 from engine import (
     PRIORITIES,
@@ -63,15 +63,6 @@ def counts(**by_name: int) -> dict[int, int]:
 def check_invariant(s) -> None:
     assert s.submitted == (s.completed + s.failed + s.canceled + sum(s.queued.values())
                            + sum(s.delayed.values()) + sum(s.running.values())), s
-
-
-def wait_until(predicate, timeout: float = WAIT, interval: float = 0.005) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return bool(predicate())
-        time.sleep(interval)
-    return True
 
 
 def pid_exists(pid: int) -> bool:

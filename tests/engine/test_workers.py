@@ -17,6 +17,7 @@ import time
 
 import mp_targets
 import pytest
+from engine_testkit import wait_until
 
 from engine import (
     TASK_HIGH,
@@ -37,15 +38,6 @@ from engine import (
 
 WAIT = 5.0
 FAST = 1.0  # "well under a second", against a poll_delay of 5 s
-
-
-def wait_until(predicate, timeout: float = WAIT, interval: float = 0.005) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return bool(predicate())
-        time.sleep(interval)
-    return True
 
 
 class Runs:
