@@ -43,6 +43,7 @@ from .widgets.workers import WorkersPanel
 log = logging.getLogger("gui")
 
 RATE_WINDOW = 1.0  # seconds over which the status bar's tasks/s is measured
+LAG_WARNING = 0.05  # loop lag p99 (s) above which the console itself is unhealthy
 SHORTCUTS = {"start": "F5", "stop": "Shift+F5", "submit": "Ctrl+Return",
              "pause": "Ctrl+P"}
 
@@ -213,10 +214,10 @@ class MainWindow(QMainWindow):
 
     def _on_lag_measured(self, lag: float) -> None:
         p99 = self.bridge.lag_p99()
-        warn = p99 > 0.05
-        self.health["lag"].setText(
-            f"<span style='color:{'#c0392b' if warn else 'inherit'}'>loop lag "
-            f"{lag * 1000:.0f} ms (p99 {p99 * 1000:.0f} ms)</span>")
+        text = f"loop lag {lag * 1000:.0f} ms (p99 {p99 * 1000:.0f} ms)"
+        if p99 > LAG_WARNING:
+            text = f"<span style='color:#c0392b'>{text}</span>"
+        self.health["lag"].setText(text)
 
     def _on_error_raised(self, what: str, message: str) -> None:
         self.statusBar().showMessage(f"{what}: {message}", 8000)
@@ -235,6 +236,9 @@ class MainWindow(QMainWindow):
     # -- settings -------------------------------------------------------------------
     def set_theme(self, name: str) -> None:
         apply_theme(QApplication.instance(), name)
+        for widget in self.findChildren(QWidget):
+            if widget.styleSheet():  # "palette(...)" in a style sheet is resolved once
+                widget.setStyleSheet(widget.styleSheet())
         for key, action in self.theme_actions.items():
             action.setChecked(key == name)
         self.settings.setValue("view/theme", name)
