@@ -455,7 +455,8 @@ class TaskSupervisor:
             raise TypeError(f"kwargs must be a dict, got {kwargs!r}")
         if tt == TT_MP:
             check_picklable(target)
-            self._ensure_mp_pool()
+            if self.is_active():  # else the check under the lock refuses the task
+                self._ensure_mp_pool()
         if name is None:
             name = getattr(target, "__qualname__", None) or repr(target)
         with self._lock:

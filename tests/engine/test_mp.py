@@ -656,3 +656,11 @@ def test_background_task_decorating_an_mp_target_in_place():
         assert wait_completed(task, timeout=30) == 27
     finally:
         task_supervisor.stop(wait=5)
+
+
+def test_mp_submit_to_a_stopped_supervisor_creates_no_pool(make_sup):
+    sup = make_sup()
+    sup.stop()
+    with pytest.raises(RuntimeError, match="not active"):
+        sup.submit(mp_targets.square, 2, _tt=TT_MP)
+    assert sup.mp_pool is None
