@@ -18,9 +18,10 @@ Backends:
   task would never finish (CPython #96062). A watcher thread waits on the
   worker processes' sentinels; when one dies abnormally the backend is
   declared broken.
-* any ``concurrent.futures.Executor``: a ``ProcessPoolExecutor`` reports a
-  dead worker as ``BrokenProcessPool`` on every pending future; a Dask
-  ``distributed`` client's executor handles worker loss itself.
+* any ``concurrent.futures.Executor``: a ``ProcessPoolExecutor`` is watched
+  the same way (on its own it notices a dead worker only at its next
+  result, then fails every pending future with ``BrokenProcessPool``); a
+  Dask ``distributed`` client's executor handles worker loss itself.
 
 When a backend breaks, every task in flight on it ends FAILED with a
 ``WorkerDiedError`` naming the cause, the backend is rebuilt with the same
