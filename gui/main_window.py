@@ -42,6 +42,8 @@ from .widgets.workers import WorkersPanel
 
 log = logging.getLogger("gui")
 
+THREAD_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high", "min_size", "max_size")
+MP_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high")
 RATE_WINDOW = 1.0  # seconds over which the status bar's tasks/s is measured
 LAG_WARNING = 0.05  # loop lag p99 (s) above which the console itself is unhealthy
 SHORTCUTS = {"start": "F5", "stop": "Shift+F5", "submit": "Ctrl+Return",
@@ -253,12 +255,12 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.set_theme(s.value("view/theme", "light") if s.value("view/theme", "light")
                        in THEMES else "light")
-        thread = {k: int(s.value(f"pools/thread/{k}")) for k in
-                  ("pool_size", "reserve_normal", "reserve_high", "min_size", "max_size")
-                  if s.value(f"pools/thread/{k}") is not None}
-        if thread:
-            self.bridge.act("restore thread pool settings", self.supervisor.set_thread_pool,
-                            **thread)
+        for kind, keys, apply in (("thread", THREAD_POOL_KEYS, self.supervisor.set_thread_pool),
+                                  ("mp", MP_POOL_KEYS, self.supervisor.set_mp_pool)):
+            saved = {k: int(s.value(f"pools/{kind}/{k}")) for k in keys
+                     if s.value(f"pools/{kind}/{k}") is not None}
+            if saved:  # mp: only saved while a process pool existed; this recreates it
+                self.bridge.act(f"restore {kind} pool settings", apply, **saved)
         self._update_actions()
 
     def save_settings(self) -> None:
@@ -268,8 +270,12 @@ class MainWindow(QMainWindow):
         s.setValue("graphs/refresh_hz", self.bridge.refresh_hz)
         stats = self.bridge.last_stats
         if stats is not None:
-            for key in ("pool_size", "reserve_normal", "reserve_high", "min_size", "max_size"):
+            for key in THREAD_POOL_KEYS:
                 s.setValue(f"pools/thread/{key}", getattr(stats.thread, key))
+            s.remove("pools/mp")
+            if self.supervisor.mp_pool is not None:
+                for key in MP_POOL_KEYS:
+                    s.setValue(f"pools/mp/{key}", getattr(stats.mp, key))
         s.sync()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming

@@ -94,17 +94,23 @@ def test_settings_round_trip(supervisor, qloop, settings, qtbot):
     first.resize(760, 590)
     first.bridge.set_refresh_rate(5)
     first.bridge.act("resize", supervisor.set_thread_pool, pool_size=7, reserve_normal=3)
+    first.bridge.act("processes", supervisor.set_mp_pool, pool_size=1, reserve_normal=0,
+                     reserve_high=1)
     first.docks["Log"].hide()
     first.save_settings()
     first.bridge.stop()
     first.log_view.close_handler()
     supervisor.set_thread_pool(pool_size=2, reserve_normal=1)
+    supervisor.mp_pool = None  # the saved process pool settings recreate one
     second = MainWindow(supervisor, qloop, settings=settings)
     qtbot.addWidget(second)
     assert (second.width(), second.height()) == (760, 590)
     assert second.bridge.refresh_hz == 5
     assert supervisor.stats().thread.pool_size == 7
     assert supervisor.stats().thread.reserve_normal == 3
+    mp = supervisor.stats().mp
+    assert (mp.pool_size, mp.reserve_normal, mp.reserve_high) == (1, 0, 1)
+    assert supervisor.mp_pool is not None
     assert second.docks["Log"].isHidden()
     second.bridge.stop()
     second.log_view.close_handler()
