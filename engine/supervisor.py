@@ -459,14 +459,16 @@ class TaskSupervisor:
                 self._ensure_mp_pool()
         if name is None:
             name = getattr(target, "__qualname__", None) or repr(target)
+        if task_id is None:
+            task_id = next(self._ids)  # atomic: no lock needed
+        if not auto or tt == TT_MP:
+            kwargs = {**kwargs, "_task_id": task_id}
+        # Built outside the lock (the lock is held as briefly as possible); it
+        # becomes visible to other threads only once registered under the lock.
+        task = Task(task_id, name, tt, priority, target, tuple(args), kwargs, callback, delay,
+                    auto, self._lock, self.id)
         with self._lock:
             self._check_active_locked()
-            if task_id is None:
-                task_id = next(self._ids)
-            if not auto or tt == TT_MP:
-                kwargs = {**kwargs, "_task_id": task_id}
-            task = Task(task_id, name, tt, priority, target, tuple(args), kwargs, callback,
-                        delay, auto, self._lock, self.id)
             handoff = self._admit_locked(task)
         return self._hand_off(task, *handoff)
 
@@ -531,11 +533,11 @@ class TaskSupervisor:
             if loop.is_closed():
                 raise RuntimeError(f"loop {loop!r} is closed")
             aloop = next((a for a in self.aloops.values() if a.get_loop() is loop), None)
+            task = Task(next(self._ids), name or coro.__qualname__, TT_COROUTINE, priority,
+                        coro, (), {}, None, delay, True, self._lock, self.id)
+            task._handle = [loop, None]
             with self._lock:
                 self._check_active_locked()
-                task = Task(next(self._ids), name or coro.__qualname__, TT_COROUTINE, priority,
-                            coro, (), {}, None, delay, True, self._lock, self.id)
-                task._handle = [loop, None]
                 if aloop is not None:
                     aloop._count_task_locked(task)
                 handoff = self._admit_locked(task)
