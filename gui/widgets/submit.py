@@ -79,6 +79,7 @@ from runner.taskscript import (
 log = logging.getLogger("gui")
 
 MAX_COUNT = 100_000
+BACKGROUND_BATCH = 2_000  # batches this large are submitted from a worker thread
 CONSOLE_ALOOP = "console"
 STOP_GRACE = 3.0  # seconds a stopped scenario gets to return before it is canceled
 PROGRESS_INTERVAL_MS = 100
@@ -120,6 +121,7 @@ class SubmitPanel(QWidget):
         self.scenario_task: asyncio.Task | None = None
         self.scenario_state = "idle"
         self._acting = ""  # description of the act() in progress (to catch its refusal)
+        self._batches: set[asyncio.Future] = set()  # background submissions in progress
         self._aloop_state: tuple = ()
         self.param_edits: dict[str, QLineEdit] = {}
 
@@ -442,17 +444,43 @@ class SubmitPanel(QWidget):
         if delay:
             description += f" after {delay:g} s"
         tasks: list[Task] = []
-        ok, _ = self._act(description, self._submit_batch, tasks, script, kwargs, priority, tt,
-                          count, delay, aloop)
         self.last_tasks = tasks
+        batch = (tasks, script, kwargs, priority, tt, count, delay, aloop)
+        summary = f"{count} × {script.name} ({PRIORITY_NAMES[priority]}, {where})"
+        if count >= BACKGROUND_BATCH:
+            # Thousands of submissions take seconds: do them on a worker thread
+            # (the engine is thread-safe) so the console stays responsive.
+            self._set_status(f"Submitting {summary}…")
+            self.submit_button.setEnabled(False)
+            future = asyncio.ensure_future(self._submit_in_background(description, batch,
+                                                                      summary))
+            self._batches.add(future)
+            future.add_done_callback(self._batches.discard)
+            return tasks
+        ok, _ = self._act(description, self._submit_batch, *batch)
+        self._batch_done(ok, description, tasks, count, summary)
+        return tasks
+
+    async def _submit_in_background(self, description: str, batch: tuple,
+                                    summary: str) -> None:
+        self._acting = description
+        try:
+            ok, _ = await self.bridge.act_in_thread(description, self._submit_batch, *batch)
+        finally:
+            self._acting = ""
+            if shiboken6.isValid(self):
+                self.submit_button.setEnabled(True)
+        if shiboken6.isValid(self):
+            self._batch_done(ok, description, batch[0], batch[5], summary)
+
+    def _batch_done(self, ok: bool, description: str, tasks: list[Task], count: int,
+                    summary: str) -> None:
         if ok:
-            self._set_status(f"Submitted {count} × {script.name} "
-                             f"({PRIORITY_NAMES[priority]}, {where}).")
+            self._set_status(f"Submitted {summary}.")
             self.submitted.emit(description, tasks)
         elif tasks:  # refused part-way: say what did go in
             self._set_status(f"{self.last_error} — {len(tasks)} of {count} were submitted "
                              f"before that.", error=True)
-        return tasks
 
     def _type_problem(self, script: TaskScript, tt: int, aloop: str | None) -> str:
         if script.is_async and tt != TT_COROUTINE:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from guikit import run
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox
 
@@ -424,3 +425,29 @@ def test_a_broken_scenario_file_shows_its_traceback(panel, tmp_path):
     assert panel.load_scenario(path) is False
     assert "must define 'async def run(ctx)'" in panel.last_error
     assert panel.scenario_combo.currentText() == builtin_scenarios()[0]
+
+
+def test_a_large_batch_is_submitted_without_freezing_the_console(panel, supervisor, qloop,
+                                                                  qtbot):
+    from gui.widgets.submit import BACKGROUND_BATCH
+
+    supervisor.set_thread_pool(pool_size=0)
+    type_param(qtbot, panel, "seconds", "0")
+    set_spin(qtbot, panel.count_spin, str(BACKGROUND_BATCH * 2))
+    submitted = []
+    panel.submitted.connect(lambda description, tasks: submitted.append(tasks))
+    ticks = []
+
+    async def operate():
+        tasks = panel.submit()  # returns at once; the batch goes in from a worker thread
+        assert not panel.submit_button.isEnabled()
+        while not submitted:
+            ticks.append(1)  # the loop keeps turning while the batch is submitted
+            await asyncio.sleep(0.005)
+        return tasks
+
+    tasks = run(qloop, operate(), timeout=60)
+    assert len(tasks) == BACKGROUND_BATCH * 2 and submitted[0] == tasks
+    assert ticks and panel.submit_button.isEnabled()
+    assert "Submitted" in panel.status_label.text()
+    wait_done(qtbot, tasks, timeout=30_000)
