@@ -13,6 +13,7 @@ import threading
 import pytest
 from engine_testkit import WAIT, SupervisorFactory
 
+import engine
 from engine import TaskSupervisor
 
 
@@ -47,3 +48,12 @@ def external_loop(make_supervisor: SupervisorFactory):
         loop.close()
 
 
+@pytest.fixture
+def default_supervisor():
+    """``engine.task_supervisor`` (id "default"), started for one test only."""
+    supervisor = engine.task_supervisor
+    assert supervisor.id == "default"
+    assert not supervisor.is_active()
+    supervisor.start()
+    yield supervisor
+    supervisor.stop(wait=2, cancel_tasks=True)

@@ -15,7 +15,6 @@ import uuid
 import pytest
 from engine_testkit import wait_until
 
-import engine
 from engine import (
     TASK_HIGH,
     TASK_NORMAL,
@@ -68,17 +67,6 @@ def make_sup(make_supervisor):
 @pytest.fixture
 def sup(make_sup) -> TaskSupervisor:
     return make_sup(pool_size=4, reserve_normal=1, reserve_high=1)
-
-
-@pytest.fixture
-def default_supervisor():
-    """engine.task_supervisor (id "default"), started for one test only."""
-    supervisor = engine.task_supervisor
-    assert supervisor.id == "default"
-    assert not supervisor.is_active()
-    supervisor.start()
-    yield supervisor
-    supervisor.stop(wait=2, cancel_tasks=True)
 
 
 # -- creating, naming, starting and stopping ----------------------------------------

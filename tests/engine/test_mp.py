@@ -644,18 +644,12 @@ def test_killed_worker_of_an_owned_pool(make_sup, tmp_path):
     assert wait_until(lambda: not pid_exists(new_pid)), "the rebuilt owned pool outlived stop()"
 
 
-def test_background_task_decorating_an_mp_target_in_place():
+def test_background_task_decorating_an_mp_target_in_place(default_supervisor):
     # The module attribute is the wrapper; the child must still run the function.
-    from engine import task_supervisor
-
-    task_supervisor.start()
-    try:
-        task_supervisor.create_mp_pool(processes=1)
-        task = mp_targets.decorated_cube(3)
-        assert task.tt == TT_MP
-        assert wait_completed(task, timeout=30) == 27
-    finally:
-        task_supervisor.stop(wait=5)
+    default_supervisor.create_mp_pool(processes=1)
+    task = mp_targets.decorated_cube(3)
+    assert task.tt == TT_MP
+    assert wait_completed(task, timeout=30) == 27
 
 
 def test_mp_submit_to_a_stopped_supervisor_creates_no_pool(make_sup):

@@ -29,17 +29,6 @@ def pool1(make_supervisor):
     return make_supervisor(pool_size=1, reserve_normal=0, reserve_high=0)
 
 
-@pytest.fixture
-def default_supervisor():
-    """The module's default supervisor, started for one test."""
-    supervisor = engine.task_supervisor
-    assert supervisor.id == "default"
-    assert not supervisor.is_active()
-    supervisor.start()
-    yield supervisor
-    supervisor.stop(wait=1, cancel_tasks=True)
-
-
 # -- cancel_task ------------------------------------------------------------------
 
 def test_cancel_a_queued_task(pool1, make_supervisor):
