@@ -18,7 +18,11 @@ from typing import Any, NamedTuple
 
 
 class TaskEvent(NamedTuple):
-    """One change in a task's life, as returned by ``events_since``."""
+    """One change in a task's life, as returned by ``events_since``.
+
+    ``kind`` is one of queued, delayed, started, completed, failed, canceled,
+    timeout_warning, timeout_critical.
+    """
 
     seq: int
     time: float
@@ -27,12 +31,6 @@ class TaskEvent(NamedTuple):
     name: str
     tt: int
     priority: int
-
-
-EVENT_KINDS = (
-    "queued", "delayed", "started", "completed", "failed", "canceled",
-    "timeout_warning", "timeout_critical",
-)
 
 
 class EventRing:

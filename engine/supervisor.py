@@ -96,7 +96,6 @@ class TaskSupervisor:
         self._thread_settings = settings
         self._threads = ThreadPool(f"supervisor_{self.id}_pool_", self._lock, settings,
                                    self._ledger, idle_timeout=thread_idle_timeout)
-        self._threads._closing = True  # no threads until start()
         self._mp = MpPool(self._lock, self._ledger)
         self._coroutines = CoroutinePool(self._lock, self._ledger)
         self._pools = {TT_THREAD: self._threads, TT_MP: self._mp, TT_COROUTINE: self._coroutines}

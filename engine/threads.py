@@ -61,7 +61,8 @@ class ThreadPool:
     * ``_idle`` -- parked workers, each with ``item is None`` and ``wake`` held;
     * ``_alive`` -- threads started and not exited (reserved before start);
     * ``_busy`` -- threads assigned a task (running or about to run it);
-    * ``_closing`` -- supervisor stopping: exit when nothing is eligible;
+    * ``_closing`` -- supervisor not running (stopped, or stopping): no new
+      threads; workers exit when nothing is eligible;
     * ``max_size`` / ``min_size`` -- effective OS thread limits.
     Invariant: ``_alive == _busy + len(_idle) + (threads deciding to exit)``.
     """
@@ -76,7 +77,7 @@ class ThreadPool:
         self._idle: list[_Worker] = []
         self._alive = 0
         self._busy = 0
-        self._closing = False
+        self._closing = True  # no threads until reopen_locked() (supervisor start)
         self._names = itertools.count(1)
         self._current = threading.local()
         self.max_size = settings.effective_max_size
