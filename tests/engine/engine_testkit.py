@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine import TaskSupervisor
+from engine import PRIORITIES, PRIORITY_NAMES, TaskSupervisor
 
 #: A gate nobody releases gives up after this long, so a broken test cannot
 #: leave a thread blocked for the rest of the session.
@@ -112,6 +112,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT,
 def pool_threads(supervisor: TaskSupervisor) -> list[threading.Thread]:
     prefix = f"supervisor_{supervisor.id}_pool_"
     return [t for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+def counts(**by_name: int) -> dict[int, int]:
+    """A per-priority dict as in ``PoolStats``: ``counts(high=2)``, zeros elsewhere."""
+    names = {PRIORITY_NAMES[p].lower(): p for p in PRIORITIES}
+    result = dict.fromkeys(PRIORITIES, 0)
+    for name, n in by_name.items():
+        result[names[name]] = n
+    return result
 
 
 def check_invariant(pool_stats: Any) -> None:

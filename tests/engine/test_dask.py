@@ -13,9 +13,9 @@ import time
 import mp_targets
 import pytest
 from distributed import Client, LocalCluster
+from engine_testkit import check_invariant, counts
 
 from engine import (
-    PRIORITIES,
     TASK_CRITICAL,
     TASK_HIGH,
     TASK_LOW,
@@ -64,18 +64,6 @@ def mp_call(sup, target, *args, priority=TASK_NORMAL, **kwargs):
                                                                                 **kwargs)
 
 
-def counts(**by_name: int) -> dict[int, int]:
-    names = {"critical": TASK_CRITICAL, "high": TASK_HIGH, "normal": TASK_NORMAL,
-             "low": TASK_LOW}
-    result = dict.fromkeys(PRIORITIES, 0)
-    for name, n in by_name.items():
-        result[names[name]] = n
-    return result
-
-
-def check_invariant(s) -> None:
-    assert s.submitted == (s.completed + s.failed + s.canceled + sum(s.queued.values())
-                           + sum(s.delayed.values()) + sum(s.running.values())), s
 
 
 def test_dask_executor_runs_mp_tasks_with_priorities_and_reserves(dask_sup, tmp_path):

@@ -19,10 +19,9 @@ import threading
 
 import mp_targets
 import pytest
-from engine_testkit import wait_until
+from engine_testkit import check_invariant, counts, wait_until
 
 from engine import (
-    PRIORITIES,
     START_METHOD,
     TASK_CRITICAL,
     TASK_HIGH,
@@ -47,22 +46,6 @@ WAIT = 5.0  # bound for anything that should happen "at once"
 SHARED_PROCESSES = 4
 
 
-def zeros() -> dict[int, int]:
-    return dict.fromkeys(PRIORITIES, 0)
-
-
-def counts(**by_name: int) -> dict[int, int]:
-    names = {"critical": TASK_CRITICAL, "high": TASK_HIGH, "normal": TASK_NORMAL,
-             "low": TASK_LOW}
-    result = zeros()
-    for name, n in by_name.items():
-        result[names[name]] = n
-    return result
-
-
-def check_invariant(s) -> None:
-    assert s.submitted == (s.completed + s.failed + s.canceled + sum(s.queued.values())
-                           + sum(s.delayed.values()) + sum(s.running.values())), s
 
 
 def pid_exists(pid: int) -> bool:
@@ -288,7 +271,7 @@ def test_replacing_an_owned_pool_ends_the_tasks_in_flight_on_it(make_sup, tmp_pa
     assert in_flight.wait(WAIT), (f"{in_flight!r} never ended after its pool was replaced; "
                                   f"mp running={sup.stats().mp.running}")
     assert in_flight.status in (TASK_STATUS_COMPLETED, TASK_STATUS_FAILED)
-    assert sup.stats().mp.running == zeros()
+    assert sup.stats().mp.running == counts()
     assert wait_completed(mp_call(sup, mp_targets.square, 5), timeout=WAIT) == 25
 
 
@@ -307,7 +290,7 @@ def test_stop_ends_the_mp_tasks_of_the_owned_pool_it_terminates(make_sup, tmp_pa
                                      f"its pool; mp running={sup.stats().mp.running}")
         assert in_flight.status == TASK_STATUS_FAILED
         s = sup.stats().mp
-        assert s.running == zeros()
+        assert s.running == counts()
         check_invariant(s)
     finally:
         gates.open_all()
@@ -374,13 +357,13 @@ def test_mp_admission_reserves_critical_bypass_and_live_resizing(shared):
     assert l2.status == TASK_STATUS_STARTED
     s = sup.stats().mp
     assert s.running == counts(high=1, normal=1, low=2), s
-    assert s.queued == zeros()
+    assert s.queued == counts()
 
     gates.open_all()
     assert wait_completed([l1, l2, n2, h2], timeout=WAIT) == ["l1", "l2", "n2", "h2"]
     assert started_order(sup, [l1, l2, n1, n2, h1, h2, c1]) == [l1, n1, h1, c1, h2, n2, l2]
     s = sup.stats().mp
-    assert s.running == zeros() and s.queued == zeros()
+    assert s.running == counts() and s.queued == counts()
     assert s.completed - before.completed == 7
     check_invariant(s)
 
@@ -445,7 +428,7 @@ def test_put_task_mp_callback_gets_result_and_task_holds_slot_until_marked(share
     sup.mark_task_completed(task_id="mp-job-1", tt=TT_MP)
     assert task.status == TASK_STATUS_COMPLETED
     assert wait_completed(task, timeout=0) == ("mp-job-1", pid)
-    assert sup.stats().mp.running == zeros()
+    assert sup.stats().mp.running == counts()
     assert got == [("mp-job-1", pid)]  # the callback ran once
 
 
@@ -500,7 +483,7 @@ def test_unpicklable_arguments_fail_the_task(shared):
     with pytest.raises(Exception, match="pickle"):
         wait_completed(task, timeout=WAIT)
     assert task.status == TASK_STATUS_FAILED
-    assert sup.stats().mp.running == zeros()
+    assert sup.stats().mp.running == counts()
 
 
 def test_co_mp_apply_returns_the_result(shared):
@@ -624,7 +607,7 @@ def test_killed_worker_fails_its_task_and_the_pool_recovers(killable, tmp_path):
     backends.append(sup.mp_pool)
     assert wait_completed(mp_call(sup, mp_targets.square, 9), timeout=WAIT) == 81
     s = sup.stats().mp
-    assert s.running == zeros() and s.queued == zeros()
+    assert s.running == counts() and s.queued == counts()
     assert s.failed >= 1
     check_invariant(s)
 
