@@ -43,6 +43,7 @@ from .constants import (
     TASK_STATUS_STARTED,
 )
 from .task import Task
+from .validate import check_count
 
 CPU_COUNT = os.cpu_count() or 1
 
@@ -50,14 +51,6 @@ CPU_COUNT = os.cpu_count() or 1
 TIMEOUT_WARNING = 1
 TIMEOUT_CRITICAL = 2
 TIMEOUT_LEVELS = (TIMEOUT_WARNING, TIMEOUT_CRITICAL)
-
-
-def _check_count(name: str, value: object, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -71,13 +64,13 @@ class PoolSettings:
     max_size: int | None = None
 
     def __post_init__(self) -> None:
-        _check_count("pool_size", self.pool_size)
-        _check_count("reserve_normal", self.reserve_normal)
-        _check_count("reserve_high", self.reserve_high)
+        check_count("pool_size", self.pool_size)
+        check_count("reserve_normal", self.reserve_normal)
+        check_count("reserve_high", self.reserve_high)
         if self.max_size is not None:
-            _check_count("max_size", self.max_size, minimum=1)
+            check_count("max_size", self.max_size, minimum=1)
         if self.min_size != "max":
-            _check_count("min_size", self.min_size)
+            check_count("min_size", self.min_size)
             if self.min_size > self.effective_max_size:
                 raise ValueError(
                     f"min_size ({self.min_size}) must not exceed max_size "

@@ -19,7 +19,6 @@ import asyncio
 import concurrent.futures
 import itertools
 import logging
-import math
 import threading
 import time
 import uuid
@@ -46,31 +45,12 @@ from .pool import CPU_COUNT, TIMEOUT_CRITICAL, TIMEOUT_WARNING, Admission, PoolS
 from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent, percentiles
 from .task import Task
 from .threads import ThreadPool
+from .validate import check_seconds, check_wait
 
 log = logging.getLogger(__name__)
 monotonic = time.monotonic
 
 _STOPPED, _STARTING, _ACTIVE, _STOPPING = "stopped", "starting", "active", "stopping"
-
-
-def check_seconds(name: str, value: object, *, allow_none: bool = False,
-                  positive: bool = False) -> float | None:
-    """A validated number of seconds; ``TypeError`` / ``ValueError`` naming it."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise TypeError(f"{name} must be a number of seconds, got {value!r}")
-    if value < 0 or (positive and value == 0) or math.isinf(value):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
-    return float(value)
-
-
-def check_wait(wait: object) -> float | None:
-    """``wait`` of the stop methods: ``True``/``False`` → ``None``, else seconds."""
-    if wait is True or wait is False:
-        return None
-    return check_seconds("wait", wait)
 
 
 class TaskSupervisor:
