@@ -9,15 +9,28 @@ through ``ctx.submit`` / ``ctx.put_task`` (or pass tasks to ``ctx.track``) so
 the host can account for every task, and pace itself with
 ``await ctx.sleep(s)``, which returns ``False`` once the run should end.
 
-This module owns loading scenario files and the ``ScenarioContext``; it has
-no Qt and no output of its own.
+Scenario files are untrusted input. Loading one turns *anything* it raises
+at import -- ``SystemExit`` from ``sys.exit()``, ``KeyboardInterrupt``
+included -- into a ``ScenarioError`` naming the original (its
+``__cause__``), and checks what it defines (``run``, a string
+``DESCRIPTION``, a finite ``DEFAULT_DURATION`` of at most ``MAX_DURATION``).
+``Scenario.run(ctx)`` is the file's ``run`` wrapped so that whatever it
+raises, but cancellation, ends the scenario as one ``ScenarioRunError``: a
+host awaiting it never sees ``SystemExit`` or ``KeyboardInterrupt`` from a
+scenario, which asyncio would re-raise out of its loop.
+
+This module owns loading scenario files, scenario durations and the
+``ScenarioContext``; it has no Qt and no output of its own. Loading may be
+done from any thread; a context is used from its host loop's thread only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -27,14 +40,39 @@ from types import ModuleType
 from typing import Any
 
 from engine import TASK_NORMAL, TT_THREAD, Task, TaskSupervisor, background_task
+from engine.usercode import safe_repr
 
 from . import files
+from .taskscript import describe_error
 
 SCENARIO_DIR = files.RESOURCES / "scenarios"
 
 
+# Longest scenario run: a day. Durations become timer intervals in the hosts
+# (a QTimer holds at most 2**31 ms, about 24.8 days) and a longer run is a typo.
+MAX_DURATION = 86_400.0
+DEFAULT_DURATION = 10.0
+
+
 class ScenarioError(Exception):
     """A scenario file cannot be found or loaded; the message says why."""
+
+
+class ScenarioRunError(ScenarioError):
+    """A scenario's ``run`` raised; ``__cause__`` is what it raised."""
+
+
+def check_duration(value: object, name: str = "duration") -> float:
+    """``value`` as seconds if it is a finite number in (0, ``MAX_DURATION``];
+    ``TypeError`` / ``ValueError`` naming ``name`` and the value if not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {safe_repr(value)}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    if value > MAX_DURATION:
+        raise ValueError(f"{name} must be at most {MAX_DURATION:,.0f} s (a day), "
+                         f"got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -60,13 +98,24 @@ def load(ref: str | Path) -> Scenario:
     """Import a scenario file; ``ScenarioError`` with the cause if it is broken."""
     path = resolve(ref)
     module = _import_file(path, f"scenario_{path.stem}")
-    run = getattr(module, "run", None)
+    # The module's namespace, not getattr(): a module-level __getattr__ would
+    # run scenario code for every name the file does not define.
+    namespace = vars(module)
+    run = namespace.get("run")
     if run is None or not asyncio.iscoroutinefunction(run):
         raise ScenarioError(f"scenario {path.name} must define 'async def run(ctx)'")
-    description = getattr(module, "DESCRIPTION", None) or (module.__doc__ or "").strip()
-    duration = getattr(module, "DEFAULT_DURATION", 10.0)
-    return Scenario(path.stem, path, description.splitlines()[0] if description else "",
-                    float(duration), run)
+    description = namespace.get("DESCRIPTION") or namespace.get("__doc__") or ""
+    if not isinstance(description, str):
+        raise ScenarioError(f"scenario {path.name}: DESCRIPTION must be a string, got "
+                            f"{safe_repr(description)}")
+    duration = namespace.get("DEFAULT_DURATION", DEFAULT_DURATION)
+    try:
+        duration = check_duration(duration, "DEFAULT_DURATION")
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"scenario {path.name}: {exc}") from None
+    lines = description.strip().splitlines()
+    return Scenario(path.stem, path, lines[0] if lines else "", duration,
+                    _contained(path.stem, run))
 
 
 def _import_file(path: Path, module_name: str) -> ModuleType:
@@ -77,10 +126,23 @@ def _import_file(path: Path, module_name: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:  # noqa: BLE001 - sys.exit() in a scenario must not end us
         sys.modules.pop(module_name, None)
-        raise ScenarioError(f"{path.name} failed to import: {type(exc).__name__}: {exc}") from exc
+        raise ScenarioError(f"{path.name} failed to import: {describe_error(exc)}") from exc
     return module
+
+
+def _contained(name: str, run: Callable[[ScenarioContext], Any]) -> Callable[..., Any]:
+    """``run`` whose every exception but cancellation comes out as ``ScenarioRunError``."""
+    @functools.wraps(run)
+    async def contained(ctx: ScenarioContext) -> Any:
+        try:
+            return await run(ctx)
+        except asyncio.CancelledError:
+            raise  # the host ended the scenario
+        except BaseException as exc:  # noqa: BLE001 - asyncio re-raises SystemExit out of the loop
+            raise ScenarioRunError(f"scenario {name} raised {describe_error(exc)}") from exc
+    return contained
 
 
 class ScenarioContext:
@@ -91,7 +153,7 @@ class ScenarioContext:
 
     def __init__(self, supervisor: TaskSupervisor, duration: float, name: str = "scenario"):
         self.supervisor = supervisor
-        self.duration = duration
+        self.duration = check_duration(duration)
         self.log = logging.getLogger(f"scenario.{name}")
         self.tasks: list[Task] = []
         self._t0 = time.monotonic()

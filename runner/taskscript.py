@@ -45,7 +45,10 @@ API
   a dict, or a ``run`` that cannot take its ``PARAMS`` raises
   ``TaskScriptError``: ``str(error)`` is a one-line readable message and
   ``error.details`` the formatted traceback (for structural errors, a
-  traceback-style pointer to the file and line).
+  traceback-style pointer to the file and line). Scripts are untrusted
+  input: *anything* raised while importing or inspecting one -- ``SystemExit``
+  from a ``sys.exit()`` at module level and ``KeyboardInterrupt`` included --
+  becomes a ``TaskScriptError`` naming the original exception.
 * ``TaskScript.bind(text_or_dict)`` → the validated keyword arguments for
   ``run``: a dict (values given as text are converted, typed values are
   checked) or a text of ``key=value`` pairs separated by spaces or newlines
@@ -59,7 +62,12 @@ API
   can: it is the target of mp tasks. Child processes keep loaded scripts
   cached by path and modification time. An exception whose class is defined
   in the script itself is re-raised as ``TaskScriptRunError`` (its text and
-  traceback kept), since the parent process could not unpickle it.
+  traceback kept), since the parent process could not unpickle it; so is a
+  ``BaseException`` that is not an ``Exception`` (``SystemExit``,
+  ``KeyboardInterrupt``), which would otherwise end the worker process.
+* ``describe_error(exc)`` → ``"Type: message"`` for any exception, even one
+  whose ``__str__`` raises; ``format_user_traceback(exc, path)`` → the
+  traceback from the script's first frame on, also never raising.
 
 This module has no Qt and no output; it may be used from any thread.
 """
@@ -80,6 +88,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
+
+from engine.usercode import safe_repr
 
 from . import files
 
@@ -128,13 +138,13 @@ class TaskScript:
             given = values
         else:
             raise TaskScriptError(f"{self.name}: parameters must be a dict or 'key=value' "
-                                  f"text, got {values!r}")
+                                  f"text, got {safe_repr(values)}")
         kwargs = dict(self.params)
         for key, value in given.items():
             if key not in self.params:
                 known = ", ".join(self.params) or "none"
-                raise TaskScriptError(f"{self.name}: unknown parameter {key!r} = {value!r} "
-                                      f"(parameters: {known})")
+                raise TaskScriptError(f"{self.name}: unknown parameter {safe_repr(key)} = "
+                                      f"{safe_repr(value)} (parameters: {known})")
             kwargs[key] = convert(self.name, key, value, self.params[key])
         return kwargs
 
@@ -158,8 +168,8 @@ def convert(script: str, key: str, value: Any, default: Any) -> Any:
 
     def bad(why: str = "") -> TaskScriptError:
         expected = "any Python literal" if default is None else kind.__name__
-        return TaskScriptError(f"{script}: parameter {key!r} = {value!r} is not a valid "
-                               f"{expected}{why}")
+        return TaskScriptError(f"{script}: parameter {key!r} = {safe_repr(value)} is not a "
+                               f"valid {expected}{why}")
 
     if isinstance(value, str) and kind is not str:
         text = value.strip()
@@ -210,7 +220,22 @@ def load_task_script(ref: str | Path) -> TaskScript:
     """Import a task script (fresh each call); ``TaskScriptError`` if it is broken."""
     path = resolve(ref)
     module = _import(path)
-    run = getattr(module, "run", None)
+    try:
+        return _inspect(path, module)
+    except TaskScriptError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a script is untrusted input
+        # Reading the module runs its code again (properties, __signature__,
+        # a dict subclass's methods): whatever that raises is the script's fault.
+        raise TaskScriptError(f"{path.name} cannot be read: {describe_error(exc)}",
+                              format_user_traceback(exc, path)) from None
+
+
+def _inspect(path: Path, module: ModuleType) -> TaskScript:
+    # The module's own namespace, not getattr(): a module-level __getattr__
+    # would run script code for every name it lacks.
+    namespace = vars(module)
+    run = namespace.get("run")
     if run is None:
         raise TaskScriptError(
             f"{path.name} has no entry point: define 'def run(**params)' or "
@@ -218,16 +243,18 @@ def load_task_script(ref: str | Path) -> TaskScript:
             _pointer(path, None, "AttributeError: the module defines no 'run'"))
     if not callable(run):
         raise TaskScriptError(
-            f"{path.name}: 'run' must be a function, got {type(run).__name__} {run!r}",
+            f"{path.name}: 'run' must be a function, got {type(run).__name__} "
+            f"{safe_repr(run)}",
             _pointer(path, _assignment_line(path, "run"),
-                     f"TypeError: 'run' = {run!r} is not a function"))
-    params = getattr(module, "PARAMS", {})
+                     f"TypeError: 'run' = {safe_repr(run)} is not a function"))
+    params = namespace.get("PARAMS", {})
     if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
         raise TaskScriptError(
             f"{path.name}: PARAMS must be a dict of parameter names to defaults, "
-            f"got {params!r}",
+            f"got {safe_repr(params)}",
             _pointer(path, _assignment_line(path, "PARAMS"),
-                     f"TypeError: PARAMS = {params!r} is not a dict"))
+                     f"TypeError: PARAMS = {safe_repr(params)} is not a dict"))
+    params = dict(params)
     try:
         inspect.signature(run).bind(**params)
     except TypeError as exc:
@@ -236,11 +263,11 @@ def load_task_script(ref: str | Path) -> TaskScript:
                               _pointer(path, _def_line(run), f"TypeError: {exc}")) from None
     except ValueError:  # no signature (a builtin): take it on trust
         pass
-    doc = (module.__doc__ or "").strip()
+    doc = namespace.get("__doc__")
+    doc = doc.strip() if isinstance(doc, str) else ""
     return TaskScript(name=path.stem, path=path,
                       description=doc.splitlines()[0].strip() if doc else "",
-                      params=dict(params), run=run,
-                      is_async=inspect.iscoroutinefunction(run))
+                      params=params, run=run, is_async=inspect.iscoroutinefunction(run))
 
 
 def _module_name(path: Path) -> str:
@@ -262,35 +289,51 @@ def _import(path: Path) -> ModuleType:
     sys.modules[name] = module  # dataclasses and the like look their module up
     try:
         spec.loader.exec_module(module)
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - sys.exit() in a script must not end us
         if previous is not None:
             sys.modules[name] = previous
         else:
             sys.modules.pop(name, None)
-        if not isinstance(exc, Exception):
-            raise
         if isinstance(exc, SyntaxError):
             message = (f"{path.name} has a syntax error (line {exc.lineno}): "
                        f"{type(exc).__name__}: {exc.msg}")
         else:
-            message = f"{path.name} failed to import: {type(exc).__name__}: {exc}"
+            message = f"{path.name} failed to import: {describe_error(exc)}"
         raise TaskScriptError(message, format_user_traceback(exc, path)) from None
     return module
+
+
+def describe_error(exc: BaseException) -> str:
+    """``"Type: message"`` (or just ``"Type"``) on one line; never raises, even
+    when the exception's ``__str__`` does (it is user code)."""
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: BLE001 - user __str__
+        message = "<str() of the exception raised>"
+    if isinstance(exc, SystemExit):  # str(SystemExit(3)) is just "3"
+        message = f"sys.exit({safe_repr(exc.code)})"
+    message = " ".join(message.split())
+    name = type(exc).__qualname__
+    return f"{name}: {message}" if message else name
 
 
 def format_user_traceback(exc: BaseException, path: Path | str) -> str:
     """The traceback of ``exc`` from the first frame in ``path`` on (the loader's
     own frames are noise to the operator); all of it if no frame is there, just
-    the pointer into the file for a ``SyntaxError``."""
+    the pointer into the file for a ``SyntaxError``. Never raises: if the
+    exception cannot be formatted (its ``__str__`` raises), a one-line note."""
     path = str(path)
     tb: TracebackType | None = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != path:
         tb = tb.tb_next
-    if tb is None:
-        if isinstance(exc, SyntaxError):  # the file and line are in the exception itself
-            return "".join(traceback.format_exception_only(type(exc), exc))
-        tb = exc.__traceback__
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    try:
+        if tb is None:
+            if isinstance(exc, SyntaxError):  # the file and line are in the exception
+                return "".join(traceback.format_exception_only(type(exc), exc))
+            tb = exc.__traceback__
+        return "".join(traceback.format_exception(type(exc), exc, tb))
+    except BaseException:  # noqa: BLE001 - formatting calls the exception's own code
+        return f"{type(exc).__name__} (its traceback cannot be formatted)\n"
 
 
 def _pointer(path: Path, line: int | None, error: str) -> str:
@@ -357,8 +400,10 @@ def run_script(path: str, params: Mapping[str, Any] | str | None = None,
             result = script.run(**kwargs)
     except Exception as exc:
         if type(exc).__module__ == module:  # not importable in the parent
-            raise TaskScriptRunError(f"{type(exc).__qualname__}: {exc}") from exc
+            raise TaskScriptRunError(describe_error(exc)) from exc
         raise
+    except BaseException as exc:  # noqa: BLE001 - sys.exit() in run() must not end the worker
+        raise TaskScriptRunError(describe_error(exc)) from exc
     if type(result).__module__ == module:
-        return repr(result)
+        return safe_repr(result)
     return result

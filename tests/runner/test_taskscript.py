@@ -334,3 +334,60 @@ def test_failures_in_the_child_come_back_as_failed_tasks(mp_sup, tmp_path):
     # the pool keeps serving
     after = mp_sup.submit(run_script, str(TASK_DIR / "sleep.py"), {"seconds": 0.01}, _tt=TT_MP)
     assert wait_completed(after, timeout=WAIT) == 0.01
+
+
+# -- untrusted scripts: nothing they raise escapes the loader ---------------------------
+
+ESCAPES = {
+    "sys_exit": ("import sys\nsys.exit(7)\n", "SystemExit: sys.exit(7)"),
+    "keyboard_interrupt": ("raise KeyboardInterrupt\n", "KeyboardInterrupt"),
+    "base_exception": ("class Mine(BaseException):\n    pass\n\nraise Mine('deep')\n",
+                       "Mine: deep"),
+    "evil_str": ("class Evil(Exception):\n    def __str__(self):\n        raise SystemExit(3)\n"
+                 "\nraise Evil()\n", "Evil: <str() of the exception raised>"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ESCAPES))
+def test_whatever_a_script_raises_at_import_is_a_task_script_error(tmp_path, kind):
+    source, named = ESCAPES[kind]
+    path = write(tmp_path, f"escape_{kind}.py", source + "\ndef run():\n    pass\n")
+    with pytest.raises(TaskScriptError) as info:
+        load_task_script(path)
+    assert str(info.value) == f"{path.name} failed to import: {named}"
+    assert str(path) in info.value.details or kind == "evil_str"
+
+
+def test_reading_a_script_runs_no_module_getattr_and_contains_bad_reprs(tmp_path):
+    path = write(tmp_path, "tricky.py", """
+        import sys
+
+        def __getattr__(name):
+            sys.exit(5)
+
+        class Loud:
+            def __repr__(self):
+                raise SystemExit(6)
+
+        PARAMS = {"thing": Loud()}
+
+        def run(thing):
+            return thing
+    """)
+    script = load_task_script(path)  # no PARAMS lookup through __getattr__, no repr
+    assert list(script.params) == ["thing"] and script.description == ""
+    assert script.bind()["thing"] is script.params["thing"]
+    with pytest.raises(TaskScriptError, match="'thing' = 3 is not a valid Loud"):
+        script.bind({"thing": 3})
+
+
+def test_run_script_turns_sys_exit_in_run_into_a_task_failure(tmp_path):
+    path = write(tmp_path, "quits.py", """
+        import sys
+
+        def run():
+            sys.exit(4)
+    """)
+    with pytest.raises(TaskScriptRunError, match=r"SystemExit: sys.exit\(4\)") as info:
+        run_script(str(path), {})
+    assert isinstance(info.value.__cause__, SystemExit)
