@@ -33,8 +33,11 @@ from .constants import (
     TASK_STATUS_QUEUED,
 )
 from .ledger import Ledger, run_callbacks
+from .loopthread import LoopThread
 from .pool import Admission, PoolSettings
 from .task import Task
+from .usercode import UserExit, shielded
+from .validate import check_flag, check_seconds, check_wait
 
 if TYPE_CHECKING:
     from .supervisor import TaskSupervisor
@@ -42,22 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 monotonic = time.monotonic
 
-
-def run_loop_forever(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
-    """Thread body of a loop thread: run ``loop`` until stopped, then cancel
-    what is left on it and close it. ``ready`` is set once it runs."""
-    asyncio.set_event_loop(loop)
-    loop.call_soon(ready.set)
-    try:
-        loop.run_forever()
-    finally:
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+#: Seconds a stop gives a loop to close once its deadline has passed.
+STOP_GRACE = 0.5
 
 
 class CoroutinePool:
@@ -127,7 +116,11 @@ class CoroutinePool:
 
 
 class ALoop:
-    """An asyncio loop running in its own thread, managed by a supervisor."""
+    """An asyncio loop running in its own thread, managed by a supervisor.
+
+    ``start``, ``stop``, ``run`` and ``background_task`` may be called from any
+    thread; ``stop(wait=False)`` also from the aloop's own thread.
+    """
 
     def __init__(self, name: str, supervisor: TaskSupervisor, daemon: bool = False) -> None:
         self.name = name
@@ -135,10 +128,9 @@ class ALoop:
         self.supervisor = supervisor
         self.thread_name = (f"supervisor_aloop_{name}" if supervisor.id == "default"
                             else f"supervisor_{supervisor.id}_aloop_{name}")
-        # Guards _loop, _thread and _active against concurrent start/stop.
+        # Guards _runner and _active against concurrent start/stop.
         self._state_lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: LoopThread | None = None
         self._active = False
         # Coroutine tasks on this aloop; guarded by the supervisor's lock.
         self.tasks_pending = 0
@@ -152,46 +144,71 @@ class ALoop:
 
     def get_loop(self) -> asyncio.AbstractEventLoop | None:
         """The asyncio loop (``None`` before the first start)."""
-        return self._loop
+        runner = self._runner
+        return runner.loop if runner is not None else None
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        """The thread running the loop (``None`` before the first start)."""
+        runner = self._runner
+        return runner.thread if runner is not None else None
+
+    def owns_current_thread(self) -> bool:
+        runner = self._runner
+        return runner is not None and runner.is_current()
 
     def start(self) -> None:
+        """Start a new loop in a new thread; ``RuntimeError`` if it runs already."""
         with self._state_lock:
             if self._active:
                 raise RuntimeError(f"aloop {self.name!r} is already running")
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-            thread = threading.Thread(target=run_loop_forever, args=(loop, ready),
-                                      name=self.thread_name, daemon=self.daemon)
-            thread.start()
-            ready.wait()
-            self._loop, self._thread, self._active = loop, thread, True
+            runner = LoopThread(self.thread_name, daemon=self.daemon)
+            runner.start()  # if the OS refuses the thread, nothing has changed
+            self._runner, self._active = runner, True
         log.info("aloop %r started", self.name)
 
     def stop(self, wait: bool | float = True, cancel_tasks: bool = False) -> None:
         """Stop the loop: wait for its coroutine tasks (``True``, or at most N
-        seconds), cancel them first with ``cancel_tasks``; what is left is canceled."""
+        seconds; ``False``: not at all), cancel them first with ``cancel_tasks``;
+        what is left is canceled. Returns within ``wait`` plus ``STOP_GRACE``
+        seconds: a loop still blocked then is logged and abandoned."""
+        timeout = check_wait(wait)
+        check_flag("cancel_tasks", cancel_tasks)
+        deadline = None if timeout is None else monotonic() + timeout
+        self.stop_until(deadline, cancel_tasks, join=True)
+
+    def stop_until(self, deadline: float | None, cancel_tasks: bool, join: bool) -> bool:
+        """``stop`` against a ``monotonic()`` deadline (``None``: no bound);
+        with ``join``, wait for the thread until the deadline plus
+        ``STOP_GRACE``. ``True`` if the loop's thread has ended."""
+        waiting = deadline is None or deadline > monotonic()
         with self._state_lock:
-            if not self._active:
-                return
+            runner = self._runner
+            if not self._active or runner is None:
+                return True
+            if runner.is_current() and waiting and not cancel_tasks:
+                raise RuntimeError(f"aloop {self.name!r} cannot wait for itself: "
+                                   f"stop(wait=False) from its own thread")
             self._active = False
-            loop, thread = self._loop, self._thread
-        if threading.current_thread() is thread and wait is not False and not cancel_tasks:
-            raise RuntimeError(f"aloop {self.name!r} cannot wait for itself: "
-                               f"stop(wait=False) from its own thread")
+        loop = runner.loop
         sup = self.supervisor
         if cancel_tasks:
             sup._cancel_coroutines(loop)
-        if wait is not False:
-            timeout = None if wait is True else float(wait)
-            deadline = None if timeout is None else monotonic() + timeout
+        if waiting:
             for task in sup._coroutine_tasks(loop):
-                remaining = None if deadline is None else max(0.0, deadline - monotonic())
-                task.wait(remaining)
+                task.wait(_remaining(deadline))
         sup._cancel_coroutines(loop)
-        loop.call_soon_threadsafe(loop.stop)
-        if threading.current_thread() is not thread:
-            thread.join()
+        runner.request_stop()
+        if not join or runner.is_current():
+            return False
+        grace = None if deadline is None else _remaining(deadline) + STOP_GRACE
+        if not runner.join(grace):
+            log.warning("aloop %r did not stop within %.1f s: something blocks its loop "
+                        "(a coroutine that does not await?); its thread is abandoned",
+                        self.name, grace)
+            return False
         log.info("aloop %r stopped", self.name)
+        return True
 
     def _count_task_locked(self, task: Task) -> None:
         self.tasks_pending += 1
@@ -209,25 +226,42 @@ class ALoop:
             if asyncio.iscoroutine(coro):
                 coro.close()
             raise RuntimeError(f"aloop {self.name!r} is not running")
-        return self.supervisor._submit_coroutine(coro, self._loop, name=name, priority=priority)
+        return self.supervisor._submit_coroutine(coro, self.get_loop(), name=name,
+                                                 priority=priority)
 
     def run(self, coro: Coroutine, timeout: float | None = None) -> Any:
-        """Run ``coro`` on this loop and block until its result."""
+        """Run ``coro`` on this loop and block until its result (or its
+        exception, re-raised here: ``SystemExit`` too, which never reaches the loop)."""
         if not asyncio.iscoroutine(coro):
             raise TypeError(f"ALoop.run expects a coroutine object, got {coro!r}")
-        if threading.current_thread() is self._thread:
+        try:
+            timeout = check_seconds("timeout", timeout, allow_none=True)
+        except (TypeError, ValueError):
+            coro.close()
+            raise
+        if self.owns_current_thread():
             coro.close()
             raise RuntimeError(f"ALoop.run() called from aloop {self.name!r}'s own thread "
                                f"would deadlock: 'await' the coroutine instead")
-        if not self._active:
+        loop = self.get_loop()
+        if not self._active or loop is None:
             coro.close()
             raise RuntimeError(f"aloop {self.name!r} is not running")
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        future = asyncio.run_coroutine_threadsafe(shielded(coro), loop)
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"ALoop.run: no result within {timeout} s") from None
+        except UserExit as exc:
+            raise exc.original from None
+        except BaseException:  # e.g. Ctrl+C while waiting: do not leave it running
+            future.cancel()
+            raise
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - monotonic())
 
 
 __all__ = ["ALoop", "CoroutinePool"]

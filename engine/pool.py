@@ -43,7 +43,7 @@ from .constants import (
     TASK_STATUS_STARTED,
 )
 from .task import Task
-from .validate import check_count
+from .validate import MAX_THREADS, check_count
 
 CPU_COUNT = os.cpu_count() or 1
 
@@ -68,9 +68,9 @@ class PoolSettings:
         check_count("reserve_normal", self.reserve_normal)
         check_count("reserve_high", self.reserve_high)
         if self.max_size is not None:
-            check_count("max_size", self.max_size, minimum=1)
+            check_count("max_size", self.max_size, minimum=1, maximum=MAX_THREADS)
         if self.min_size != "max":
-            check_count("min_size", self.min_size)
+            check_count("min_size", self.min_size, maximum=MAX_THREADS)
             if self.min_size > self.effective_max_size:
                 raise ValueError(
                     f"min_size ({self.min_size}) must not exceed max_size "
@@ -234,16 +234,17 @@ class Admission:
         """Tasks accepted and not finished: queued + delayed + running."""
         return sum(self.queued.values()) + sum(self.delayed.values()) + self.active
 
-    def due_for_timeout(self, level: int, deadline: float) -> list[Task]:
+    def due_for_timeout(self, level: int, deadline: float, limit: int) -> list[Task]:
         """Queued tasks that entered their queue at or before ``deadline`` and
-        have not been checked for ``level`` yet; marks them checked."""
-        due = []
+        have not been checked for ``level`` yet, at most ``limit`` of them
+        (the rest are found by the next call); marks them checked."""
+        due: list[Task] = []
         for p in PRIORITIES:
             queue = self.queues[p]
             upto = self.fired_upto[level]
             i = upto[p]
             for task in islice(queue, i, None):
-                if task.time_queued > deadline:
+                if task.time_queued > deadline or len(due) >= limit:
                     break
                 if task.status == TASK_STATUS_QUEUED and not task._timeouts_fired & level:
                     task._timeouts_fired |= level

@@ -22,15 +22,17 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+import weakref
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-from .aloop import ALoop, CoroutinePool, run_loop_forever
+from .aloop import STOP_GRACE, ALoop, CoroutinePool
 from .constants import (
     TASK_NORMAL,
     TASK_STATUS_CANCELED,
     TASK_STATUS_COMPLETED,
     TASK_STATUS_DELAYED,
+    TASK_STATUS_FAILED,
     TASK_STATUS_QUEUED,
     TASK_STATUS_STARTED,
     TASK_TYPES,
@@ -40,17 +42,23 @@ from .constants import (
     check_priority,
 )
 from .ledger import Ledger, run_callbacks
+from .loopthread import LoopThread
 from .mp import MpPool, check_picklable
 from .pool import CPU_COUNT, TIMEOUT_CRITICAL, TIMEOUT_WARNING, Admission, PoolSettings
 from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent, percentiles
 from .task import Task
 from .threads import ThreadPool
-from .validate import check_seconds, check_wait
+from .usercode import UserExit, call_user, log_contained, reraise_if_main_interrupt, shielded
+from .validate import check_flag, check_seconds, check_task_id, check_wait
 
 log = logging.getLogger(__name__)
 monotonic = time.monotonic
 
 _STOPPED, _STARTING, _ACTIVE, _STOPPING = "stopped", "starting", "active", "stopping"
+#: Most queue timeouts fired per turn of the supervisor's loop.
+TIMEOUTS_PER_TURN = 500
+#: Of those, how many are logged one by one per level (the rest in one line).
+TIMEOUTS_LOGGED_ONE_BY_ONE = 5
 
 
 class TaskSupervisor:
@@ -87,9 +95,11 @@ class TaskSupervisor:
         self._default_aloop: ALoop | None = None
         self._aloops_to_restart: list[ALoop] = []
         self._schedulers: dict[Any, concurrent.futures.Future | None] = {}
-        # Written only by start/stop, which _state serializes.
+        # Written only by start/stop, which _state serializes. _runner is
+        # None when the loop is the caller's (start(loop=...)).
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: threading.Thread | None = None
+        self._runner: LoopThread | None = None
+        self._exit_wait: bool | float = 5.0
         self._stopped = threading.Event()
         self._stopped.set()
         # Touched only on the loop's thread.
@@ -98,6 +108,7 @@ class TaskSupervisor:
         self._timeout_critical: float | None = 10.0
         self.timeout_warning_func: Callable[[Task], Any] | None = None
         self.timeout_critical_func: Callable[[Task], Any] | None = None
+        _SUPERVISORS.add(self)
 
     def __repr__(self) -> str:
         return f"<TaskSupervisor {self.id!r} {self._state}>"
@@ -205,7 +216,22 @@ class TaskSupervisor:
             self.create_mp_pool(processes=size or CPU_COUNT)
 
     # -- life cycle ----------------------------------------------------------
+    @property
+    def exit_wait(self) -> bool | float:
+        """How a supervisor still active at interpreter exit is stopped:
+        ``stop(wait=exit_wait)`` (seconds, ``True`` or ``False``; default 5 s).
+        It runs once the main thread has ended, before non-daemon threads
+        (aloops) are joined, so a script that forgets ``stop()`` still exits."""
+        return self._exit_wait
+
+    @exit_wait.setter
+    def exit_wait(self, value: bool | float) -> None:
+        check_wait(value, "exit_wait")
+        self._exit_wait = value
+
     def is_active(self) -> bool:
+        if self._state == _ACTIVE and self._loop_closed():
+            self._stop_after_closed_loop()
         return self._state == _ACTIVE
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -218,17 +244,19 @@ class TaskSupervisor:
             if self._state != _STOPPED:
                 raise RuntimeError(f"supervisor {self.id!r} is already {self._state}")
             self._state = _STARTING  # refuses tasks and a second start
+        runner = None
         if loop is None:
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-            self._loop_thread = threading.Thread(
-                target=run_loop_forever, args=(loop, ready),
-                name=f"supervisor_{self.id}_event_loop", daemon=True)
-            self._loop_thread.start()
-            ready.wait()
+            runner = LoopThread(f"supervisor_{self.id}_event_loop", daemon=True)
+            try:
+                runner.start()
+            except BaseException:
+                with self._lock:
+                    self._state = _STOPPED
+                raise
+            loop = runner.loop
         actions: list = []
         with self._lock:
-            self._loop = loop
+            self._loop, self._runner = loop, runner
             self._state = _ACTIVE
             self._mp.active = True
             self._stopped.clear()
@@ -252,72 +280,102 @@ class TaskSupervisor:
         delayed tasks and returns at once. ``cancel_tasks`` cancels queued and
         delayed tasks and pending coroutines first. Running threads are never
         killed. Aloops are stopped last.
+
+        Bounded: with ``wait=N`` it returns within N s plus ``STOP_GRACE``
+        whatever schedulers, coroutines and loops do; what it abandons is
+        logged by name. Exception-safe: interrupted (Ctrl+C), it still ends
+        stopped, so ``start()`` and ``stop()`` work again. From one of this
+        supervisor's own threads (a task, a worker, an aloop, its loop) a
+        waiting stop would wait for itself: ``RuntimeError`` at once
+        (``wait=False`` is allowed there; on the loop, ``await astop()``).
         """
-        timeout = check_wait(wait)
-        if wait is not False and self._on_own_loop():
-            raise RuntimeError("stop() with wait would block the supervisor's own loop: "
-                               "use 'await supervisor.astop(...)' there")
+        deadline = self._check_stop(wait, stop_schedulers, cancel_tasks, asynchronous=False)
         if not self._begin_stop():
             if wait is not False:  # another caller is stopping it: wait for that
-                self._stopped.wait(timeout)
+                self._stopped.wait(_remaining(deadline))
             return
-        deadline = None if timeout is None else monotonic() + timeout
-        if stop_schedulers:
-            futures = self._stop_schedulers()
-            if wait is not False and futures:
+        interrupted = True
+        try:
+            for futures in self._stop_steps(deadline, stop_schedulers, cancel_tasks):
                 concurrent.futures.wait(futures, _remaining(deadline))
-        if cancel_tasks or wait is False:
-            self._cancel_pending(coroutines=cancel_tasks)
-        if wait is not False:
-            drained = threading.Event()
-            if not self._add_drain_listener(drained.set):
-                drained.wait(_remaining(deadline))
-        self._finish_stop()
+            interrupted = False
+        finally:
+            self._finish_stop(deadline, join=wait is not False and not interrupted)
 
     async def astop(self, wait: bool | float = True, stop_schedulers: bool = True,
                     cancel_tasks: bool = False) -> None:
         """``stop`` for the supervisor's own loop: waits without blocking it."""
-        timeout = check_wait(wait)
+        deadline = self._check_stop(wait, stop_schedulers, cancel_tasks, asynchronous=True)
+        loop = asyncio.get_running_loop()
         if not self._begin_stop():
             if wait is not False:  # another caller is stopping it: wait for that
-                await asyncio.get_running_loop().run_in_executor(None, self._stopped.wait,
-                                                                 timeout)
+                await loop.run_in_executor(None, self._stopped.wait, _remaining(deadline))
             return
-        deadline = None if timeout is None else monotonic() + timeout
-        if stop_schedulers:
-            futures = self._stop_schedulers()
-            if wait is not False and futures:
+        interrupted = True
+        try:
+            for futures in self._stop_steps(deadline, stop_schedulers, cancel_tasks):
                 await asyncio.wait([asyncio.wrap_future(f) for f in futures],
                                    timeout=_remaining(deadline))
-        if cancel_tasks or wait is False:
-            self._cancel_pending(coroutines=cancel_tasks)
-        if wait is not False:
-            loop = asyncio.get_running_loop()
-            drained = loop.create_future()
-
-            def wake() -> None:
-                loop.call_soon_threadsafe(lambda: drained.done() or drained.set_result(None))
-
-            if not self._add_drain_listener(wake):
-                try:
-                    await asyncio.wait_for(drained, _remaining(deadline))
-                except TimeoutError:
-                    pass
-        if self._loop_thread is None:  # a host's loop (the console): keep it responsive
-            await asyncio.get_running_loop().run_in_executor(None, self._finish_stop)
-        else:  # our own loop thread: it must not join itself
-            self._finish_stop()
+            interrupted = False
+        finally:
+            join = wait is not False and not interrupted
+            if join and self._runner is None:  # a host's loop (the console): keep it responsive
+                await loop.run_in_executor(None, self._finish_stop, deadline, True)
+            else:  # our own loop thread must not join itself; or no waiting
+                self._finish_stop(deadline, join=False)
 
     def block(self) -> None:
         """Block the calling thread while the supervisor is active."""
         while not self._stopped.wait(self._poll_delay):
             pass
 
+    def _check_stop(self, wait: object, stop_schedulers: object, cancel_tasks: object,
+                    asynchronous: bool) -> float | None:
+        """Validate the stop arguments and the calling thread; the deadline."""
+        timeout = check_wait(wait)
+        check_flag("stop_schedulers", stop_schedulers)
+        check_flag("cancel_tasks", cancel_tasks)
+        if asynchronous:
+            if not self._on_own_loop():
+                raise RuntimeError(f"astop() must be awaited on supervisor {self.id!r}'s own "
+                                   f"loop; elsewhere call stop()")
+        elif wait is not False:
+            inside = self._own_thread()
+            if inside:
+                raise RuntimeError(f"stop(wait={wait!r}) called from {inside} of supervisor "
+                                   f"{self.id!r} would wait for itself: call it from another "
+                                   f"thread, use stop(wait=False), or 'await astop()' on the "
+                                   f"supervisor's loop")
+        return None if timeout is None else monotonic() + timeout
+
+    def _own_thread(self) -> str | None:
+        """What of this supervisor runs the calling thread, if anything."""
+        if self._on_own_loop() or (self._runner is not None and self._runner.is_current()):
+            return "the main loop"
+        if self._threads.owns_current_thread():
+            return "a task thread"
+        with self._registry_lock:
+            aloops = list(self._aloops.values())
+        for aloop in aloops:
+            if aloop.owns_current_thread():
+                return f"aloop {aloop.name!r}"
+        return None
+
     def _on_own_loop(self) -> bool:
         try:
             return asyncio.get_running_loop() is self._loop
         except RuntimeError:
             return False
+
+    def _loop_closed(self) -> bool:
+        loop = self._loop
+        return loop is not None and loop.is_closed()
+
+    def _stop_after_closed_loop(self) -> None:
+        """The host's loop was closed without ``astop()``: stop without it."""
+        if self._begin_stop():
+            log.warning("supervisor %r: its loop was closed without stop(); stopping", self.id)
+            self._finish_stop(monotonic(), join=False)
 
     def _begin_stop(self) -> bool:
         with self._lock:
@@ -326,6 +384,24 @@ class TaskSupervisor:
             self._state = _STOPPING
         log.info("supervisor %r stopping", self.id)
         return True
+
+    def _stop_steps(self, deadline: float | None, stop_schedulers: bool,
+                    cancel_tasks: bool) -> Iterator[list[concurrent.futures.Future]]:
+        """The stop sequence shared by ``stop`` and ``astop``: yields the
+        futures to wait for until ``deadline`` at each step."""
+        waiting = deadline is None or deadline > monotonic()
+        if stop_schedulers:
+            stopping = self._stop_schedulers()
+            if waiting and stopping:
+                yield [f for _, f in stopping]
+            self._abandon_schedulers(stopping)
+        self._end_orphaned_coroutines()
+        if cancel_tasks or not waiting:
+            self._cancel_pending(coroutines=cancel_tasks)
+        if waiting:
+            drained: concurrent.futures.Future = concurrent.futures.Future()
+            if not self._add_drain_listener(lambda: drained.done() or drained.set_result(None)):
+                yield [drained]
 
     def _add_drain_listener(self, callback: Callable[[], Any]) -> bool:
         """Call ``callback`` once no task is left; ``True`` if none is left now."""
@@ -356,30 +432,61 @@ class TaskSupervisor:
             log.info("supervisor %r canceled %d queued or delayed task(s)", self.id, len(doomed))
         run_callbacks(callbacks, log)
 
-    def _finish_stop(self) -> None:
-        self._cancel_pending(coroutines=False)  # what a bounded wait left behind
-        actions: list = []
+    def _end_orphaned_coroutines(self) -> None:
+        """Coroutine tasks whose loop was closed under them can never end on
+        their own: they fail now."""
+        callbacks: list = []
         with self._lock:
-            self._state = _STOPPED
-            self._ledger.drain_listeners = []
-            self._threads.close_locked(actions)
-            stuck = [t for t in self._ledger.tasks.values() if t.status == TASK_STATUS_STARTED]
-        self._threads.run_actions(actions)
-        for task in stuck:
-            log.warning("supervisor %r stopped while task %r (%s) still runs; it is "
-                        "abandoned", self.id, task.id, task.name)
-        self._close_mp()
-        self._stop_aloops()
-        loop, self._loop = self._loop, None
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._cancel_timeouts)
-            if self._loop_thread is not None:
-                loop.call_soon_threadsafe(loop.stop)
-                if threading.current_thread() is not self._loop_thread:
-                    self._loop_thread.join()
-        self._loop_thread = None
-        self._stopped.set()
-        log.info("supervisor %r stopped", self.id)
+            orphans = [t for t in self._ledger.tasks.values()
+                       if t.tt == TT_COROUTINE and t._handle[0].is_closed()]
+            for task in orphans:
+                error = RuntimeError(f"the loop of coroutine task {task.id!r} was closed "
+                                     f"before it finished")
+                callbacks += self._ledger.finish_locked(
+                    self._coroutines.admission, task, TASK_STATUS_FAILED, None, error,
+                    monotonic()) or ()
+        for task in orphans:
+            log.warning("supervisor %r: coroutine task %r (%s) failed: its loop was closed",
+                        self.id, task.id, task.name)
+        run_callbacks(callbacks, log)
+
+    def _finish_stop(self, deadline: float | None, join: bool) -> None:
+        """The last step of every stop: whatever happens, it ends STOPPED.
+
+        With ``join``, loops get until ``deadline`` plus ``STOP_GRACE`` to end
+        (``deadline=None``: ``STOP_GRACE`` once every task has ended)."""
+        try:
+            self._end_orphaned_coroutines()
+            self._cancel_pending(coroutines=False)  # what a bounded wait left behind
+            actions: list = []
+            with self._lock:
+                self._state = _STOPPED
+                self._ledger.drain_listeners = []
+                self._threads.close_locked(actions)
+                stuck = [t for t in self._ledger.tasks.values()
+                         if t.status == TASK_STATUS_STARTED]
+            self._threads.run_actions(actions)
+            for task in stuck:
+                log.warning("supervisor %r stopped while task %r (%s) still runs; it is "
+                            "abandoned", self.id, task.id, task.name)
+            self._close_mp()
+            self._stop_aloops(deadline, join)
+            loop, runner, self._loop, self._runner = self._loop, self._runner, None, None
+            if loop is not None and not loop.is_closed():
+                try:
+                    loop.call_soon_threadsafe(self._cancel_timeouts)
+                except RuntimeError:  # closed meanwhile
+                    pass
+            if runner is not None:
+                runner.request_stop()
+                if join and not runner.join(_remaining(deadline, STOP_GRACE)):
+                    log.warning("supervisor %r: its loop thread is still busy after the stop "
+                                "(a callback blocks it); it is abandoned", self.id)
+        finally:
+            with self._lock:
+                self._state = _STOPPED
+            self._stopped.set()
+            log.info("supervisor %r stopped", self.id)
 
     def _close_mp(self) -> None:
         """Terminate our own process pool; tasks still in flight on it fail."""
@@ -422,8 +529,12 @@ class TaskSupervisor:
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
         check_priority(priority)
-        if tt not in (TT_THREAD, TT_MP):
+        if isinstance(tt, bool) or tt not in (TT_THREAD, TT_MP):
             raise ValueError(f"unknown task type {tt!r}: use TT_THREAD (1) or TT_MP (2)")
+        if task_id is not None:
+            check_task_id(task_id)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"task name must be a string, got {name!r}")
         if delay is not None:
             delay = check_seconds("delay", delay) or None
         if not isinstance(args, (tuple, list)):
@@ -438,7 +549,8 @@ class TaskSupervisor:
                 self._ensure_mp_pool()
         if name is None:
             name = getattr(target, "__qualname__", None) or repr(target)
-        if task_id is None:
+        numbered = task_id is None
+        if numbered:
             task_id = next(self._ids)  # atomic: no lock needed
         if not auto or tt == TT_MP:
             kwargs = {**kwargs, "_task_id": task_id}
@@ -448,8 +560,18 @@ class TaskSupervisor:
                     auto, self._lock, self.id)
         with self._lock:
             self._check_active_locked()
+            if numbered and task_id in self._ledger.tasks:
+                self._renumber_locked(task)
             handoff = self._admit_locked(task)
         return self._hand_off(task, *handoff)
+
+    def _renumber_locked(self, task: Task) -> None:
+        """A number the caller chose (``put_task(task_id=7)``) is live: the
+        next free one instead."""
+        while task.id in self._ledger.tasks:
+            task.id = next(self._ids)
+        if "_task_id" in task.kwargs:
+            task.kwargs["_task_id"] = task.id
 
     def _admit_locked(self, task: Task) -> tuple:
         """Register ``task`` and queue, start or delay it; what ``_hand_off``
@@ -482,6 +604,9 @@ class TaskSupervisor:
         if self._state != _ACTIVE:
             raise RuntimeError(f"supervisor {self.id!r} is not active ({self._state}): "
                                f"start() it before submitting tasks")
+        if self._loop.is_closed():  # the host closed its loop without astop()
+            raise RuntimeError(f"supervisor {self.id!r} is not active: its loop was closed "
+                               f"without stop()")
 
     def _ensure_mp_pool(self) -> None:
         if self._mp.backend is None and not self._mp.rebuilding:
@@ -529,6 +654,12 @@ class TaskSupervisor:
     def mark_task_completed(self, task: Task | None = None, task_id: Any = None,
                             tt: int | None = None) -> None:
         """Complete a started task; with no argument, the one running in this thread."""
+        if task is not None and not isinstance(task, Task):
+            raise TypeError(f"task must be a Task, got {task!r}")
+        if task_id is not None:
+            check_task_id(task_id)
+        if tt is not None and (isinstance(tt, bool) or tt not in TASK_TYPES):
+            raise ValueError(f"unknown task type {tt!r}")
         if task is not None:
             task_id = task.id
         elif task_id is None:
@@ -553,6 +684,7 @@ class TaskSupervisor:
 
     def cancel_task(self, task_id: Any) -> Task:
         """Cancel a queued or delayed task: it never runs. Returns the task."""
+        check_task_id(task_id)
         with self._lock:
             task = self._ledger.tasks.get(task_id)
             if task is None:
@@ -631,12 +763,21 @@ class TaskSupervisor:
             raise RuntimeError(f"aloop {aloop.name!r} is not running")
         return aloop.get_loop()
 
-    def _stop_aloops(self) -> None:
+    def _stop_aloops(self, deadline: float | None, join: bool) -> None:
+        """Stop every active aloop (they restart with the supervisor); with
+        ``join``, wait for their threads until ``deadline`` plus ``STOP_GRACE``."""
         with self._registry_lock:
             active = [a for a in self._aloops.values() if a.is_active()]
             self._aloops_to_restart = active
+        runners = [a._runner for a in active]
         for aloop in active:
-            aloop.stop(wait=False, cancel_tasks=True)
+            aloop.stop_until(monotonic(), cancel_tasks=True, join=False)
+        if not join:
+            return
+        for aloop, runner in zip(active, runners, strict=True):
+            if runner is not None and not runner.join(_remaining(deadline, STOP_GRACE)):
+                log.warning("supervisor %r: aloop %r did not stop in time (something blocks "
+                            "its loop); its thread is abandoned", self.id, aloop.name)
 
     def _coroutine_tasks(self, loop: asyncio.AbstractEventLoop) -> list[Task]:
         with self._lock:
@@ -662,11 +803,16 @@ class TaskSupervisor:
     def register_scheduler(self, scheduler: Any, loop: asyncio.AbstractEventLoop | None = None
                            ) -> concurrent.futures.Future:
         """Run ``scheduler.loop()`` on ``loop`` (default: the supervisor's own)
-        until ``scheduler.stop()``; ``stop()`` stops it with the supervisor."""
+        until ``scheduler.stop()``; ``stop()`` stops it with the supervisor.
+
+        Whatever ``loop()`` raises (``SystemExit`` included) is logged and ends
+        that scheduler only; the loop keeps serving."""
         if not callable(getattr(scheduler, "loop", None)) or not callable(
                 getattr(scheduler, "stop", None)):
             raise TypeError(f"a scheduler needs an async loop() and a stop() method, "
                             f"got {scheduler!r}")
+        if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+            raise TypeError(f"loop must be an asyncio event loop, got {loop!r}")
         loop = loop or self._loop
         if loop is None or not self.is_active():
             raise RuntimeError(f"supervisor {self.id!r} is not active: start() it before "
@@ -674,8 +820,13 @@ class TaskSupervisor:
         with self._registry_lock:
             if scheduler in self._schedulers:
                 raise ValueError(f"scheduler {scheduler!r} is already registered")
-            self._schedulers[scheduler] = future = asyncio.run_coroutine_threadsafe(
-                scheduler.loop(), loop)
+            coro = scheduler.loop()
+            try:
+                future = asyncio.run_coroutine_threadsafe(shielded(coro), loop)
+            except BaseException:
+                coro.close()
+                raise
+            self._schedulers[scheduler] = future
         future.add_done_callback(lambda f: self._scheduler_ended(scheduler, f))
         return future
 
@@ -705,32 +856,62 @@ class TaskSupervisor:
             return list(self._schedulers)
 
     def _scheduler_ended(self, scheduler: Any, future: concurrent.futures.Future) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            log.error("scheduler %r failed", scheduler, exc_info=future.exception())
+        if not future.cancelled():
+            exc = future.exception()
+            if exc is not None:
+                log_contained(f"scheduler {_scheduler_name(scheduler)!r}",
+                              exc.original if isinstance(exc, UserExit) else exc, log)
         with self._registry_lock:
             if self._schedulers.get(scheduler) is future:
                 del self._schedulers[scheduler]
 
-    def _stop_schedulers(self) -> list[concurrent.futures.Future]:
-        """Ask every scheduler to stop; the futures of the async ones' loops."""
+    def _stop_schedulers(self) -> list[tuple[Any, concurrent.futures.Future]]:
+        """Ask every scheduler to stop, each ``stop()`` in a thread of its own
+        (user code that may block); ``(scheduler, future)`` pairs to wait for:
+        the end of its ``stop()`` call, and of its ``loop()`` if it has one."""
         with self._registry_lock:
             schedulers = list(self._schedulers.items())
-        for scheduler, _ in schedulers:
+        waits = []
+        for scheduler, loop_future in schedulers:
+            stopped: concurrent.futures.Future = concurrent.futures.Future()
+            name = _scheduler_name(scheduler)
+
+            def call_stop(scheduler: Any = scheduler, stopped: concurrent.futures.Future = stopped,
+                          name: str = name) -> None:
+                call_user(f"stop() of scheduler {name!r}", scheduler.stop, wait=False,
+                          logger=log)
+                stopped.set_result(None)
+
             try:
-                scheduler.stop(wait=False)
-            except Exception:
-                log.exception("stopping scheduler %r failed", scheduler)
-        return [f for _, f in schedulers if f is not None]
+                threading.Thread(target=call_stop, name=f"supervisor_{self.id}_stop_{name}",
+                                 daemon=True).start()
+            except RuntimeError as exc:  # no thread left: call it here
+                log.warning("no thread to stop scheduler %r in (%s): stopping it inline",
+                            name, exc)
+                call_stop()
+            waits.append((scheduler, stopped))
+            if loop_future is not None:
+                waits.append((scheduler, loop_future))
+        return waits
+
+    def _abandon_schedulers(self, waits: list[tuple[Any, concurrent.futures.Future]]) -> None:
+        """Log what did not stop in time; cancel the loops still running."""
+        for scheduler, future in waits:
+            if not future.done():
+                log.warning("supervisor %r: scheduler %r did not stop in time; it is "
+                            "abandoned", self.id, _scheduler_name(scheduler))
+                future.cancel()
 
     # -- inspection -----------------------------------------------------------
     def get_task(self, task_id: Any) -> Task | None:
         """A live task, or a recently finished one from the history; else ``None``."""
+        check_task_id(task_id)
         with self._lock:
             return self._ledger.tasks.get(task_id) or self._ledger.history.get(task_id)
 
     def get_tasks(self, tt: int | None = None) -> list[Task]:
         """Live (unfinished) tasks, optionally of one type."""
-        if tt is not None and tt not in TASK_TYPES:
+        if tt is not None and (isinstance(tt, bool) or tt not in TASK_TYPES):
             raise ValueError(f"unknown task type {tt!r}")
         with self._lock:
             tasks = list(self._ledger.tasks.values())
@@ -803,9 +984,15 @@ class TaskSupervisor:
             self._timeout_timer = None
 
     def _schedule_timeouts(self) -> None:
-        """Fire due timeouts, then sleep until the next one can be due."""
+        """Fire due timeouts, then sleep until the next one can be due.
+
+        Bounded work per loop turn: at most ``TIMEOUTS_PER_TURN`` tasks; if
+        more are due, the rest follow on the next turn, so a flood of alerts
+        never freezes the loop (the console's, when it hosts the supervisor).
+        """
         self._cancel_timeouts()
-        if self._loop is None or self._state == _STOPPED:
+        loop = self._loop
+        if loop is None or loop.is_closed() or self._state == _STOPPED:
             return
         levels = [(lvl, thr) for lvl, thr in ((TIMEOUT_WARNING, self._timeout_warning),
                                               (TIMEOUT_CRITICAL, self._timeout_critical))
@@ -813,45 +1000,84 @@ class TaskSupervisor:
         if not levels:
             return
         now = monotonic()
-        fired: list[tuple[int, Task]] = []
+        fired: dict[int, list[Task]] = {TIMEOUT_WARNING: [], TIMEOUT_CRITICAL: []}
+        budget = TIMEOUTS_PER_TURN
         with self._lock:
             # A task queued later than now is due later than now + threshold;
             # below poll_delay, such a task may be seen up to poll_delay late.
             next_due = now + max(min(thr for _, thr in levels), self._poll_delay)
             for admission in (self._threads.admission, self._mp.admission):
                 for level, threshold in levels:
-                    for task in admission.due_for_timeout(level, now - threshold):
-                        kind = ("timeout_warning" if level == TIMEOUT_WARNING
-                                else "timeout_critical")
+                    due = admission.due_for_timeout(level, now - threshold, budget)
+                    budget -= len(due)
+                    kind = "timeout_warning" if level == TIMEOUT_WARNING else "timeout_critical"
+                    for task in due:
                         self._ledger.events.append(now, kind, task)
-                        fired.append((level, task))
+                    fired[level] += due
                     oldest = admission.oldest_unchecked(level)
                     if oldest is not None:
                         next_due = min(next_due, oldest + threshold)
-        for level, task in fired:
-            self._report_timeout(level, task, now)
-        self._timeout_timer = self._loop.call_later(max(0.0, next_due - monotonic()) + 0.001,
-                                                    self._schedule_timeouts)
+        for level, tasks in fired.items():
+            if tasks:
+                self._report_timeouts(level, tasks, now)
+        delay = 0.0 if budget <= 0 else max(0.0, next_due - monotonic()) + 0.001
+        self._timeout_timer = loop.call_later(delay, self._schedule_timeouts)
 
-    def _report_timeout(self, level: int, task: Task, now: float) -> None:
-        waited = now - task.time_queued
+    def _report_timeouts(self, level: int, tasks: list[Task], now: float) -> None:
+        """Log the first few tasks of a batch one by one, the rest as one
+        line; call the level's function for each (contained, see usercode)."""
         if level == TIMEOUT_WARNING:
-            log.warning("task %r (%s) has waited %.2f s in the queue", task.id, task.name,
-                        waited)
-            func = self.timeout_warning_func
+            severity, func, name = logging.WARNING, self.timeout_warning_func, "warning"
         else:
-            log.critical("task %r (%s) has waited %.2f s in the queue", task.id, task.name,
-                         waited)
-            func = self.timeout_critical_func
-        if func is not None:
-            try:
-                func(task)
-            except Exception:
-                log.exception("timeout function %r failed for task %r", func, task.id)
+            severity, func, name = logging.CRITICAL, self.timeout_critical_func, "critical"
+        for task in tasks[:TIMEOUTS_LOGGED_ONE_BY_ONE]:
+            log.log(severity, "task %r (%s) has waited %.2f s in the queue", task.id,
+                    task.name, now - task.time_queued)
+        more = len(tasks) - TIMEOUTS_LOGGED_ONE_BY_ONE
+        if more > 0:
+            log.log(severity, "and %d more task(s) passed timeout_%s in the queue", more, name)
+        if func is None:
+            return
+        for task in tasks:
+            ok, exc = call_user(f"timeout_{name}_func {func!r} for task {task.id!r}", func,
+                                task, logger=log)
+            if not ok:
+                reraise_if_main_interrupt(exc)
 
 
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.0, deadline - monotonic())
+def _remaining(deadline: float | None, grace: float | None = None) -> float | None:
+    """Seconds left until ``deadline`` (``None``: no bound), plus ``grace``
+    (which alone bounds a ``None`` deadline)."""
+    if deadline is None:
+        return grace
+    return max(0.0, deadline - monotonic()) + (grace or 0.0)
+
+
+#: Every supervisor created, for the stop at interpreter exit.
+_SUPERVISORS: weakref.WeakSet[TaskSupervisor] = weakref.WeakSet()
+
+
+def _stop_at_exit() -> None:
+    """Stop what a program left running once its main thread has ended.
+
+    Registered with ``threading._register_atexit`` (as ``concurrent.futures``
+    does): it runs before the interpreter joins non-daemon threads, which an
+    ``atexit`` hook would not.
+    """
+    for supervisor in list(_SUPERVISORS):
+        try:
+            if supervisor.is_active():
+                supervisor.stop(wait=supervisor.exit_wait)
+        except BaseException as exc:  # noqa: BLE001 - never break the exit of the program
+            log_contained(f"the stop at exit of supervisor {supervisor.id!r}", exc, log)
+
+
+_register_exit = getattr(threading, "_register_atexit", None)
+if _register_exit is not None:
+    _register_exit(_stop_at_exit)
+else:  # pragma: no cover - every supported CPython has it
+    import atexit
+    atexit.register(_stop_at_exit)
 
 
 def _scheduler_name(scheduler: Any) -> str:

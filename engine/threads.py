@@ -26,13 +26,13 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED
 from .ledger import Callback, Ledger, run_callbacks
 from .pool import Admission, PoolSettings
 from .task import Task
+from .usercode import call_user
 
 log = logging.getLogger(__name__)
 
@@ -195,13 +195,39 @@ class ThreadPool:
                 thread = threading.Thread(
                     target=self._thread_main, args=(action,),
                     name=f"{self.name_prefix}{next(self._names)}", daemon=True)
-                thread.start()
+                try:
+                    thread.start()
+                except BaseException as exc:  # noqa: BLE001 - e.g. "can't start new thread"
+                    self._thread_refused(action, exc)
+
+    def _thread_refused(self, task: Task | None, exc: BaseException) -> None:
+        """The OS refused a thread reserved under the lock: give the
+        reservation back and fail the task it was for (the counters stay right)."""
+        log.error("the OS refused a new worker thread (%s: %s)%s", type(exc).__name__, exc,
+                  f"; task {task.id!r} ({task.name}) fails" if task is not None else "")
+        actions: list = []
+        callbacks = None
+        with self._lock:
+            self._alive -= 1
+            if task is not None:
+                self._busy -= 1
+                error = RuntimeError(f"no thread could be started for task {task.id!r}: "
+                                     f"{type(exc).__name__}: {exc}")
+                error.__cause__ = exc
+                callbacks = self.finish_locked(task, TASK_STATUS_FAILED, None, error, actions)
+        self.run_actions(actions)  # each refusal ends one task: this recursion is bounded
+        run_callbacks(callbacks, log)
 
     def current_task(self) -> Task | None:
         """The task whose target runs in the calling thread, if any."""
         return getattr(self._current, "task", None)
 
+    def owns_current_thread(self) -> bool:
+        """True when called from one of this pool's worker threads."""
+        return getattr(self._current, "worker", False)
+
     def _thread_main(self, task: Task | None) -> None:
+        self._current.worker = True
         worker = _Worker()
         lock = self._lock
         if task is None:
@@ -283,8 +309,6 @@ class ThreadPool:
 
 
 def _call_callback(task: Task, result: Any) -> None:
-    callback: Callable[[Any], Any] = task.callback  # type: ignore[assignment]
-    try:
-        callback(result)
-    except Exception:
-        log.exception("callback of task %r (%s) failed", task.id, task.name)
+    """Run the task's ``callback=``; whatever it raises is logged (usercode)."""
+    call_user(f"callback {task.callback!r} of task {task.id!r} ({task.name})",
+              task.callback, result, logger=log)  # type: ignore[arg-type]

@@ -76,6 +76,29 @@ def reraise_if_main_interrupt(exc: BaseException | None) -> None:
         raise exc  # type: ignore[misc]
 
 
+class UserExit(Exception):
+    """``SystemExit`` or ``KeyboardInterrupt`` raised by a coroutine, carried
+    as an ordinary exception (``original``) so that it cannot stop the loop."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(f"{type(original).__name__}: {original}")
+        self.original = original
+
+
+async def shielded(coro: Any) -> Any:
+    """Await ``coro`` and return its result; a ``SystemExit`` or
+    ``KeyboardInterrupt`` it raises comes out as ``UserExit``.
+
+    asyncio re-raises those two out of ``run_forever``, which would stop the
+    loop that runs every other coroutine; every other exception, and
+    cancellation, passes through unchanged.
+    """
+    try:
+        return await coro
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise UserExit(exc) from exc
+
+
 def safe_repr(value: Any, limit: int = 200) -> str:
     """A short ``repr`` of ``value`` that never raises (whatever its
     ``__repr__`` does, ``SystemExit`` included) and is at most ``limit``
@@ -89,5 +112,5 @@ def safe_repr(value: Any, limit: int = 200) -> str:
     return text
 
 
-__all__ = ["call_user", "is_main_interrupt", "log_contained", "reraise_if_main_interrupt",
-           "safe_repr"]
+__all__ = ["UserExit", "call_user", "is_main_interrupt", "log_contained",
+           "reraise_if_main_interrupt", "safe_repr", "shielded"]

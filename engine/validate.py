@@ -19,6 +19,8 @@ import threading
 MAX_SECONDS = float(threading.TIMEOUT_MAX)
 #: The largest pool size, reserve, OS thread or process count accepted.
 MAX_SIZE = 100_000
+#: The most OS threads a pool may be told to keep (``min_size`` / ``max_size``).
+MAX_THREADS = 10_000
 
 
 def check_seconds(name: str, value: object, *, allow_none: bool = False,
@@ -69,6 +71,24 @@ def check_count(name: str, value: object, *, minimum: int = 0,
     return value
 
 
+def check_flag(name: str, value: object) -> bool:
+    """``value`` if it is a ``bool`` (flags such as ``cancel_tasks``)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_task_id(value: object, name: str = "task_id") -> None:
+    """``TypeError`` unless ``value`` can be a task id: hashable, not a ``bool``
+    (``True == 1`` would name task 1)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must not be a bool, got {value!r}")
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(f"{name} must be hashable, got {value!r}") from None
+
+
 def check_callable(name: str, value: object, *, allow_none: bool = True) -> None:
     """``TypeError`` unless ``value`` is callable (or ``None`` if allowed)."""
     if value is None and allow_none:
@@ -77,5 +97,5 @@ def check_callable(name: str, value: object, *, allow_none: bool = True) -> None
         raise TypeError(f"{name} must be callable, got {value!r}")
 
 
-__all__ = ["MAX_SECONDS", "MAX_SIZE", "check_callable", "check_count", "check_seconds",
-           "check_wait"]
+__all__ = ["MAX_SECONDS", "MAX_SIZE", "MAX_THREADS", "check_callable", "check_count", "check_flag",
+           "check_seconds", "check_task_id", "check_wait"]
