@@ -162,7 +162,8 @@ class ALoop:
         with self._state_lock:
             if self._active:
                 raise RuntimeError(f"aloop {self.name!r} is already running")
-            runner = LoopThread(self.thread_name, daemon=self.daemon)
+            runner = LoopThread(self.thread_name, daemon=self.daemon,
+                                on_closed=self.supervisor._end_orphaned_coroutines)
             runner.start()  # if the OS refuses the thread, nothing has changed
             self._runner, self._active = runner, True
         log.info("aloop %r started", self.name)

@@ -11,7 +11,9 @@ the loop and the thread, and it makes both survive the user code they run:
   on the loop and gives it ``SHUTDOWN_GRACE`` seconds; tasks that swallow
   the cancellation are logged by name and abandoned, and the loop is closed.
   ``join(timeout)`` waits at most ``timeout``: a loop blocked by a coroutine
-  that never yields is logged and abandoned by its stopper.
+  that never yields is logged and abandoned by its stopper. ``on_closed``
+  runs on the thread once the loop is closed (the supervisor then ends the
+  coroutine tasks that can no longer run).
 
 ``start``, ``request_stop`` and ``join`` may be called from any thread
 (``join`` from the loop's own thread returns ``False`` at once).
@@ -22,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from .usercode import log_contained
 
@@ -34,8 +38,10 @@ SHUTDOWN_GRACE = 0.3
 class LoopThread:
     """One asyncio loop and the thread that runs it."""
 
-    def __init__(self, name: str, daemon: bool = True) -> None:
+    def __init__(self, name: str, daemon: bool = True,
+                 on_closed: Callable[[], Any] | None = None) -> None:
         self.name = name
+        self._on_closed = on_closed  # engine code, run on the thread once the loop is closed
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._main, name=name, daemon=daemon)
         self._ready = threading.Event()
@@ -108,6 +114,8 @@ class LoopThread:
             log_contained(f"the shutdown of loop {self.name!r}", exc, log)
         finally:
             loop.close()
+            if self._on_closed is not None:
+                self._on_closed()
 
 
 __all__ = ["SHUTDOWN_GRACE", "LoopThread"]

@@ -246,7 +246,8 @@ class TaskSupervisor:
             self._state = _STARTING  # refuses tasks and a second start
         runner = None
         if loop is None:
-            runner = LoopThread(f"supervisor_{self.id}_event_loop", daemon=True)
+            runner = LoopThread(f"supervisor_{self.id}_event_loop", daemon=True,
+                                on_closed=self._end_orphaned_coroutines)
             try:
                 runner.start()
             except BaseException:
@@ -873,10 +874,10 @@ class TaskSupervisor:
             schedulers = list(self._schedulers.items())
         waits = []
         for scheduler, loop_future in schedulers:
-            stopped: concurrent.futures.Future = concurrent.futures.Future()
+            stopped = _StopCall()
             name = _scheduler_name(scheduler)
 
-            def call_stop(scheduler: Any = scheduler, stopped: concurrent.futures.Future = stopped,
+            def call_stop(scheduler: Any = scheduler, stopped: _StopCall = stopped,
                           name: str = name) -> None:
                 call_user(f"stop() of scheduler {name!r}", scheduler.stop, wait=False,
                           logger=log)
@@ -896,11 +897,15 @@ class TaskSupervisor:
 
     def _abandon_schedulers(self, waits: list[tuple[Any, concurrent.futures.Future]]) -> None:
         """Log what did not stop in time; cancel the loops still running."""
+        late = {}
         for scheduler, future in waits:
             if not future.done():
-                log.warning("supervisor %r: scheduler %r did not stop in time; it is "
-                            "abandoned", self.id, _scheduler_name(scheduler))
-                future.cancel()
+                late[id(scheduler)] = scheduler
+                if not isinstance(future, _StopCall):
+                    future.cancel()
+        for scheduler in late.values():
+            log.warning("supervisor %r: scheduler %r did not stop in time; it is abandoned",
+                        self.id, _scheduler_name(scheduler))
 
     # -- inspection -----------------------------------------------------------
     def get_task(self, task_id: Any) -> Task | None:
@@ -1051,6 +1056,10 @@ def _remaining(deadline: float | None, grace: float | None = None) -> float | No
     if deadline is None:
         return grace
     return max(0.0, deadline - monotonic()) + (grace or 0.0)
+
+
+class _StopCall(concurrent.futures.Future):
+    """The end of one scheduler's ``stop()`` call (never canceled)."""
 
 
 #: Every supervisor created, for the stop at interpreter exit.
