@@ -68,7 +68,9 @@ class TaskSupervisor:
                  reserve_normal: int = 5, reserve_high: int = 5, min_size: int | str = 0,
                  max_size: int | None = None, poll_delay: float = 0.1,
                  thread_idle_timeout: float = 30.0) -> None:
-        self.id = str(supervisor_id) if supervisor_id is not None else uuid.uuid4().hex[:8]
+        if supervisor_id is not None and not isinstance(supervisor_id, str):
+            raise TypeError(f"supervisor_id must be a string, got {supervisor_id!r}")
+        self.id = supervisor_id if supervisor_id is not None else uuid.uuid4().hex[:8]
         settings = PoolSettings(
             pool_size=CPU_COUNT * 5 if pool_size is None else pool_size,
             reserve_normal=reserve_normal, reserve_high=reserve_high,
@@ -710,15 +712,25 @@ class TaskSupervisor:
         """Create an asyncio loop in its own thread (started unless ``start=False``)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"aloop name must be a non-empty string, got {name!r}")
+        for flag, value in (("default", default), ("daemon", daemon), ("start", start)):
+            check_flag(flag, value)
         aloop = ALoop(name, self, daemon=daemon)
         with self._registry_lock:
             if name in self._aloops:
                 raise ValueError(f"an aloop named {name!r} already exists")
             self._aloops[name] = aloop
+            previous_default = self._default_aloop
             if default:
                 self._default_aloop = aloop
         if start:
-            aloop.start()
+            try:
+                aloop.start()
+            except BaseException:  # e.g. the OS refused the thread: as if never created
+                with self._registry_lock:
+                    del self._aloops[name]
+                    if self._default_aloop is aloop:
+                        self._default_aloop = previous_default
+                raise
         return aloop
 
     def get_aloop(self, name: str | None = None) -> ALoop | None:

@@ -18,6 +18,7 @@ from typing import Any
 from .constants import FINAL_STATUSES, TASK_NORMAL, TT_MP, TT_THREAD, check_priority
 from .supervisor import TaskSupervisor
 from .task import Task
+from .validate import check_callable, check_seconds
 
 
 def _default_supervisor() -> TaskSupervisor:
@@ -46,8 +47,11 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
     if not callable(f):
         raise TypeError(f"background_task target must be callable, got {f!r}")
     check_priority(priority)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {callback!r}")
+    check_callable("callback", callback)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
+    if delay is not None:
+        check_seconds("delay", delay)
     if supervisor is not None and not isinstance(supervisor, TaskSupervisor):
         raise TypeError(f"supervisor must be a TaskSupervisor, got {supervisor!r}")
     task_name = name or getattr(f, "__qualname__", None) or repr(f)
@@ -64,7 +68,7 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
                                          delay=delay)
 
         return submit_coroutine
-    if tt not in (TT_THREAD, TT_MP):
+    if isinstance(tt, bool) or tt not in (TT_THREAD, TT_MP):
         raise ValueError(f"background_task: tt must be TT_THREAD or TT_MP for a plain "
                          f"function, got {tt!r}")
 
@@ -128,6 +132,7 @@ def wait_completed(tasks: Task | Iterable[Task], timeout: float | None = None) -
     seconds, re-raises the exception of the first failed task (in the order
     given) and raises ``TaskCanceledError`` for a canceled one.
     """
+    check_seconds("timeout", timeout, allow_none=True)
     single = isinstance(tasks, Task)
     task_list = [tasks] if single else list(tasks)
     for task in task_list:
