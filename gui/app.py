@@ -1,10 +1,25 @@
 """Bootstrap of the console: QApplication, the qasync loop, the supervisor on
-that loop, the main window, and a clean exit.
+that loop, the main window, Ctrl+C, and a clean -- always bounded -- exit.
 
 The supervisor's main loop is the Qt loop (``start(loop=qt_loop)``). Loop
 exceptions and uncaught exceptions in Qt slots are logged and shown to the
-operator, never swallowed. The process exits once the window has closed,
-which it only does after the supervisor has stopped.
+operator (one error box, coalesced), never swallowed. The process exits once
+the window has closed, which it does after the supervisor has stopped, or at
+once on "Exit now" or a second Ctrl+C.
+
+Ctrl+C (``gui.interrupts``): the first stops the supervisor as a scripted
+run does (``SCRIPTED_STOP``: a bounded wait, queued tasks canceled) and
+exits; the second exits at once. Both exit with ``CTRL_C_EXIT`` (130, what a
+shell reports for a program ended by Ctrl+C). The previous SIGINT handler is
+restored on shutdown. ``run_console`` then gives the interpreter
+``EXIT_GRACE`` seconds to finish: a thread stuck in user code must not keep
+a closed console alive.
+
+A duration (``--duration``, ``Console.run``, ``start_scenario``) is checked
+by ``runner.scenario.check_duration``: a finite number of seconds, at most a
+day; anything else is refused with a message naming the value.
+
+Everything here runs on the main (GUI) thread.
 """
 
 from __future__ import annotations
@@ -13,6 +28,7 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -23,12 +39,17 @@ from PySide6.QtWidgets import QApplication
 
 from engine import TaskSupervisor, task_supervisor
 from runner import scenario as scenarios
+from runner.taskscript import describe_error
 
+from .interrupts import InterruptWatcher
 from .main_window import MainWindow
 
 log = logging.getLogger("gui")
 
 SCRIPTED_STOP = {"wait": 10.0, "stop_schedulers": True, "cancel_tasks": True}
+CTRL_C_EXIT = 130  # 128 + SIGINT
+SHUTDOWN_GRACE = 2.0  # seconds the loop gets, after the window closed, to end a stop or scenario
+EXIT_GRACE = 3.0  # seconds the interpreter gets to exit once the console is done
 
 
 def display_problem() -> str | None:
@@ -62,20 +83,35 @@ class Console:
         self.window.closed.connect(self._on_window_closed)
         self._previous_excepthook = sys.excepthook
         sys.excepthook = self._on_uncaught
+        self.interrupts = InterruptWatcher(self.app)
+        self.interrupts.interrupted.connect(self._on_interrupt)
+        self.exit_code = 0
 
     def run(self, scenario: str | None = None, duration: float | None = None) -> int:
+        """Show the window and run until it closes; the exit code.
+
+        ``duration`` (seconds, finite, at most a day): run the scenario that
+        long, then stop and close. ``TypeError`` / ``ValueError`` naming the
+        value otherwise, before anything is shown.
+        """
+        if duration is not None:
+            duration = scenarios.check_duration(duration)
+        self.interrupts.install()
         self.window.show()
         if scenario:
             QTimer.singleShot(0, lambda: self.start_scenario(scenario, duration))
         if duration is not None:
             self.loop.call_later(duration, self.exit_cleanly)
+        self.loop.call_soon(log.info, "console up (pid %d): Ctrl+C stops the supervisor and "
+                                      "exits, twice exits at once", os.getpid())
         with self.loop:
             self.loop.run_until_complete(self._done)
             self._shutdown()
-        return 0
+        return self.exit_code
 
     def start_scenario(self, ref: str, duration: float | None = None) -> bool:
-        """Load a built-in scenario or a file into the Submit panel and start it."""
+        """Load a built-in scenario or a file into the Submit panel and start it;
+        False (the reason shown and logged) if it cannot start."""
         panel = self.window.submit_panel
         try:
             path = scenarios.resolve(ref)
@@ -85,9 +121,24 @@ class Console:
             return False
         if not panel.load_scenario(path):
             return False
-        if duration is not None:
-            panel.duration_spin.setValue(duration)
+        if duration is not None and not panel.set_duration(duration):
+            return False
         return panel.start_scenario()
+
+    def _on_interrupt(self, presses: int) -> None:
+        self.exit_code = CTRL_C_EXIT
+        if presses == 1:
+            log.warning("Ctrl+C: stopping the supervisor (waiting at most %g s, queued tasks "
+                        "canceled), then exiting; Ctrl+C again exits at once",
+                        SCRIPTED_STOP["wait"])
+            self.exit_cleanly()
+        else:
+            log.warning("Ctrl+C again: exiting now")
+            self.exit_now()
+
+    def exit_now(self) -> None:
+        """Close at once, whatever still runs (abandoned tasks are logged)."""
+        self.window.exit_now()
 
     def exit_cleanly(self) -> None:
         """Stop the supervisor without asking (scripted runs), then close.
@@ -119,22 +170,36 @@ class Console:
         return ok
 
     def _shutdown(self) -> None:
+        self.interrupts.restore()
         sys.excepthook = self._previous_excepthook
+        self._let_pending_work_end()
         if self.supervisor.is_active():  # never left running behind the window
-            self.supervisor.stop(wait=5, cancel_tasks=True)
+            self.supervisor.stop(wait=False if self.window.exiting_now else 5, cancel_tasks=True)
         self.window.deleteLater()
+
+    def _let_pending_work_end(self) -> None:
+        """Give a stop whose wait was just ended, and a scenario told to end, a
+        moment on the loop: their cleanup runs there, and the loop is about to close."""
+        panel = self.window.submit_panel
+        if panel.scenario_running():
+            panel.scenario_task.cancel()
+        pending = {f for f in (self.window.stop_dialog.future(), panel.scenario_task)
+                   if f is not None and not f.done()}
+        if pending:
+            self.loop.run_until_complete(asyncio.wait(pending, timeout=SHUTDOWN_GRACE))
 
     def _on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
         exc = context.get("exception")
         message = context.get("message", "error in the event loop")
-        details = "".join(traceback.format_exception(exc)) if exc else ""
+        details = _format_exception(exc) if exc else ""
         log.error("event loop: %s\n%s", message, details)
-        self._report("Event loop error", f"{message}: {exc}" if exc else message, details)
+        self._report("Event loop error", f"{message}: {describe_error(exc)}" if exc else message,
+                     details)
 
     def _on_uncaught(self, kind, exc, tb) -> None:
-        details = "".join(traceback.format_exception(kind, exc, tb))
+        details = _format_exception(exc)
         log.error("uncaught exception\n%s", details)
-        self._report("Unexpected error", f"{kind.__name__}: {exc}", details)
+        self._report("Unexpected error", describe_error(exc), details)
 
     def _report(self, title: str, text: str, details: str) -> None:
         window = getattr(self, "window", None)
@@ -142,12 +207,53 @@ class Console:
             window.show_error(title, text, details)
 
 
+def _format_exception(exc: BaseException) -> str:
+    """The traceback text; never raises (an exception's ``__str__`` is anyone's code)."""
+    try:
+        return "".join(traceback.format_exception(exc))
+    except BaseException:  # noqa: BLE001 - see the docstring
+        return f"{type(exc).__name__} (its traceback cannot be formatted)"
+
+
 def run_console(scenario: str | None = None, duration: float | None = None,
                 screenshot: str | None = None,
                 settings_factory: Callable[[], QSettings] | None = None) -> int:
+    """The console as a program: the exit code (2: it cannot start)."""
     problem = display_problem()
+    if duration is not None and not problem:
+        try:
+            scenarios.check_duration(duration, "--duration")
+        except (TypeError, ValueError) as exc:
+            problem = str(exc)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     settings = settings_factory() if settings_factory else None
-    return Console(settings=settings, screenshot=screenshot).run(scenario, duration)
+    console = Console(settings=settings, screenshot=screenshot)
+    code = console.run(scenario, duration)
+    _exit_within(EXIT_GRACE, code)
+    return code
+
+
+def _exit_within(grace: float, code: int) -> None:
+    """End the process ``grace`` seconds from now if it has not exited by then.
+
+    The console is done; what could still hold the interpreter are threads
+    stuck in user code: non-daemon ones are joined at exit (and executor
+    workers by ``threading._register_atexit``), so a task that never returns
+    would keep a closed console alive. A daemon timer cannot be held up by them.
+    """
+    def force() -> None:
+        stuck = [t.name for t in threading.enumerate()
+                 if not t.daemon and t is not threading.main_thread()]
+        log.warning("exit: still not done %g s after the console closed (threads: %s); "
+                    "forcing it", grace, ", ".join(stuck) or "none")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    timer = threading.Timer(grace, force)
+    timer.daemon = True
+    timer.start()

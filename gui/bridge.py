@@ -9,9 +9,21 @@ changed) and an accepted one as ``action_applied`` (drawn as a marker on the
 graphs and written to the log), then refreshes at once so the panels read
 the new state back.
 
+Events come in bounded batches: at most ``EVENTS_PER_TURN`` per
+``events_arrived``, so a flood (100,000 tasks queued, their queue timeouts
+firing together) never hands the widgets one batch that freezes the loop.
+When more are waiting, the bridge takes the next batch on the next loop
+turn rather than at the next refresh, so it keeps up as fast as the GUI
+thread can while timers, repaints and the engine's own callbacks run in
+between. If it still falls behind the engine's event ring, the events the
+ring no longer holds are counted in ``events_lost`` and logged (at most
+every ``LOST_LOG_INTERVAL`` seconds): a visible gap, never a silent one.
+
 It also measures the health of the console itself: how late a periodic
 timer fires on the Qt/asyncio loop (``loop_lag``), and how long refreshes
 take. A refresh is skipped while the previous one still runs.
+
+GUI thread only.
 """
 
 from __future__ import annotations
@@ -33,6 +45,8 @@ log = logging.getLogger("gui")
 
 REFRESH_RATES = (2, 5, 10, 20)  # Hz offered to the operator; 0 = paused
 LAG_PROBE_INTERVAL = 0.1  # seconds between loop-lag probes
+EVENTS_PER_TURN = 1_000  # task events handed to the widgets per loop turn (~10 ms of work)
+LOST_LOG_INTERVAL = 5.0  # seconds between "events lost" log lines
 
 
 class EngineBridge(QObject):
@@ -53,6 +67,10 @@ class EngineBridge(QObject):
         self.lags: deque[float] = deque(maxlen=600)
         self._seq = 0
         self._refreshing = False
+        self._catching_up = False  # a catch-up batch is scheduled
+        self.events_lost = 0
+        self._lost_logged = 0  # events_lost when last logged
+        self._lost_log_time = 0.0
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.refresh)
         self._lag_timer = QTimer(self)
@@ -73,6 +91,7 @@ class EngineBridge(QObject):
     def stop(self) -> None:
         self._timer.stop()
         self._lag_timer.stop()
+        self._catching_up = False
 
     def set_refresh_rate(self, hz: float) -> None:
         """Refreshes per second; 0 pauses (the panels keep their last data)."""
@@ -95,15 +114,44 @@ class EngineBridge(QObject):
         t0 = time.perf_counter()
         try:
             stats = self.supervisor.stats()
-            events = self.supervisor.events_since(self._seq)
-            if events:
-                self._seq = events[-1].seq
-                self.events_arrived.emit(events)
+            self._pull_events()
             self.last_stats = stats
             self.stats_updated.emit(stats)
         finally:
             self._refreshing = False
             self.refresh_durations.append(time.perf_counter() - t0)
+
+    def _pull_events(self) -> None:
+        """One bounded batch of events → ``events_arrived``; the next batch on the
+        next loop turn if more are waiting."""
+        events = self.supervisor.events_since(self._seq, limit=EVENTS_PER_TURN)
+        if not events:
+            return
+        lost = events[0].seq - self._seq - 1  # the ring dropped them before we read them
+        if lost > 0 and self._seq:
+            self._count_lost(lost)
+        self._seq = events[-1].seq
+        self.events_arrived.emit(events)
+        if len(events) == EVENTS_PER_TURN and not self._catching_up:
+            self._catching_up = True
+            QTimer.singleShot(0, self._catch_up)
+
+    def _catch_up(self) -> None:
+        if not self._catching_up:  # stopped meanwhile
+            return
+        self._catching_up = False
+        if not self._refreshing:
+            self._pull_events()
+
+    def _count_lost(self, lost: int) -> None:
+        self.events_lost += lost
+        now = time.monotonic()
+        if now - self._lost_log_time >= LOST_LOG_INTERVAL:
+            log.warning("the console fell behind the engine: %d task events were dropped from "
+                        "its event ring before they were shown (%d in all); the task table "
+                        "may show stale rows", self.events_lost - self._lost_logged,
+                        self.events_lost)
+            self._lost_logged, self._lost_log_time = self.events_lost, now
 
     # -- operator actions ------------------------------------------------
     def act(self, description: str, fn: Callable[..., Any], *args: Any,
@@ -135,6 +183,11 @@ class EngineBridge(QObject):
         except Exception as exc:
             return self._refused(description, exc)
         return self._applied(description, result)
+
+    def announce(self, description: str) -> None:
+        """Report an operator action that did not go through ``act`` (ending a
+        stop's wait): logged, marked on the graphs, panels refreshed."""
+        self._applied(description, None)
 
     def _applied(self, description: str, result: Any) -> tuple[bool, Any]:
         log.info("%s", description)

@@ -2,9 +2,14 @@
 
 It owns the layout, the actions (start, stop, submit, pause graphs, theme),
 their shortcuts, persisted settings (geometry, dock layout, last pool
-settings, refresh rate, theme) and the close sequence: closing while the
-supervisor runs opens the stop dialog with the last choice, and the window
-closes once the supervisor has stopped.
+settings, refresh rate, theme; read through ``gui.settings``, so a bad value
+in the file falls back to its default with a log line), the window's one
+error box (``ErrorDialog``: errors are coalesced while it is open) and the
+close sequence: closing while the supervisor runs opens the stop dialog with
+the last choice, and the window closes once the supervisor has stopped --
+or at once with ``exit_now()`` (the dialog's "Exit now", a second Ctrl+C),
+which ends any stop's wait and names the running tasks it abandons in the
+log. GUI thread only.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import asyncio
 import logging
 from collections import deque
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -26,11 +31,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import SupervisorStats, TaskSupervisor
+from engine import TASK_STATUS_STARTED, SupervisorStats, TaskSupervisor
+from engine.usercode import safe_repr
+from engine.validate import MAX_SIZE
 
 from .bridge import EngineBridge
+from .settings import check_store, read_bytes, read_choice, read_float, read_int
 from .theme import THEMES, apply_theme
 from .widgets.aloops import AloopsPanel
+from .widgets.error_dialog import ErrorDialog
 from .widgets.graphs import GraphsPanel
 from .widgets.log_view import LogView
 from .widgets.pool_controls import PoolControls
@@ -45,6 +54,8 @@ log = logging.getLogger("gui")
 THREAD_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high", "min_size", "max_size")
 MP_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high")
 RATE_WINDOW = 1.0  # seconds over which the status bar's tasks/s is measured
+MAX_REFRESH_HZ = 100  # what the bridge accepts
+ABANDONED_NAMED = 20  # running tasks named in the log by exit_now (the rest counted)
 LAG_WARNING = 0.05  # loop lag p99 (s) above which the console itself is unhealthy
 SHORTCUTS = {"start": "F5", "stop": "Shift+F5", "submit": "Ctrl+Return",
              "pause": "Ctrl+P"}
@@ -62,16 +73,20 @@ class MainWindow(QMainWindow):
         self.loop = loop
         self.settings = settings or QSettings("TaskSupervisor", "Console")
         self._closing_for_good = False
+        self._exiting_now = False  # close without waiting for the supervisor
+        self._closed = False
         self._sized_docks = False
         self._totals: deque[tuple[float, int]] = deque(maxlen=200)  # (time, finished)
-        self._error_boxes: list[QMessageBox] = []
-        hz = float(self.settings.value("graphs/refresh_hz", refresh_hz))
+        self.errors = ErrorDialog(self)
+        check_store(self.settings)
+        hz = read_float(self.settings, "graphs/refresh_hz", refresh_hz, 0, MAX_REFRESH_HZ)
         self.bridge = EngineBridge(supervisor, refresh_hz=hz, parent=self)
         self._build_panels()
         self._build_actions()
         self._build_status_bar()
         self.stop_dialog = StopDialog(self.bridge, self.settings, parent=self)
         self.stop_dialog.stopped.connect(self._on_stopped)
+        self.stop_dialog.exit_requested.connect(self.exit_now)
         self.bridge.stats_updated.connect(self._on_stats_updated)
         self.bridge.lag_measured.connect(self._on_lag_measured)
         self.bridge.error_raised.connect(self._on_error_raised)
@@ -91,7 +106,7 @@ class MainWindow(QMainWindow):
         pools.addTab(self.thread_controls, "Threads")
         pools.addTab(self.mp_controls, "Processes")
         pools.addTab(self.timeouts, "Timeouts")
-        self.submit_panel = SubmitPanel(b)
+        self.submit_panel = SubmitPanel(b, errors=self.errors)
         self.task_table = TaskTablePanel(b)
         self.log_view = LogView(b)
         self.aloops = AloopsPanel(b)
@@ -183,6 +198,8 @@ class MainWindow(QMainWindow):
         return self.stop_dialog
 
     def _on_stopped(self) -> None:
+        if self._closed:
+            return
         self.bridge.refresh()  # the status bar and panels show "stopped" at once
         self._update_actions()
         if self._closing_for_good:
@@ -225,15 +242,13 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{what}: {message}", 8000)
 
     def show_error(self, title: str, text: str, details: str = "") -> QMessageBox:
-        """A non-modal message for the operator (never exec(): the loop must run)."""
-        box = QMessageBox(QMessageBox.Warning, title, text, QMessageBox.Ok, self)
-        box.setModal(False)
-        if details:
-            box.setDetailedText(details)
-        box.finished.connect(lambda _=0, b=box: self._error_boxes.remove(b))
-        self._error_boxes.append(box)
-        box.open()
-        return box
+        """A non-modal message for the operator, coalesced into the open one if any."""
+        return self.errors.show(title, text, details)
+
+    @property
+    def error_box(self) -> QMessageBox | None:
+        """The open error box, or ``None``."""
+        return self.errors.box
 
     # -- settings -------------------------------------------------------------------
     def set_theme(self, name: str) -> None:
@@ -247,18 +262,17 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         s = self.settings
-        geometry = s.value("window/geometry")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        state = s.value("window/state")
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
-        self.set_theme(s.value("view/theme", "light") if s.value("view/theme", "light")
-                       in THEMES else "light")
+        geometry = read_bytes(s, "window/geometry")
+        if geometry is not None and not self.restoreGeometry(geometry):
+            log.warning("setting window/geometry is not a saved window geometry: ignored")
+        state = read_bytes(s, "window/state")
+        if state is not None and not self.restoreState(state):
+            log.warning("setting window/state is not a saved dock layout: ignored")
+        self.set_theme(read_choice(s, "view/theme", "light", THEMES))
         for kind, keys, apply in (("thread", THREAD_POOL_KEYS, self.supervisor.set_thread_pool),
                                   ("mp", MP_POOL_KEYS, self.supervisor.set_mp_pool)):
-            saved = {k: int(s.value(f"pools/{kind}/{k}")) for k in keys
-                     if s.value(f"pools/{kind}/{k}") is not None}
+            saved = {k: read_int(s, f"pools/{kind}/{k}", None, 0, MAX_SIZE) for k in keys}
+            saved = {k: v for k, v in saved.items() if v is not None}
             if saved:  # mp: only saved while a process pool existed; this recreates it
                 self.bridge.act(f"restore {kind} pool settings", apply, **saved)
         self._update_actions()
@@ -280,7 +294,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().showEvent(event)
-        if not self._sized_docks and self.settings.value("window/state") is None:
+        if not self._sized_docks and read_bytes(self.settings, "window/state") is None:
             # First run: give the task table room (later runs restore the layout).
             self._sized_docks = True
             QTimer.singleShot(0, self._size_docks)
@@ -290,13 +304,44 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["Pools"]], [360], Qt.Horizontal)
 
     # -- closing ---------------------------------------------------------------------
+    @property
+    def exiting_now(self) -> bool:
+        """True once ``exit_now`` was asked for: the window closes without waiting."""
+        return self._exiting_now
+
+    def exit_now(self) -> None:
+        """Close at once: end the wait of any stop (or stop without waiting), log
+        the running tasks that are abandoned, and close the window."""
+        if self._closed:
+            return
+        self._exiting_now = True
+        abandoned = [t for t in self.supervisor.get_tasks() if t.status == TASK_STATUS_STARTED]
+        if abandoned:
+            named = ", ".join(f"{safe_repr(t.id, 40)} ({safe_repr(t.name, 60)})"
+                              for t in abandoned[:ABANDONED_NAMED])
+            more = len(abandoned) - ABANDONED_NAMED
+            log.warning("exit now: %d running task(s) abandoned: %s%s", len(abandoned), named,
+                        f" and {more} more" if more > 0 else "")
+        else:
+            log.info("exit now: no running task is abandoned")
+        if self.stop_dialog.stop_waiting() is None and self.supervisor.is_active():
+            # No stop under way: one that does not wait (a loop-side call, it cannot block).
+            self.bridge.act("stop (exit now: no wait, cancel queued)", self.supervisor.stop,
+                            wait=False, stop_schedulers=True, cancel_tasks=True)
+        self.close()
+
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if self.supervisor.is_active() or self.stop_dialog.is_stopping():
+        if self._closed:
+            return
+        if not self._exiting_now and (self.supervisor.is_active()
+                                      or self.stop_dialog.is_stopping()):
             event.ignore()
             self._closing_for_good = True
             dialog = self.open_stop_dialog()
-            dialog.status.setText("The console closes once the supervisor has stopped.")
+            dialog.status.setText("The console closes once the supervisor has stopped "
+                                  "(or press Exit now).")
             return
+        self._closed = True
         self.save_settings()
         self.bridge.stop()
         self.log_view.close_handler()

@@ -3,7 +3,15 @@
 Non-modal: ``astop`` runs on the console's loop, so the window stays
 responsive; the dialog shows the tasks still queued or running per priority
 until the supervisor has stopped, then emits ``stopped``. The chosen options
-are remembered (``QSettings``) and preselected next time.
+are remembered (``QSettings``, read through ``gui.settings``: a bad value
+falls back to its default) and preselected next time.
+
+A stop that waits can always be ended, since a running thread may never
+return: while it waits, **Stop waiting** interrupts it (the ``astop`` task
+is canceled; the engine then finishes the stop at once -- what was still
+queued or delayed is canceled, running tasks are abandoned and logged) and
+**Exit now** does the same and asks the window to close at once
+(``exit_requested``). GUI thread only.
 """
 
 from __future__ import annotations
@@ -29,13 +37,16 @@ from PySide6.QtWidgets import (
 from engine import PRIORITIES, SupervisorStats
 
 from ..bridge import EngineBridge
+from ..settings import read_bool, read_choice, read_float
 from ..theme import PRIORITY_COLORS, priority_label
 
 WAIT_ALL, WAIT_SECONDS, WAIT_NONE = "all", "seconds", "none"
+MIN_WAIT, MAX_WAIT = 0.1, 3600.0  # seconds offered for "wait at most"
 
 
 class StopDialog(QDialog):
     stopped = Signal()
+    exit_requested = Signal()  # "Exit now": the window should close without waiting
 
     def __init__(self, bridge: EngineBridge, settings: QSettings | None = None,
                  parent: QWidget | None = None) -> None:
@@ -46,11 +57,12 @@ class StopDialog(QDialog):
         self._settings = settings
         self._future: asyncio.Future | None = None
         self._stopping = False
+        self._wait_ended = False  # the operator pressed Stop waiting / Exit now
         self.wait_all = QRadioButton("wait until every task is done")
         self.wait_seconds = QRadioButton("wait at most")
         self.wait_none = QRadioButton("don't wait (cancel queued and delayed tasks)")
         self.seconds = QDoubleSpinBox()
-        self.seconds.setRange(0.1, 3600)
+        self.seconds.setRange(MIN_WAIT, MAX_WAIT)
         self.seconds.setValue(10)
         self.seconds.setSuffix(" s")
         group = QButtonGroup(self)
@@ -87,7 +99,19 @@ class StopDialog(QDialog):
         self.stop_button.clicked.connect(self.start_stopping)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.close)
+        self.stop_waiting_button = QPushButton("Stop waiting")
+        self.stop_waiting_button.setToolTip(
+            "End the wait now: queued and delayed tasks are canceled, running ones are "
+            "abandoned (they keep their threads; the log names them)")
+        self.stop_waiting_button.clicked.connect(self.stop_waiting)
+        self.exit_now_button = QPushButton("Exit now")
+        self.exit_now_button.setToolTip(
+            "End the wait and close the console at once; running tasks are abandoned "
+            "and named in the log")
+        self.exit_now_button.clicked.connect(self.exit_now)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.stop_waiting_button)
+        buttons.addWidget(self.exit_now_button)
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
         buttons.addWidget(self.stop_button)
@@ -99,6 +123,7 @@ class StopDialog(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(buttons)
         self._load_options()
+        self._show_wait_buttons(False)
         bridge.stats_updated.connect(self._on_stats_updated)
 
     # -- options ------------------------------------------------------------
@@ -129,11 +154,11 @@ class StopDialog(QDialog):
         if s is None:
             self.set_options()
             return
-        mode = s.value("stop/wait_mode", WAIT_ALL)
-        seconds = float(s.value("stop/wait_seconds", 10.0))
+        mode = read_choice(s, "stop/wait_mode", WAIT_ALL, (WAIT_ALL, WAIT_SECONDS, WAIT_NONE))
+        seconds = read_float(s, "stop/wait_seconds", 10.0, MIN_WAIT, MAX_WAIT)
         wait = {WAIT_ALL: True, WAIT_NONE: False}.get(mode, seconds)
-        self.set_options(wait, s.value("stop/stop_schedulers", True, type=bool),
-                         s.value("stop/cancel_tasks", False, type=bool))
+        self.set_options(wait, read_bool(s, "stop/stop_schedulers", True),
+                         read_bool(s, "stop/cancel_tasks", False))
 
     def _save_options(self) -> None:
         if self._settings is None:
@@ -162,7 +187,32 @@ class StopDialog(QDialog):
             widget.setEnabled(False)
         self.status.setText("Stopping…")
         self._stopping = True
+        self._wait_ended = False
+        self._show_wait_buttons(opts["wait"] is not False)
         self._future = asyncio.ensure_future(self._stop(opts))
+        return self._future
+
+    def stop_waiting(self) -> asyncio.Future | None:
+        """End the wait of the stop in progress (no-op if none): the supervisor
+        stops now, abandoning what still runs. The stop's future, or ``None``."""
+        future = self._future
+        if not self.is_stopping() or future is None or future.done():
+            return None
+        self._wait_ended = True
+        self.stop_waiting_button.setEnabled(False)
+        self.status.setText("Ending the wait…")
+        # Canceling astop interrupts its wait; the engine's stop is exception-safe:
+        # it still ends stopped, canceling what waits and logging what it abandons.
+        future.cancel()
+        return future
+
+    def exit_now(self) -> None:
+        """End the wait, if any, and ask the window to close at once."""
+        self.stop_waiting()
+        self.exit_requested.emit()
+
+    def future(self) -> asyncio.Future | None:
+        """The stop in progress or last done, for a caller that must let it end."""
         return self._future
 
     async def _stop(self, opts: dict) -> None:
@@ -173,17 +223,32 @@ class StopDialog(QDialog):
         try:
             ok, message = await self._bridge.act_await(
                 description, self._bridge.supervisor.astop(**opts))
+        except asyncio.CancelledError:
+            if not self._wait_ended:
+                raise  # not ours: the loop is going away
+            ok, message = True, None
+            self._bridge.announce(f"{description}: the operator ended the wait")
         finally:
             self._stopping = False
+            self._show_wait_buttons(False)
         for widget in (self.wait_all, self.wait_seconds, self.wait_none, self.seconds,
                        self.stop_schedulers, self.cancel_tasks):
             widget.setEnabled(True)
         if ok:
-            self.status.setText("Stopped. Start is enabled again in the main window.")
+            self.status.setText(
+                ("Stopped without waiting: running tasks were abandoned (see the log). "
+                 if self._wait_ended else "Stopped. ")
+                + "Start is enabled again in the main window.")
             self.stopped.emit()
         else:
             self.status.setText(f"Stop failed: {message}")
             self.stop_button.setEnabled(True)
+
+    def _show_wait_buttons(self, shown: bool) -> None:
+        """Stop waiting / Exit now exist only while a stop waits."""
+        for button in (self.stop_waiting_button, self.exit_now_button):
+            button.setVisible(shown)
+            button.setEnabled(shown)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if not self.is_stopping():

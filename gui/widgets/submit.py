@@ -17,10 +17,14 @@
   within ``STOP_GRACE`` seconds.
 
 Errors in user code (a script or scenario that does not load, a bad
-parameter, a scenario that raises) are shown in the status line under the
-group and in a non-modal message box (``open()``, never ``exec()``) with the
-traceback as details; the text is kept in ``last_error``. The console keeps
-running. Everything here runs on the GUI thread.
+parameter, a scenario that raises -- ``SystemExit`` and ``KeyboardInterrupt``
+included, see ``runner.scenario``) are shown in the status line under the
+group and in the window's one error box (``ErrorDialog``: errors arriving
+while it is open are coalesced into it) with the traceback as details; the
+text is kept in ``last_error`` and logged. The console keeps running. A
+scenario duration must be a finite number of seconds of at most
+``MAX_DURATION`` (a day); anything else is refused with a message naming it.
+Everything here runs on the GUI thread.
 """
 
 from __future__ import annotations
@@ -62,8 +66,10 @@ from engine import (
     Task,
     background_task,
 )
+from engine.usercode import safe_repr
 from gui.bridge import EngineBridge
 from gui.theme import FAILED_COLOR, priority_color
+from gui.widgets.error_dialog import ErrorDialog
 from runner import scenario as scenarios
 from runner.taskscript import (
     TASK_DIR,
@@ -97,7 +103,7 @@ def _default_text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return str(value)
-    return repr(value)
+    return safe_repr(value)  # a default from the script: its __repr__ is script code
 
 
 class SubmitPanel(QWidget):
@@ -108,14 +114,15 @@ class SubmitPanel(QWidget):
     scenario_state_changed = Signal(str)  # running / stopping / finished / stopped / failed
 
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None,
-                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+                 loop: asyncio.AbstractEventLoop | None = None,
+                 errors: ErrorDialog | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.loop = loop  # where scenarios run; None: the running (or current) loop
+        self.errors = errors or ErrorDialog(self)  # the window's, in the console
         self.script: TaskScript | None = None
         self.last_error = ""
         self.last_tasks: list[Task] = []
-        self.error_box: QMessageBox | None = None
         self.scenario: scenarios.Scenario | None = None
         self.scenario_ctx: scenarios.ScenarioContext | None = None
         self.scenario_task: asyncio.Task | None = None
@@ -247,7 +254,7 @@ class SubmitPanel(QWidget):
         form.addRow(self.scenario_description)
 
         self.duration_spin = QDoubleSpinBox()
-        self.duration_spin.setRange(0.1, 86_400.0)
+        self.duration_spin.setRange(0.1, scenarios.MAX_DURATION)
         self.duration_spin.setDecimals(1)
         self.duration_spin.setSuffix(" s")
         self.duration_spin.setValue(10.0)
@@ -551,10 +558,8 @@ class SubmitPanel(QWidget):
         try:
             return scenarios.load(Path(path))
         except scenarios.ScenarioError as exc:
-            cause = exc.__cause__
-            details = format_user_traceback(cause, path) if cause is not None else ""
-            del cause  # its traceback holds this frame: no cycle keeping the panel alive
-            self.show_error(f"Cannot load scenario {Path(path).name}", str(exc), details)
+            self.show_error(f"Cannot load scenario {Path(path).name}", str(exc),
+                            _cause_traceback(exc, path))
             return None
 
     def _on_scenario_chosen(self, index: int) -> None:
@@ -575,6 +580,17 @@ class SubmitPanel(QWidget):
     def scenario_running(self) -> bool:
         return self.scenario_task is not None and not self.scenario_task.done()
 
+    def set_duration(self, seconds: object) -> bool:
+        """Put ``seconds`` in the duration box; False (error shown) unless it is a
+        finite number in (0, ``MAX_DURATION``] -- the box itself would clamp it."""
+        try:
+            value = scenarios.check_duration(seconds)
+        except (TypeError, ValueError) as exc:
+            self.show_error("Bad scenario duration", str(exc))
+            return False
+        self.duration_spin.setValue(value)
+        return True
+
     def start_scenario(self) -> bool:
         """Start the chosen scenario on the running loop; False if it cannot start."""
         if self.scenario_running():
@@ -590,7 +606,7 @@ class SubmitPanel(QWidget):
         if loop is None or loop.is_closed():
             self.show_error("Cannot start the scenario", "No asyncio loop is running.")
             return False
-        duration = self.duration_spin.value()
+        duration = self.duration_spin.value()  # the box keeps it in (0, MAX_DURATION]
         ctx = scenarios.ScenarioContext(self.bridge.supervisor, duration, scenario.name)
         self.scenario, self.scenario_ctx = scenario, ctx
         self.scenario_task = loop.create_task(scenario.run(ctx), name=f"scenario {scenario.name}")
@@ -634,12 +650,11 @@ class SubmitPanel(QWidget):
             state = "stopped"
         else:
             exc = task.exception()  # retrieved: the loop does not report it again
-            if exc is not None:
+            if exc is not None:  # a ScenarioRunError: the scenario's error is its cause
                 state = "failed"
                 path = self.scenario.path if self.scenario else ""
-                self.show_error(f"Scenario {name} failed",
-                                f"scenario {name} raised {type(exc).__name__}: {exc}",
-                                format_user_traceback(exc, path))
+                self.show_error(f"Scenario {name} failed", str(exc),
+                                _cause_traceback(exc, path))
             else:
                 state = "stopped" if stopping else "finished"
         self._set_scenario_state(state)
@@ -669,29 +684,18 @@ class SubmitPanel(QWidget):
         self.scenario_label.setStyleSheet(f"color: {color};" if color else "")
 
     # -- errors and status -------------------------------------------------------
+    @property
+    def error_box(self) -> QMessageBox | None:
+        """The open error box (shared with the window in the console), or ``None``."""
+        return self.errors.box
+
     def show_error(self, title: str, message: str, details: str = "") -> None:
-        """Show ``message`` (and ``details``, a traceback) inline and in a non-modal box."""
+        """Show ``message`` (and ``details``, a traceback) inline and in the error box."""
         self.last_error = f"{message}\n\n{details}".strip() if details else message
         log.warning("%s: %s", title, message)
         self._set_status(message, error=True)
-        if self.error_box is not None:  # one box at a time: the newest error
-            self.error_box.reject()
-        box = QMessageBox(QMessageBox.Critical, title, message, QMessageBox.Ok, self)
-        if details:
-            box.setDetailedText(details)
-        box.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        box.finished.connect(self._on_box_finished)
-        self.error_box = box
-        box.open()  # never exec() or the static functions: they re-enter the loop
+        self.errors.show(title, message, details, QMessageBox.Critical)
         self.error_shown.emit(self.last_error)
-
-    def _on_box_finished(self, _result: int) -> None:
-        box = self.sender()
-        if box is None:
-            return
-        if self.error_box is box:
-            self.error_box = None
-        box.deleteLater()
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
@@ -706,6 +710,13 @@ def _row(*widgets: QWidget) -> QWidget:
     for widget in widgets:
         layout.addWidget(widget)
     return row
+
+
+def _cause_traceback(exc: BaseException, path: str | Path) -> str:
+    """The traceback of what the scenario raised (the error's cause), trimmed to
+    the scenario file; empty for errors of our own (a missing ``run``...)."""
+    cause = exc.__cause__
+    return format_user_traceback(cause, path) if cause is not None else ""
 
 
 def _host_loop() -> asyncio.AbstractEventLoop | None:

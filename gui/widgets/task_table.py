@@ -69,6 +69,7 @@ from engine import (
     Task,
     TaskEvent,
 )
+from engine.usercode import safe_repr
 
 from ..bridge import EngineBridge
 from ..theme import (
@@ -162,8 +163,18 @@ _ROOT = QModelIndex()
 def _safe_repr(r: reprlib.Repr, value: Any) -> str:
     try:
         return r.repr(value)
-    except Exception as exc:  # a user object whose __repr__ raises
+    except BaseException as exc:  # noqa: BLE001 - user __repr__, sys.exit() in it included
         return f"<repr failed: {type(exc).__name__}>"
+
+
+def _id_text(task_id: Any) -> str:
+    """A task id as text: ids given to put_task may be any hashable, with any __str__."""
+    if isinstance(task_id, (int, str)):
+        return str(task_id)
+    try:
+        return str(task_id)
+    except BaseException:  # noqa: BLE001 - user __str__
+        return safe_repr(task_id)
 
 
 def _one_line(text: str, limit: int = _SUMMARY_CHARS) -> str:
@@ -177,7 +188,7 @@ def error_summary(exc: BaseException | None) -> str:
         return ""
     try:
         message = str(exc)
-    except Exception:
+    except BaseException:  # noqa: BLE001 - user __str__, sys.exit() in it included
         message = ""
     return _one_line(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
 
@@ -185,8 +196,11 @@ def error_summary(exc: BaseException | None) -> str:
 def format_traceback(exc: BaseException | None) -> str:
     if exc is None:
         return ""
-    text = "".join(traceback.format_exception(exc))
-    remote = getattr(exc, "remote_traceback", "")
+    try:
+        text = "".join(traceback.format_exception(exc))
+        remote = getattr(exc, "remote_traceback", "")
+    except BaseException:  # noqa: BLE001 - formatting runs the exception's own code
+        return f"{type(exc).__name__} (its traceback cannot be formatted)"
     if remote:  # an mp child's traceback, sent back as text
         text += "\nTraceback in the worker process:\n" + remote
     return text
@@ -279,7 +293,7 @@ def _id_key(row: TaskRow) -> tuple:
     task_id = row.task_id
     if isinstance(task_id, int) and not isinstance(task_id, bool):
         return (0, task_id, "")
-    return (1, 0, str(task_id))  # ids given to put_task may be anything
+    return (1, 0, _id_text(task_id))  # ids given to put_task may be anything
 
 
 def _or_minus_one(value: float | None) -> float:
@@ -393,7 +407,7 @@ class TaskTableModel(QAbstractTableModel):
 
     def display_text(self, row: TaskRow, column: int) -> str:
         if column == COL_ID:
-            return str(row.task_id)
+            return _id_text(row.task_id)
         if column == COL_NAME:
             return row.name
         if column == COL_PRIORITY:
@@ -421,7 +435,7 @@ class TaskTableModel(QAbstractTableModel):
 
     def _tooltip(self, row: TaskRow, column: int) -> str | None:
         if row.late and (column == COL_WAIT or row.status in WAITING):
-            return f"task {row.task_id!r} {_LATE_TIPS[row.late]}"
+            return f"task {safe_repr(row.task_id)} {_LATE_TIPS[row.late]}"
         if column == COL_RESULT and row.status == "failed":
             return row.error or None
         if column == COL_RESULT and row.status == "completed":
@@ -597,7 +611,7 @@ class TaskFilterProxy(QSortFilterProxyModel):
             return False
         text = self.text
         if text:
-            return (text in str(row.task_id).lower() or text in row.name.lower()
+            return (text in _id_text(row.task_id).lower() or text in row.name.lower()
                     or (row.status == "failed" and text in row.error.lower()))
         return True
 
@@ -821,12 +835,12 @@ class TaskTablePanel(QWidget):
             row = self._model.task_row(task_id)
             if row is None or row.finished:
                 continue
-            ok, answer = self._bridge.act(f"cancel task {task_id!r} ({row.name})",
+            ok, answer = self._bridge.act(f"cancel task {safe_repr(task_id)} ({row.name})",
                                           supervisor.cancel_task, task_id)
             results.append((task_id, ok))
             if not ok:
-                refusals.append(answer if isinstance(answer, str) else f"task {task_id!r}: "
-                                "refused")
+                refusals.append(answer if isinstance(answer, str)
+                                else f"task {safe_repr(task_id)}: refused")
         done = sum(ok for _, ok in results)
         if not results:
             self._say("No unfinished task selected: nothing to cancel.")
@@ -852,10 +866,11 @@ class TaskTablePanel(QWidget):
             else:
                 problems.append(problem)
         if problems:
-            ran = f"Re-ran as {', '.join(repr(t.id) for t in new_tasks)}. " if new_tasks else ""
+            ids = ", ".join(safe_repr(t.id) for t in new_tasks)
+            ran = f"Re-ran as {ids}. " if new_tasks else ""
             self._say(ran + " ".join(problems), error=True)
         elif new_tasks:
-            self._say("Re-ran as task " + ", ".join(repr(t.id) for t in new_tasks) + ".")
+            self._say("Re-ran as task " + ", ".join(safe_repr(t.id) for t in new_tasks) + ".")
         else:
             self._say("No finished task selected: nothing to re-run.")
         return new_tasks
@@ -876,16 +891,16 @@ class TaskTablePanel(QWidget):
 
     # -- actions ----------------------------------------------------------------------
     def _rerun(self, row: TaskRow) -> tuple[Task | None, str]:
-        what = f"re-run task {row.task_id!r} ({row.name})"
+        what = f"re-run task {safe_repr(row.task_id)} ({row.name})"
         if row.tt == TT_COROUTINE:
-            why = (f"task {row.task_id!r} ({row.name}) is a coroutine task: its coroutine "
+            why = (f"task {safe_repr(row.task_id)} ({row.name}) is a coroutine task: its coroutine "
                    f"object was consumed when it ran, so it cannot be re-run; submit a new "
                    f"coroutine instead")
             self._bridge.error_raised.emit(what, why)
             return None, f"Cannot re-run: {why}."
         task = row.task or self._bridge.supervisor.get_task(row.task_id)
         if task is None or task.target is None:
-            why = (f"the engine no longer holds task {row.task_id!r}, so its target and "
+            why = (f"the engine no longer holds task {safe_repr(row.task_id)}, so its target and "
                    f"arguments are unknown")
             self._bridge.error_raised.emit(what, why)
             return None, f"Cannot re-run: {why}."
@@ -904,7 +919,7 @@ class TaskTablePanel(QWidget):
                 _name=task.name, _callback=task.callback, _tt=tt, **kwargs)
         if ok:
             return answer, ""
-        return None, f"Re-run of {row.task_id!r} refused: {answer or 'see the log'}."
+        return None, f"Re-run of {safe_repr(row.task_id)} refused: {answer or 'see the log'}."
 
     def _choose_export_path(self) -> None:
         # Not the static getSaveFileName: a nested modal loop breaks qasync.
@@ -959,7 +974,7 @@ class TaskTablePanel(QWidget):
         row = None if task_id is None else self._model.task_row(task_id)
         if row is None:
             self.detail.setPlainText("" if task_id is None else
-                                     f"Task {task_id!r} is no longer in the table.")
+                                     f"Task {safe_repr(task_id)} is no longer in the table.")
             return
         task = row.task if row.task is not None else self._bridge.supervisor.get_task(task_id)
         self.detail.setPlainText(self._detail_text(row, task))
@@ -967,7 +982,7 @@ class TaskTablePanel(QWidget):
     def _detail_text(self, row: TaskRow, task: Task | None) -> str:
         model = self._model
         lines = [
-            f"id:          {row.task_id!r}",
+            f"id:          {safe_repr(row.task_id)}",
             f"name:        {row.name}",
             f"status:      {row.status}"
             + (f"  ({_LATE_TIPS[row.late]})" if row.late else ""),

@@ -37,9 +37,9 @@ def test_loop_exceptions_are_shown_and_logged(console, caplog, qtbot):
     with caplog.at_level(logging.ERROR, logger="gui"):
         console.loop.call_exception_handler(
             {"message": "callback failed", "exception": ValueError("bad value 42")})
-    boxes = console.window._error_boxes
-    assert boxes and "bad value 42" in boxes[-1].text()
-    assert "ValueError" in boxes[-1].detailedText()
+    box = console.window.error_box
+    assert box is not None and "bad value 42" in box.text()
+    assert "ValueError" in box.detailedText()
     assert any("callback failed" in r.getMessage() for r in caplog.records)
 
 
@@ -49,5 +49,5 @@ def test_uncaught_slot_exceptions_are_shown_and_logged(console, caplog):
     except RuntimeError as exc:
         with caplog.at_level(logging.ERROR, logger="gui"):
             console._on_uncaught(type(exc), exc, exc.__traceback__)
-    assert "slot blew up" in console.window._error_boxes[-1].text()
+    assert "slot blew up" in console.window.error_box.text()
     assert any("uncaught" in r.getMessage() for r in caplog.records)
