@@ -51,14 +51,19 @@ class LoopThread:
     def start(self) -> None:
         """Start the thread and return once its loop runs.
 
-        If the OS refuses the thread, the loop is closed and the error raised.
+        If the OS refuses the thread, or the wait is interrupted, nothing is
+        left running and the error is raised.
         """
         try:
             self.thread.start()
         except BaseException:
             self.loop.close()
             raise
-        self._ready.wait()
+        try:
+            self._ready.wait()
+        except BaseException:  # interrupted (Ctrl+C): do not leave the thread behind
+            self.request_stop()
+            raise
 
     def is_current(self) -> bool:
         return threading.current_thread() is self.thread

@@ -247,29 +247,33 @@ class TaskSupervisor:
                 raise RuntimeError(f"supervisor {self.id!r} is already {self._state}")
             self._state = _STARTING  # refuses tasks and a second start
         runner = None
-        if loop is None:
-            runner = LoopThread(f"supervisor_{self.id}_event_loop", daemon=True,
-                                on_closed=self._end_orphaned_coroutines)
-            try:
-                runner.start()
-            except BaseException:
-                with self._lock:
-                    self._state = _STOPPED
-                raise
-            loop = runner.loop
         actions: list = []
-        with self._lock:
-            self._loop, self._runner = loop, runner
-            self._state = _ACTIVE
-            self._mp.active = True
-            self._stopped.clear()
-            self._threads.reopen_locked(actions)
+        try:
+            if loop is None:
+                runner = LoopThread(f"supervisor_{self.id}_event_loop", daemon=True,
+                                    on_closed=self._end_orphaned_coroutines)
+                runner.start()
+                loop = runner.loop
+            with self._lock:
+                self._loop, self._runner = loop, runner
+                self._state = _ACTIVE
+                self._mp.active = True
+                self._stopped.clear()
+                self._threads.reopen_locked(actions)
+        except BaseException:  # refused thread, Ctrl+C: back to stopped, nothing left
+            with self._lock:
+                if self._state == _STARTING:
+                    self._state = _STOPPED
+            if runner is not None and self._runner is not runner:
+                runner.request_stop()
+            raise
         loop.call_soon_threadsafe(self._schedule_timeouts)
         self._threads.run_actions(actions)
         with self._registry_lock:
             restart, self._aloops_to_restart = self._aloops_to_restart, []
         for aloop in restart:
-            aloop.start()
+            if not aloop.is_active():  # an interrupted stop may have left it running
+                aloop.start()
         log.info("supervisor %r started", self.id)
 
     def stop(self, wait: bool | float = True, stop_schedulers: bool = True,
@@ -457,39 +461,57 @@ class TaskSupervisor:
         """The last step of every stop: whatever happens, it ends STOPPED.
 
         With ``join``, loops get until ``deadline`` plus ``STOP_GRACE`` to end
-        (``deadline=None``: ``STOP_GRACE`` once every task has ended)."""
+        (``deadline=None``: ``STOP_GRACE`` once every task has ended). Each
+        step runs even if an earlier one was interrupted (a second Ctrl+C):
+        the first interruption is re-raised once all of them have run.
+        """
+        steps = (self._end_orphaned_coroutines,
+                 lambda: self._cancel_pending(coroutines=False),  # what a bounded wait left
+                 self._close_threads,
+                 self._close_mp,
+                 lambda: self._stop_aloops(deadline, join),
+                 lambda: self._stop_loop(deadline, join))
+        interrupted: BaseException | None = None
         try:
-            self._end_orphaned_coroutines()
-            self._cancel_pending(coroutines=False)  # what a bounded wait left behind
-            actions: list = []
-            with self._lock:
-                self._state = _STOPPED
-                self._ledger.drain_listeners = []
-                self._threads.close_locked(actions)
-                stuck = [t for t in self._ledger.tasks.values()
-                         if t.status == TASK_STATUS_STARTED]
-            self._threads.run_actions(actions)
-            for task in stuck:
-                log.warning("supervisor %r stopped while task %r (%s) still runs; it is "
-                            "abandoned", self.id, task.id, task.name)
-            self._close_mp()
-            self._stop_aloops(deadline, join)
-            loop, runner, self._loop, self._runner = self._loop, self._runner, None, None
-            if loop is not None and not loop.is_closed():
+            for step in steps:
                 try:
-                    loop.call_soon_threadsafe(self._cancel_timeouts)
-                except RuntimeError:  # closed meanwhile
-                    pass
-            if runner is not None:
-                runner.request_stop()
-                if join and not runner.join(_remaining(deadline, STOP_GRACE)):
-                    log.warning("supervisor %r: its loop thread is still busy after the stop "
-                                "(a callback blocks it); it is abandoned", self.id)
+                    step()
+                except BaseException as exc:  # noqa: BLE001 - finish the others first
+                    if interrupted is None:
+                        interrupted = exc
         finally:
             with self._lock:
                 self._state = _STOPPED
             self._stopped.set()
             log.info("supervisor %r stopped", self.id)
+        if interrupted is not None:
+            raise interrupted
+
+    def _close_threads(self) -> None:
+        actions: list = []
+        with self._lock:
+            self._state = _STOPPED
+            self._ledger.drain_listeners = []
+            self._threads.close_locked(actions)
+            stuck = [t for t in self._ledger.tasks.values() if t.status == TASK_STATUS_STARTED]
+        self._threads.run_actions(actions)
+        for task in stuck:
+            log.warning("supervisor %r stopped while task %r (%s) still runs; it is "
+                        "abandoned", self.id, task.id, task.name)
+
+    def _stop_loop(self, deadline: float | None, join: bool) -> None:
+        """Stop the main loop if it is ours; the host's loop only loses its timer."""
+        loop, runner, self._loop, self._runner = self._loop, self._runner, None, None
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._cancel_timeouts)
+            except RuntimeError:  # closed meanwhile
+                pass
+        if runner is not None:
+            runner.request_stop()
+            if join and not runner.join(_remaining(deadline, STOP_GRACE)):
+                log.warning("supervisor %r: its loop thread is still busy after the stop "
+                            "(a callback blocks it); it is abandoned", self.id)
 
     def _close_mp(self) -> None:
         """Terminate our own process pool; tasks still in flight on it fail."""
@@ -783,8 +805,14 @@ class TaskSupervisor:
             active = [a for a in self._aloops.values() if a.is_active()]
             self._aloops_to_restart = active
         runners = [a._runner for a in active]
-        for aloop in active:
-            aloop.stop_until(monotonic(), cancel_tasks=True, join=False)
+        interrupted: BaseException | None = None
+        for aloop in active:  # every one is asked, even after an interruption
+            try:
+                aloop.stop_until(monotonic(), cancel_tasks=True, join=False)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
         if not join:
             return
         for aloop, runner in zip(active, runners, strict=True):
