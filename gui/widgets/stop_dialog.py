@@ -17,7 +17,9 @@ queued or delayed is canceled, running tasks are abandoned and logged) and
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -190,6 +192,7 @@ class StopDialog(QDialog):
         self._wait_ended = False
         self._show_wait_buttons(opts["wait"] is not False)
         self._future = asyncio.ensure_future(self._stop(opts))
+        self._future.add_done_callback(self._on_stop_done)
         return self._future
 
     def stop_waiting(self) -> asyncio.Future | None:
@@ -215,25 +218,30 @@ class StopDialog(QDialog):
         """The stop in progress or last done, for a caller that must let it end."""
         return self._future
 
-    async def _stop(self, opts: dict) -> None:
+    async def _stop(self, opts: dict) -> tuple[bool, Any]:
         wait = opts["wait"]
         wait_text = "until done" if wait is True else "no wait" if wait is False else f"{wait:g} s"
         description = (f"stop (wait {wait_text}, stop_schedulers={opts['stop_schedulers']}, "
                        f"cancel_tasks={opts['cancel_tasks']})")
-        try:
-            ok, message = await self._bridge.act_await(
-                description, self._bridge.supervisor.astop(**opts))
-        except asyncio.CancelledError:
-            if not self._wait_ended:
-                raise  # not ours: the loop is going away
-            ok, message = True, None
-            self._bridge.announce(f"{description}: the operator ended the wait")
-        finally:
-            self._stopping = False
-            self._show_wait_buttons(False)
+        return await self._bridge.act_await(description,
+                                            self._bridge.supervisor.astop(**opts))
+
+    def _on_stop_done(self, future: asyncio.Future) -> None:
+        # A done callback rather than the coroutine's own code: it also runs for
+        # a stop canceled before its first step (Exit now right after Stop).
+        if not shiboken6.isValid(self):
+            return
+        self._stopping = False
+        self._show_wait_buttons(False)
         for widget in (self.wait_all, self.wait_seconds, self.wait_none, self.seconds,
                        self.stop_schedulers, self.cancel_tasks):
             widget.setEnabled(True)
+        if future.cancelled():
+            if not self._wait_ended:
+                return  # not the operator's doing: the loop is going away
+            ok, message = self._end_without_waiting()
+        else:
+            ok, message = future.result()
         if ok:
             self.status.setText(
                 ("Stopped without waiting: running tasks were abandoned (see the log). "
@@ -243,6 +251,16 @@ class StopDialog(QDialog):
         else:
             self.status.setText(f"Stop failed: {message}")
             self.stop_button.setEnabled(True)
+
+    def _end_without_waiting(self) -> tuple[bool, Any]:
+        """After Stop waiting: the interrupted ``astop`` has stopped the
+        supervisor -- unless it was canceled before it began; then stop now."""
+        supervisor = self._bridge.supervisor
+        if supervisor.is_active():
+            return self._bridge.act("stop (no wait, cancel queued)", supervisor.stop,
+                                    wait=False, stop_schedulers=True, cancel_tasks=True)
+        self._bridge.announce("stop: the operator ended the wait")
+        return True, None
 
     def _show_wait_buttons(self, shown: bool) -> None:
         """Stop waiting / Exit now exist only while a stop waits."""

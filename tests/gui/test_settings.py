@@ -1,0 +1,113 @@
+"""A malformed settings file never stops the console: each bad value falls back
+to its default, with a log line naming the key and the value."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from gui.main_window import MainWindow
+from gui.settings import read_bool, read_choice, read_float, read_int
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BAD_INI = textwrap.dedent(r"""
+    [graphs]
+    refresh_hz=abc
+    [view]
+    theme=purple
+    [stop]
+    wait_mode=sometimes
+    wait_seconds=1e400
+    stop_schedulers=maybe
+    cancel_tasks=true
+    [pools]
+    thread\pool_size=lots
+    thread\reserve_normal=-3
+    thread\reserve_high=2
+    [window]
+    geometry=not a blob
+    state=@ByteArray(garbage)
+""")
+
+
+@pytest.fixture
+def bad_settings(tmp_path):
+    path = tmp_path / "bad.ini"
+    path.write_text(BAD_INI, encoding="utf-8")
+    return path
+
+
+def test_the_window_starts_with_defaults_for_every_bad_value(supervisor, qloop, qtbot,
+                                                             bad_settings, caplog):
+    settings = QSettings(str(bad_settings), QSettings.IniFormat)
+    with caplog.at_level(logging.WARNING, logger="gui"):
+        win = MainWindow(supervisor, qloop, settings=settings)
+        qtbot.addWidget(win)
+        win.show()
+        win.open_stop_dialog()
+    try:
+        assert win.bridge.refresh_hz == 10  # the default
+        assert win.theme_actions["light"].isChecked()
+        assert win.stop_dialog.options() == {"wait": True, "stop_schedulers": True,
+                                             "cancel_tasks": True}
+        stats = supervisor.stats().thread
+        assert stats.reserve_high == 2 and stats.pool_size == 4  # the good value applied
+        messages = "\n".join(r.getMessage() for r in caplog.records)
+        for key, value in [("graphs/refresh_hz", "'abc'"), ("view/theme", "'purple'"),
+                           ("stop/wait_mode", "'sometimes'"), ("stop/wait_seconds", "'1e400'"),
+                           ("stop/stop_schedulers", "'maybe'"),
+                           ("pools/thread/pool_size", "'lots'"),
+                           ("pools/thread/reserve_normal", "'-3'"),
+                           ("window/geometry", "'not a blob'")]:
+            assert f"setting {key}={value}" in messages, key
+        assert "window/state is not a saved dock layout" in messages
+        assert str(bad_settings) in messages
+    finally:
+        win.bridge.stop()
+        win.log_view.close_handler()
+
+
+@pytest.mark.parametrize(("read", "raw", "expected"), [
+    (lambda s: read_float(s, "k", 1.5, 0, 10), "2.5", 2.5),
+    (lambda s: read_float(s, "k", 1.5, 0, 10), "nan", 1.5),
+    (lambda s: read_float(s, "k", 1.5, 0, 10), "11", 1.5),
+    (lambda s: read_int(s, "k", None, 0, 9), "3", 3),
+    (lambda s: read_int(s, "k", None, 0, 9), "3.5", None),
+    (lambda s: read_bool(s, "k", False), "yes", True),
+    (lambda s: read_bool(s, "k", False), "2", False),
+    (lambda s: read_choice(s, "k", "a", ("a", "b")), "b", "b"),
+    (lambda s: read_choice(s, "k", "a", ("a", "b")), "c", "a"),
+])
+def test_readers_parse_text_and_fall_back(tmp_path, read, raw, expected):
+    path = tmp_path / "one.ini"
+    path.write_text(f"[General]\nk={raw}\n", encoding="utf-8")
+    assert read(QSettings(str(path), QSettings.IniFormat)) == expected
+
+
+def test_values_written_this_session_read_back(tmp_path):
+    settings = QSettings(str(tmp_path / "typed.ini"), QSettings.IniFormat)
+    settings.setValue("f", 2.0)
+    settings.setValue("b", True)
+    settings.setValue("i", True)  # a bool is no integer
+    assert read_float(settings, "f", 0.0, 0, 5) == 2.0
+    assert read_bool(settings, "b", False) is True
+    assert read_int(settings, "i", 7, 0, 9) == 7
+
+
+def test_main_starts_with_a_bad_settings_file(bad_settings):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(
+        [sys.executable, "main.py", "--scenario", "burst", "--duration", "1",
+         "--settings", str(bad_settings)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "setting graphs/refresh_hz='abc'" in proc.stderr
+    assert "Traceback" not in proc.stderr
