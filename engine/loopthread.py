@@ -56,12 +56,15 @@ class LoopThread:
         """
         try:
             self.thread.start()
-        except BaseException:
+        except RuntimeError:  # the OS refused the thread: it never ran
             self.loop.close()
+            raise
+        except BaseException:  # interrupted (Ctrl+C) while the thread starts
+            self.request_stop()
             raise
         try:
             self._ready.wait()
-        except BaseException:  # interrupted (Ctrl+C): do not leave the thread behind
+        except BaseException:  # interrupted: do not leave it behind
             self.request_stop()
             raise
 

@@ -153,13 +153,15 @@ class TaskSupervisor:
         running tasks (the pool drains down to the new limits).
         """
         actions: list = []
-        with self._lock:
-            settings = self._thread_settings.updated(
-                pool_size=pool_size, reserve_normal=reserve_normal, reserve_high=reserve_high,
-                min_size=min_size, max_size=max_size)
-            self._thread_settings = settings
-            self._threads.configure_locked(settings, actions)
-        self._threads.run_actions(actions)
+        try:
+            with self._lock:
+                settings = self._thread_settings.updated(
+                    pool_size=pool_size, reserve_normal=reserve_normal,
+                    reserve_high=reserve_high, min_size=min_size, max_size=max_size)
+                self._thread_settings = settings
+                self._threads.configure_locked(settings, actions)
+        finally:  # what the lock decided happens even if this thread is interrupted
+            self._threads.run_actions(actions)
         log.info("thread pool set: pool_size=%s reserve_normal=%s reserve_high=%s "
                  "min_size=%s max_size=%s", settings.pool_size, settings.reserve_normal,
                  settings.reserve_high, settings.effective_min_size,
@@ -422,22 +424,25 @@ class TaskSupervisor:
         """Cancel every queued and delayed task (and running coroutines)."""
         callbacks: list = []
         now = monotonic()
-        with self._lock:
-            ledger = self._ledger
-            doomed = [(self._threads, t) for t in self._threads.admission.drain_queued()]
-            doomed += [(self._mp, t) for t in self._mp.admission.drain_queued()]
-            doomed += [(self._pools[t.tt], t) for t in ledger.tasks.values()
-                       if t.status == TASK_STATUS_DELAYED
-                       or (t.tt == TT_COROUTINE and t.status == TASK_STATUS_QUEUED)]
-            for pool, task in doomed:
-                callbacks += ledger.finish_locked(
-                    pool.admission, task, TASK_STATUS_CANCELED, None, None, now) or ()
-            running = [t for t in ledger.tasks.values()
-                       if coroutines and t.tt == TT_COROUTINE]
-        self._coroutines.cancel_running(running)
-        if doomed:
-            log.info("supervisor %r canceled %d queued or delayed task(s)", self.id, len(doomed))
-        run_callbacks(callbacks, log)
+        try:
+            with self._lock:
+                ledger = self._ledger
+                doomed = [(self._threads, t) for t in self._threads.admission.drain_queued()]
+                doomed += [(self._mp, t) for t in self._mp.admission.drain_queued()]
+                doomed += [(self._pools[t.tt], t) for t in ledger.tasks.values()
+                           if t.status == TASK_STATUS_DELAYED
+                           or (t.tt == TT_COROUTINE and t.status == TASK_STATUS_QUEUED)]
+                for pool, task in doomed:
+                    callbacks += ledger.finish_locked(
+                        pool.admission, task, TASK_STATUS_CANCELED, None, None, now) or ()
+                running = [t for t in ledger.tasks.values()
+                           if coroutines and t.tt == TT_COROUTINE]
+            self._coroutines.cancel_running(running)
+            if doomed:
+                log.info("supervisor %r canceled %d queued or delayed task(s)", self.id,
+                         len(doomed))
+        finally:  # waiters are woken even if this thread is interrupted
+            run_callbacks(callbacks, log)
 
     def _end_orphaned_coroutines(self) -> None:
         """Coroutine tasks whose loop was closed under them can never end on
@@ -583,12 +588,17 @@ class TaskSupervisor:
         # becomes visible to other threads only once registered under the lock.
         task = Task(task_id, name, tt, priority, target, tuple(args), kwargs, callback, delay,
                     auto, self._lock, self.id)
-        with self._lock:
-            self._check_active_locked()
-            if numbered and task_id in self._ledger.tasks:
-                self._renumber_locked(task)
-            handoff = self._admit_locked(task)
-        return self._hand_off(task, *handoff)
+        handoff = None
+        try:
+            with self._lock:
+                self._check_active_locked()
+                if numbered and task_id in self._ledger.tasks:
+                    self._renumber_locked(task)
+                handoff = self._admit_locked(task)
+        finally:  # an accepted task is handed off even if this thread is interrupted
+            if handoff is not None:
+                self._hand_off(task, *handoff)
+        return task
 
     def _renumber_locked(self, task: Task) -> None:
         """A number the caller chose (``put_task(task_id=7)``) is live: the
@@ -655,6 +665,7 @@ class TaskSupervisor:
         """A coroutine task on ``loop`` (an aloop's or any running asyncio loop)."""
         if not asyncio.iscoroutine(coro):
             raise TypeError(f"expected a coroutine object, got {coro!r}")
+        handoff = None
         try:
             priority = check_priority(TASK_NORMAL if priority is None else priority)
             if delay is not None:
@@ -670,10 +681,14 @@ class TaskSupervisor:
                 if aloop is not None:
                     aloop._count_task_locked(task)
                 handoff = self._admit_locked(task)
-            return self._hand_off(task, *handoff)
         except BaseException:
-            coro.close()
+            if handoff is None:  # not accepted: nobody else will close it
+                coro.close()
             raise
+        finally:  # an accepted task is handed off even if this thread is interrupted
+            if handoff is not None:
+                self._hand_off(task, *handoff)
+        return task
 
     # -- completing and canceling -------------------------------------------
     def mark_task_completed(self, task: Task | None = None, task_id: Any = None,
@@ -694,33 +709,41 @@ class TaskSupervisor:
                                   "supervisor runs in the current thread")
             task_id = current.id
         actions: list = []
-        with self._lock:
-            found = self._ledger.tasks.get(task_id)
-            if found is None or (tt is not None and found.tt != tt):
-                raise LookupError(f"no live task with id {task_id!r}"
-                                  + (f" and type {tt!r}" if tt is not None else ""))
-            if found.status != TASK_STATUS_STARTED:
-                raise RuntimeError(f"task {task_id!r} has not started: cancel_task() it instead")
-            pool = self._pools[found.tt]
-            callbacks = pool.finish_locked(found, TASK_STATUS_COMPLETED, found.result, None,
-                                           actions)
-        pool.run_actions(actions)
-        run_callbacks(callbacks, log)
+        callbacks = pool = None
+        try:
+            with self._lock:
+                found = self._ledger.tasks.get(task_id)
+                if found is None or (tt is not None and found.tt != tt):
+                    raise LookupError(f"no live task with id {task_id!r}"
+                                      + (f" and type {tt!r}" if tt is not None else ""))
+                if found.status != TASK_STATUS_STARTED:
+                    raise RuntimeError(f"task {task_id!r} has not started: cancel_task() it "
+                                       f"instead")
+                pool = self._pools[found.tt]
+                callbacks = pool.finish_locked(found, TASK_STATUS_COMPLETED, found.result, None,
+                                               actions)
+        finally:  # what the lock decided happens even if this thread is interrupted
+            if pool is not None:
+                pool.run_actions(actions)
+            run_callbacks(callbacks, log)
 
     def cancel_task(self, task_id: Any) -> Task:
         """Cancel a queued or delayed task: it never runs. Returns the task."""
         check_task_id(task_id)
-        with self._lock:
-            task = self._ledger.tasks.get(task_id)
-            if task is None:
-                raise LookupError(f"no live task with id {task_id!r}")
-            if task.status == TASK_STATUS_STARTED:
-                raise RuntimeError(f"task {task_id!r} ({task.name}) has already started "
-                                   f"and cannot be canceled")
-            callbacks = self._ledger.finish_locked(
-                self._pools[task.tt].admission, task, TASK_STATUS_CANCELED, None, None,
-                monotonic())
-        run_callbacks(callbacks, log)
+        callbacks = None
+        try:
+            with self._lock:
+                task = self._ledger.tasks.get(task_id)
+                if task is None:
+                    raise LookupError(f"no live task with id {task_id!r}")
+                if task.status == TASK_STATUS_STARTED:
+                    raise RuntimeError(f"task {task_id!r} ({task.name}) has already started "
+                                       f"and cannot be canceled")
+                callbacks = self._ledger.finish_locked(
+                    self._pools[task.tt].admission, task, TASK_STATUS_CANCELED, None, None,
+                    monotonic())
+        finally:  # waiters are woken even if this thread is interrupted
+            run_callbacks(callbacks, log)
         return task
 
     # -- aloops -----------------------------------------------------------------

@@ -187,18 +187,29 @@ class ThreadPool:
 
     # -- called without the lock --------------------------------------------
     def run_actions(self, actions: list) -> None:
-        """Carry out hand-offs decided under the lock: wake or start workers."""
+        """Carry out hand-offs decided under the lock: wake or start workers.
+
+        Every hand-off is carried out even if the calling thread is
+        interrupted (Ctrl+C on the main thread); the interruption is
+        re-raised afterwards, so no assigned task is left without its thread.
+        """
+        interrupted: BaseException | None = None
         for action in actions:
-            if type(action) is _Worker:
-                action.wake.release()
-            else:  # a Task to start on a new thread, or None for an idle one
-                thread = threading.Thread(
-                    target=self._thread_main, args=(action,),
-                    name=f"{self.name_prefix}{next(self._names)}", daemon=True)
-                try:
-                    thread.start()
-                except BaseException as exc:  # noqa: BLE001 - e.g. "can't start new thread"
-                    self._thread_refused(action, exc)
+            try:
+                if type(action) is _Worker:
+                    action.wake.release()
+                else:  # a Task to start on a new thread, or None for an idle one
+                    thread = threading.Thread(
+                        target=self._thread_main, args=(action,),
+                        name=f"{self.name_prefix}{next(self._names)}", daemon=True)
+                    try:
+                        thread.start()
+                    except RuntimeError as exc:  # "can't start new thread": it never ran
+                        self._thread_refused(action, exc)
+            except BaseException as exc:  # noqa: BLE001 - the hand-off itself was done
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
     def _thread_refused(self, task: Task | None, exc: BaseException) -> None:
         """The OS refused a thread reserved under the lock: give the
