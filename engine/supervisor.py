@@ -8,9 +8,26 @@ submitting, starting and completing a task are decisions taken under the
 lock by the thread that submits or completes (see ``threads.py``, ``mp.py``).
 
 Headless, ``start()`` runs the loop in a thread named
-``supervisor_<id>_event_loop``; ``start(loop=...)`` uses a loop the caller
-runs (the console passes its Qt loop). Every public method may be called
-from any thread; ``astop`` must be awaited on the supervisor's loop.
+``supervisor_<id>_event_loop`` (a ``LoopThread``); ``start(loop=...)`` uses a
+loop the caller runs (the console passes its Qt loop); if the caller closes
+it without ``astop()``, the supervisor notices and stops. Every public method
+may be called from any thread; ``astop`` must be awaited on the supervisor's
+loop.
+
+The edges, as promised to users:
+
+* User code never takes it down (``usercode``): targets, callbacks, timeout
+  functions, schedulers and coroutines may raise anything.
+* Every public call checks all its arguments before it changes anything
+  (``validate``).
+* ``stop()`` is bounded (``wait=N`` returns within N s plus ``STOP_GRACE``;
+  what it abandons is logged by name), refused from the supervisor's own
+  threads, and exception-safe: interrupted by Ctrl+C, it still ends
+  stopped. Decisions taken under the lock (hand-offs, wake-ups) are carried
+  out in ``finally`` blocks, so an interrupted caller never strands a task.
+* A program exits when its main thread ends: supervisors still active are
+  stopped with ``stop(wait=exit_wait)`` before Python joins non-daemon
+  threads.
 """
 
 from __future__ import annotations

@@ -18,6 +18,12 @@ At most ``max_size`` threads run non-critical tasks; critical tasks always
 start, on extra threads past ``max_size`` if needed, which stay parked for
 reuse at most ``EXTRA_THREAD_IDLE`` seconds. Threads are daemons: a target that never
 returns cannot hang interpreter exit (``stop(wait=N)`` logs and abandons it).
+
+Whatever a target or its ``callback=`` raises (``SystemExit`` included) is
+contained on the worker thread (see ``usercode``): the target's exception
+fails its task, the callback's is logged, and the thread goes on serving.
+If the OS refuses a new thread, the task it was for fails and the thread
+counts are given back.
 """
 
 from __future__ import annotations
