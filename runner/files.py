@@ -1,10 +1,31 @@
-"""Finding the Python files the product loads: built-in ones by name, others by path."""
+"""Finding the Python files the product loads: built-in ones by name, others by path.
+
+The built-in task scripts and scenarios ship inside the ``runner`` package,
+in ``runner/resources/tasks`` and ``runner/resources/scenarios`` (package
+data of the wheel), and are found with ``importlib.resources``: the same
+code finds them in a checkout, an editable install and an installed wheel.
+They are loaded by path (the loaders import them as files), so the package
+must be installed as files on disk, which pip always does.
+
+Pure functions over the file system: callable from any thread.
+"""
 
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+def _resources_dir() -> Path:
+    root = importlib.resources.files(__package__) / "resources"
+    if not isinstance(root, Path):
+        raise RuntimeError(f"the built-in task scripts and scenarios must be files on disk, "
+                           f"not {root!r}: install {__package__} unzipped (pip does)")
+    return root
+
+
+#: ``runner/resources``: ``tasks/`` (task scripts) and ``scenarios/``.
+RESOURCES = _resources_dir()
 
 
 def builtin_names(folder: Path) -> list[str]:

@@ -1,0 +1,81 @@
+"""The ``task-supervisor-console`` command: its options and ``main``.
+
+``main(argv)`` parses the options, sets up logging and runs either the
+headless run (``--headless``: ``runner.headless``, never importing Qt) or the
+operator console (``gui.app``, imported only then). It returns the process
+exit code: the headless run's (see ``runner.headless``) or the console's;
+argparse exits with 2 on a bad option. ``main.py`` in a checkout and the
+installed console script both call it. Call it from the main thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+
+from .headless import run_headless
+from .scenario import MAX_DURATION
+
+PROG = "task-supervisor-console"
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0 and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds > 0, got {text!r}")
+    if value > MAX_DURATION:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {MAX_DURATION:,.0f} s (a day), got {text!r}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Task supervisor console: live graphs and controls over a supervisor; "
+                    "--headless runs a scenario without Qt and prints a summary.",
+        epilog="Headless exit codes: 0 every task ended, 1 a task was lost or hung, "
+               "2 the scenario cannot be loaded (or a bad option), 3 the scenario raised, "
+               "130 interrupted by Ctrl+C.")
+    parser.add_argument("--headless", action="store_true",
+                        help="run without Qt: start the scenario, print a summary, exit")
+    parser.add_argument("--scenario", metavar="NAME|PATH",
+                        help="built-in scenario name (runner/resources/scenarios in the "
+                             "package) or a .py file")
+    parser.add_argument("--duration", type=seconds, metavar="S",
+                        help="seconds to run the scenario (default: the scenario's own)")
+    parser.add_argument("--screenshot", metavar="PATH",
+                        help="save the window to PATH just before exiting (with --duration: "
+                             "as the run left it, before the stop)")
+    parser.add_argument("--settings", metavar="PATH",
+                        help="keep the console's settings in this INI file")
+    parser.add_argument("--drain", type=seconds, default=60.0, metavar="S",
+                        help="headless: seconds to wait for the scenario's tasks to end "
+                             "(default: 60)")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level,
+                        format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # the console raises its loggers to INFO
+        handler.setLevel(args.log_level)
+    if args.headless:
+        return run_headless(args.scenario or "mixed", args.duration, drain=args.drain)
+    from gui.app import run_console
+
+    settings_factory = None
+    if args.settings:
+        def settings_factory():
+            from PySide6.QtCore import QSettings
+            return QSettings(args.settings, QSettings.IniFormat)
+    return run_console(args.scenario, args.duration, args.screenshot, settings_factory)
