@@ -88,10 +88,11 @@ def test_unknown_scenario_names_the_choices():
         load("nope")
 
 
-def test_main_headless_does_not_import_qt():
+def test_cli_headless_does_not_import_qt():
     code = (
-        "import sys, main\n"
-        "rc = main.main(['--headless', '--scenario', 'burst', '--duration', '1.5'])\n"
+        "import sys\n"
+        "from runner.cli import main\n"
+        "rc = main(['--headless', '--scenario', 'burst', '--duration', '1.5'])\n"
         "qt = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'qasync', 'pyqtgraph')]\n"
         "assert not qt, qt\n"
         "sys.exit(rc)\n"
