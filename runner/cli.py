@@ -15,7 +15,7 @@ import logging
 import math
 
 from .headless import run_headless
-from .scenario import MAX_DURATION
+from .scenario import MAX_DURATION, builtin_scenarios
 
 PROG = "task-supervisor-console"
 
@@ -46,8 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--headless", action="store_true",
                         help="run without Qt: start the scenario, print a summary, exit")
     parser.add_argument("--scenario", metavar="NAME|PATH",
-                        help="built-in scenario name (runner/resources/scenarios in the "
-                             "package) or a .py file")
+                        help=f"a built-in scenario ({', '.join(builtin_scenarios())}; "
+                             f"in runner/resources/scenarios) or a .py file")
     parser.add_argument("--duration", type=seconds, metavar="S",
                         help="seconds to run the scenario (default: the scenario's own)")
     parser.add_argument("--screenshot", metavar="PATH",

@@ -138,6 +138,8 @@ def test_the_console_script_runs_a_builtin_scenario_headless(installed):
     proc = installed.console("--headless", "--scenario", "burst", "--duration", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "result: OK, every task ended" in proc.stdout
+    proc = installed.console("--help")
+    assert proc.returncode == 0 and "burst, mixed, mp-crunch, workers" in proc.stdout
     proc = installed.console("--headless", "--scenario", "nope")
     assert proc.returncode == 2
     assert ("built-in scenarios are burst, mixed, mp-crunch, workers, or give a path"
