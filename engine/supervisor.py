@@ -449,11 +449,13 @@ class TaskSupervisor:
                 doomed += [(self._pools[t.tt], t) for t in ledger.tasks.values()
                            if t.status == TASK_STATUS_DELAYED
                            or (t.tt == TT_COROUTINE and t.status == TASK_STATUS_QUEUED)]
+                coros = [t.target for _, t in doomed if t.tt == TT_COROUTINE]
                 for pool, task in doomed:
                     callbacks += ledger.finish_locked(
                         pool.admission, task, TASK_STATUS_CANCELED, None, None, now) or ()
                 running = [t for t in ledger.tasks.values()
                            if coroutines and t.tt == TT_COROUTINE]
+            _close_coroutines(coros)
             self._coroutines.cancel_running(running)
             if doomed:
                 log.info("supervisor %r canceled %d queued or delayed task(s)", self.id,
@@ -756,11 +758,14 @@ class TaskSupervisor:
                 if task.status == TASK_STATUS_STARTED:
                     raise RuntimeError(f"task {task_id!r} ({task.name}) has already started "
                                        f"and cannot be canceled")
+                coro = task.target if task.tt == TT_COROUTINE else None
                 callbacks = self._ledger.finish_locked(
                     self._pools[task.tt].admission, task, TASK_STATUS_CANCELED, None, None,
                     monotonic())
         finally:  # waiters are woken even if this thread is interrupted
             run_callbacks(callbacks, log)
+        if coro is not None:
+            _close_coroutines([coro])
         return task
 
     # -- aloops -----------------------------------------------------------------
@@ -872,11 +877,13 @@ class TaskSupervisor:
         with self._lock:
             tasks = [t for t in self._ledger.tasks.values()
                      if t.tt == TT_COROUTINE and t._handle[0] is loop]
-            for task in tasks:
-                if task.status != TASK_STATUS_STARTED:
-                    callbacks += self._ledger.finish_locked(
-                        self._coroutines.admission, task, TASK_STATUS_CANCELED, None, None,
-                        monotonic()) or ()
+            unstarted = [t for t in tasks if t.status != TASK_STATUS_STARTED]
+            coros = [t.target for t in unstarted]
+            for task in unstarted:
+                callbacks += self._ledger.finish_locked(
+                    self._coroutines.admission, task, TASK_STATUS_CANCELED, None, None,
+                    monotonic()) or ()
+        _close_coroutines(coros)
         self._coroutines.cancel_running([t for t in tasks if t.status == TASK_STATUS_STARTED])
         run_callbacks(callbacks, log)
 
@@ -1136,6 +1143,14 @@ def _remaining(deadline: float | None, grace: float | None = None) -> float | No
     if deadline is None:
         return grace
     return max(0.0, deadline - monotonic()) + (grace or 0.0)
+
+
+def _close_coroutines(coros: list[Any]) -> None:
+    """Close coroutines of tasks canceled before they started (no "never
+    awaited" warning; their wrapper, if it runs later, closes nothing new)."""
+    for coro in coros:
+        if asyncio.iscoroutine(coro):
+            coro.close()
 
 
 class _StopCall(concurrent.futures.Future):

@@ -279,3 +279,19 @@ def test_a_script_that_forgets_stop_finishes_its_queued_work_first():
     """)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["done", "0", "done", "1", "done", "2"]
+
+
+def test_coroutine_tasks_canceled_before_they_start_are_closed(make_supervisor, recwarn):
+    import gc
+
+    sup = make_supervisor()
+    aloop = sup.create_aloop("never", daemon=True)
+
+    async def never_started():
+        return 1
+
+    tasks = [aloop.background_task(never_started(), name="late") for _ in range(50)]
+    sup.stop(wait=False, cancel_tasks=True)
+    assert all(t.wait(WAIT) for t in tasks)
+    gc.collect()
+    assert not [w for w in recwarn.list if "never awaited" in str(w.message)]
