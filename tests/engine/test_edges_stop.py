@@ -281,17 +281,27 @@ def test_a_script_that_forgets_stop_finishes_its_queued_work_first():
     assert result.stdout.split() == ["done", "0", "done", "1", "done", "2"]
 
 
-def test_coroutine_tasks_canceled_before_they_start_are_closed(make_supervisor, recwarn):
+def test_coroutine_tasks_canceled_before_they_start_are_closed(make_supervisor, release,
+                                                               recwarn):
     import gc
 
     sup = make_supervisor()
     aloop = sup.create_aloop("never", daemon=True)
+    started = threading.Event()
+
+    async def block_the_loop():
+        started.set()
+        release.wait(30)  # the loop cannot start anything queued behind it
 
     async def never_started():
         return 1
 
+    aloop.background_task(block_the_loop())
+    assert started.wait(WAIT)
     tasks = [aloop.background_task(never_started(), name="late") for _ in range(50)]
-    sup.stop(wait=False, cancel_tasks=True)
+    sup.stop(wait=0.1, cancel_tasks=True)
     assert all(t.wait(WAIT) for t in tasks)
+    release.set()
+    aloop.thread.join(WAIT)
     gc.collect()
     assert not [w for w in recwarn.list if "never awaited" in str(w.message)]
