@@ -118,18 +118,26 @@ class Task:
         return self._wait_async().__await__()
 
     async def _wait_async(self) -> Any:
+        await self._wait_finished()
+        return self.outcome()
+
+    async def _wait_finished(self) -> None:
+        """Wait on the running loop until the task finishes; never raises its
+        exception (the engine's own waiters, e.g. workers, read it as data)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             if self.status in FINAL_STATUSES:
-                return self.outcome()
+                return
             future = loop.create_future()
 
             def wake() -> None:
-                loop.call_soon_threadsafe(_resolve, future)
+                try:
+                    loop.call_soon_threadsafe(_resolve, future)
+                except RuntimeError:  # that loop closed: nobody waits any more
+                    pass
 
             self._add_done_callback_locked(wake)
         await future
-        return self.outcome()
 
     def _add_done_callback_locked(self, fn: Callable[[], Any]) -> None:
         if self._done_callbacks is None:

@@ -22,8 +22,40 @@ worker's thread task drains every item already queued before it goes back
 to sleep, so a steady stream of items costs no loop round trip per item.
 An interval worker schedules on absolute ticks, so it does not drift.
 
-The executor receives ``_worker``, ``_name`` and ``o`` in its kwargs. An
-exception goes to ``on_error(exc)`` (or is logged) and the worker goes on.
+The executor receives ``_worker``, ``_name`` and ``o`` in its kwargs.
+
+**User code never takes the worker, its loop or the engine down** (DESIGN
+rule 7, ``engine.usercode``). Whatever the executor, ``process_result`` or
+``on_error`` raise -- any ``BaseException``: ``SystemExit``,
+``KeyboardInterrupt``, ``GeneratorExit`` included -- is one error of the
+worker: it is counted in ``errors``, passed to ``on_error(exc)`` (or logged
+on the ``engine.workers`` logger with the worker's name) and the worker goes
+on with its next execution. ``SystemExit`` from an executor is *not* a way
+to stop a worker: return ``False`` (or call ``stop()``). An ``on_error``
+that raises is logged and counted too. The executor's own exception comes
+from its task (the pool, the aloop or the mp child caught it there), so the
+worker never re-raises it; a ``KeyboardInterrupt`` raised on the main thread
+by user code the worker calls itself (``process_result``, ``on_error``,
+when the supervisor's loop is the main thread's, as in the console) is
+counted, reported, then handed to that loop so that Ctrl+C still reaches
+the program.
+
+**Arguments are checked first** (DESIGN rule 6): the constructor, ``start``,
+``stop``, ``restart`` and the ``background_worker`` options check every
+argument before changing anything, with a message naming the parameter and
+the value; a refused call leaves the worker as it was (active, priority,
+interval, name, loop, arguments).
+
+**Stopping is bounded**: ``stop(wait=N)`` returns within about ``N`` seconds
+whatever the executor does; an execution still running then is abandoned
+(it finishes on its own, the worker does not run again) and logged with the
+worker's name and its task. ``stop()`` from inside the worker's own
+execution or loop does not wait (that would wait for itself).
+
+Threads: ``start``, ``stop``, ``restart``, ``put_threadsafe`` and
+``trigger_threadsafe`` may be called from any thread, ``put`` and
+``trigger`` from any running asyncio loop; ``loop()`` runs on the worker's
+loop, a thread executor (and a queue worker's drain) on a pool thread.
 """
 
 from __future__ import annotations
@@ -38,10 +70,31 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .constants import TASK_NORMAL, TT_MP, TT_THREAD, check_priority
-from .supervisor import TaskSupervisor, check_seconds
+from .aloop import ALoop
+from .constants import (
+    TASK_NORMAL,
+    TASK_STATUS_COMPLETED,
+    TASK_STATUS_FAILED,
+    TT_MP,
+    TT_THREAD,
+    check_priority,
+)
+from .supervisor import TaskSupervisor
+from .task import Task, TaskCanceledError
+from .usercode import call_user, is_main_interrupt, log_contained, safe_repr
+from .validate import check_callable, check_flag, check_seconds, check_wait
 
 log = logging.getLogger(__name__)
+
+#: The longest worker name accepted (it is shown in stats, logs and the console).
+MAX_NAME_LENGTH = 200
+#: Seconds ``start()`` waits for the previous run's ``loop()`` to return after
+#: a stop (it normally takes one loop iteration); longer means an execution
+#: abandoned by ``stop(wait=False)`` or ``stop(wait=N)`` is still running.
+PREVIOUS_RUN_GRACE = 2.0
+#: Keyword arguments the worker itself gives its executor.
+_RESERVED_KWARGS = ("_worker", "o")
+_START_OPTIONS = ("_priority", "_name", "_loop", "_interval")
 
 
 def _default_supervisor() -> TaskSupervisor:
@@ -49,8 +102,46 @@ def _default_supervisor() -> TaskSupervisor:
     return task_supervisor
 
 
+# -- argument checks (pure, any thread) ---------------------------------------------------------
+def check_name(value: object, name: str = "name") -> str:
+    """``value`` if it is a non-empty string of at most ``MAX_NAME_LENGTH`` characters."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {safe_repr(value)}")
+    if not value.strip():
+        raise ValueError(f"{name} must not be empty, got {value!r}")
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"{name} must be at most {MAX_NAME_LENGTH} characters, got "
+                         f"{len(value)}: {safe_repr(value, 60)}")
+    return value
+
+
+def check_loop_ref(value: object, name: str = "loop") -> Any:
+    """``value`` if it can name a loop: ``None``, an aloop name, an ``ALoop`` or an asyncio loop."""
+    if value is None or isinstance(value, (ALoop, asyncio.AbstractEventLoop)):
+        return value
+    if isinstance(value, str):
+        return check_name(value, name)
+    raise TypeError(f"{name} must be an aloop name, an ALoop or an asyncio loop, "
+                    f"got {safe_repr(value)}")
+
+
+def _check_supervisor(value: object) -> TaskSupervisor | None:
+    if value is not None and not isinstance(value, TaskSupervisor):
+        raise TypeError(f"supervisor must be a TaskSupervisor, got {safe_repr(value)}")
+    return value
+
+
+def _optional_seconds(name: str, value: object, positive: bool = False) -> float | None:
+    return None if value is None else check_seconds(name, value, positive=positive)
+
+
 class BackgroundWorker:
-    """Runs its executor over and over, ``delay`` seconds apart."""
+    """Runs its executor over and over, ``delay`` seconds apart.
+
+    Public counters: ``runs`` (executions that ended), ``errors`` (exceptions
+    raised by its user code: executor, ``process_result``, ``on_error``) and
+    ``last_run`` (``time.time()`` of the last execution's end).
+    """
 
     kind = "worker"
 
@@ -59,35 +150,47 @@ class BackgroundWorker:
                  delay_before: float | None = None, interval: float | None = None,
                  on_error: Callable[[BaseException], Any] | None = None, o: Any = None,
                  supervisor: TaskSupervisor | None = None) -> None:
-        if executor_func is not None and not callable(executor_func):
-            raise TypeError(f"worker executor must be callable, got {executor_func!r}")
-        if on_error is not None and not callable(on_error):
-            raise TypeError(f"on_error must be callable, got {on_error!r}")
-        self._executor_func = executor_func
-        self.name = name or getattr(executor_func, "__name__", None) or type(self).__name__
+        check_callable("executor_func", executor_func)
+        if executor_func is None and _has_no_run(type(self)):
+            raise TypeError(f"{type(self).__name__} needs an executor: pass executor_func= "
+                            f"or override run()")
+        if name is None:
+            name = getattr(executor_func, "__name__", None) or type(self).__name__
+        self.name = check_name(name)
         self.priority = check_priority(priority)
-        self.delay = check_seconds("delay", delay) if delay is not None else 0.0
-        self.delay_before = (check_seconds("delay_before", delay_before)
-                             if delay_before is not None else 0.0)
-        self.interval = check_seconds("interval", interval, positive=True) \
-            if interval is not None else None
+        self._loop_ref = check_loop_ref(loop)
+        self.delay = _optional_seconds("delay", delay) or 0.0
+        self.delay_before = _optional_seconds("delay_before", delay_before) or 0.0
+        self.interval = _optional_seconds("interval", interval, positive=True)
+        check_callable("on_error", on_error)
+        self.supervisor = _check_supervisor(supervisor)
+        self._executor_func = executor_func
         self.on_error = on_error
         self.o = o
-        self.supervisor = supervisor
-        self._loop_ref = loop
-        # Guards _active, _future and the wake-up hand-shake state of subclasses.
+        # Guards _active, _generation, _future, _loop, _sup, _args, _kwargs,
+        # errors, the wake-up hand-shake (_waiting) and the work subclasses
+        # record for the loop (queued items, triggers). Never held while user
+        # code runs or while waiting.
         self._lock = threading.Lock()
         self._active = False
+        self._generation = 0  # bumped by each start(); a loop() ends only its own run
+        self._ended_generation = 0  # the last run whose loop() has finished its work
         self._future: concurrent.futures.Future | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._sup: TaskSupervisor | None = None
         self._wake: asyncio.Event | None = None  # created on the worker's loop
         self._waiting = False  # loop() sleeps on _wake and wants a set() to go on
         self._args: tuple = ()
         self._kwargs: dict = {}
+        # The execution in progress (written by loop() only): its task, and the
+        # pool thread running a thread executor (so that stop() from there
+        # does not wait for itself).
+        self._current: Task | None = None
+        self._exec_thread: int | None = None
         self.runs = 0
         self._loop_runs = 0  # executions since the current loop() began
         self.errors = 0
-        self.last_run: float | None = None  # time.time() of the last execution's end
+        self.last_run: float | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {'active' if self._active else 'stopped'}>"
@@ -95,10 +198,7 @@ class BackgroundWorker:
     # -- the executor ------------------------------------------------------------
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """The executor; override it or pass ``executor_func``."""
-        if self._executor_func is None:
-            raise NotImplementedError(f"{type(self).__name__} has no executor: override run() "
-                                      f"or pass executor_func")
-        return self._executor_func(*args, **kwargs)
+        return self._executor_func(*args, **kwargs)  # type: ignore[misc]
 
     def process_result(self, result: Any) -> None:
         """Receives the result of a static ``run`` executed in the mp pool."""
@@ -117,88 +217,147 @@ class BackgroundWorker:
     def start(self, *args: Any, **kwargs: Any) -> None:
         """Start the worker; ``args``/``kwargs`` go to every execution.
 
-        ``_priority``, ``_name``, ``_loop`` and ``_interval`` override the
-        constructor's settings.
+        ``_priority``, ``_name``, ``_loop`` and ``_interval`` (interval
+        workers only) override the constructor's settings from now on.
+        Everything is checked before anything changes: a refused start leaves
+        the worker as it was.
         """
-        priority = kwargs.pop("_priority", None)
-        name = kwargs.pop("_name", None)
-        loop_ref = kwargs.pop("_loop", None)
-        interval = kwargs.pop("_interval", None)
-        if priority is not None:
-            self.priority = check_priority(priority)
-        if interval is not None:
-            self.interval = check_seconds("_interval", interval, positive=True)
-        if name is not None:
-            self.name = str(name)
-        if loop_ref is not None:
-            self._loop_ref = loop_ref
+        options = {key: kwargs.pop(key) for key in _START_OPTIONS if key in kwargs}
+        for key in _RESERVED_KWARGS:
+            if key in kwargs:
+                raise TypeError(f"start() got {key}={safe_repr(kwargs[key])}: {key!r} is given "
+                                f"to the executor by the worker itself")
+        settings = self._settings_with(options)
         sup = self.supervisor or _default_supervisor()
-        loop = self._resolve_loop(sup)
+        if not sup.is_active():
+            raise RuntimeError(f"supervisor {sup.id!r} is not active: start() it before "
+                               f"starting worker {settings['name']!r}")
+        loop = self._resolve_loop(sup, settings["_loop_ref"])
         self._wait_previous_loop()
         with self._lock:
             if self._active:
                 raise RuntimeError(f"worker {self.name!r} is already running")
+            previous = self._apply_locked(settings)
             self._active = True
+            self._generation += 1
             self._args, self._kwargs = args, kwargs
-            self._loop = loop
-            self._sup = sup
+            self._loop, self._sup = loop, sup
             self._loop_runs = 0
         try:
             future = sup.register_scheduler(self, loop=loop)
         except BaseException:
-            self._active = False
+            with self._lock:
+                self._active = False
+                self._apply_locked(previous)
             raise
         with self._lock:
             self._future = future
         log.info("worker %r started", self.name)
 
-    def _wait_previous_loop(self) -> None:
-        """A worker that just stopped (its executor returned False, or stop(wait=False))
-        is inactive a moment before its loop() has returned: let it finish."""
-        with self._lock:
-            future, loop = self._future, self._loop
-        if self._active or future is None or future.done():
-            return
-        if _on_loop(loop):
-            raise RuntimeError(f"worker {self.name!r} is still winding down on this loop: "
-                               f"start it again from elsewhere or later")
-        try:
-            future.result(timeout=10)
-        except Exception:  # its failure was logged by the supervisor
-            pass
+    def _settings_with(self, options: dict) -> dict:
+        """The worker's settings with ``start``'s overrides, all checked."""
+        settings = {"priority": self.priority, "name": self.name,
+                    "_loop_ref": self._loop_ref, "interval": self.interval}
+        if options.get("_priority") is not None:
+            settings["priority"] = check_priority(options["_priority"])
+        if options.get("_name") is not None:
+            settings["name"] = check_name(options["_name"], "_name")
+        if options.get("_loop") is not None:
+            settings["_loop_ref"] = check_loop_ref(options["_loop"], "_loop")
+        if options.get("_interval") is not None:
+            if not isinstance(self, BackgroundIntervalWorker):
+                raise TypeError(f"_interval={safe_repr(options['_interval'])}: only interval "
+                                f"workers take _interval, {self.name!r} is a {self.kind} worker")
+            settings["interval"] = check_seconds("_interval", options["_interval"],
+                                                 positive=True)
+        return settings
 
-    def _resolve_loop(self, sup: TaskSupervisor) -> asyncio.AbstractEventLoop:
+    def _apply_locked(self, settings: dict) -> dict:
+        """Set ``settings``; return the ones they replaced."""
+        previous = {key: getattr(self, key) for key in settings}
+        for key, value in settings.items():
+            setattr(self, key, value)
+        return previous
+
+    def _wait_previous_loop(self) -> None:
+        """A worker that just stopped (its executor returned False, or
+        ``stop(wait=False)``) is inactive a moment before its ``loop()`` has
+        returned: let it finish, for at most ``PREVIOUS_RUN_GRACE`` seconds."""
+        with self._lock:
+            future, loop, active = self._future, self._loop, self._active
+            wound_down = self._ended_generation == self._generation
+        if active or wound_down or future is None or future.done():
+            return
+        if _on_loop(loop) or self._in_own_execution():
+            raise RuntimeError(f"worker {self.name!r} is still winding down and this is its "
+                               f"own loop or execution: start it again from elsewhere or later")
+        done, _ = concurrent.futures.wait([future], PREVIOUS_RUN_GRACE)
+        if not done:
+            current = self._current
+            raise RuntimeError(
+                f"worker {self.name!r} cannot start: its previous execution"
+                f"{'' if current is None else f' (task {current.id!r})'} is still running "
+                f"after stop(); start it once that ends, or stop(wait=True) first")
+
+    def _resolve_loop(self, sup: TaskSupervisor, loop_ref: Any) -> asyncio.AbstractEventLoop:
         if self._is_async():
-            if self._loop_ref is None and sup.get_aloop() is None:
+            if loop_ref is None and sup.get_aloop() is None:
                 return sup._loop  # no aloop at all: the supervisor's own loop
-            return sup._resolve_loop(self._loop_ref)
+            return sup._resolve_loop(loop_ref)
         return sup._loop  # sync executors are scheduled from the supervisor's loop
 
     def stop(self, wait: bool | float = True) -> None:
-        """Stop after the current execution; ``wait`` for it (True or seconds)."""
+        """Stop after the current execution and wait for it: ``wait=True``
+        without bound, ``wait=N`` at most ``N`` seconds (what is still running
+        then is abandoned and logged), ``wait=False`` not at all.
+
+        From inside the worker's own execution or loop it never waits.
+        """
+        timeout = check_wait(wait)
         with self._lock:
             if not self._active:
                 return
             self._active = False
             future, loop = self._future, self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._set_wake)
-        if wait is not False and future is not None and not _on_loop(loop):
-            timeout = None if wait is True else check_seconds("wait", wait)
-            try:
-                future.result(timeout)
-            except Exception:  # its failure was logged by the supervisor
-                pass
+        _call_soon_threadsafe(loop, self._set_wake)
+        if (timeout != 0.0 and future is not None and not _on_loop(loop)
+                and not self._in_own_execution()):
+            done, _ = concurrent.futures.wait([future], timeout)
+            if not done:
+                self._log_abandoned(timeout)
+                return
         log.info("worker %r stopped", self.name)
 
-    def restart(self) -> None:
-        """Stop (waiting for the current execution), then start with the same arguments."""
-        self.stop()
+    def _log_abandoned(self, timeout: float | None) -> None:
+        current = self._current
+        what = ("its loop" if current is None
+                else f"its execution, task {current.id!r} ({current.name})")
+        log.warning("worker %r: stop(wait=%s) gave up after %.3g s; %s is still running and "
+                    "is abandoned (the worker will not run again)", self.name, timeout, timeout,
+                    what)
+
+    def restart(self, wait: bool | float = True) -> None:
+        """``stop(wait)``, then ``start`` with the same arguments and settings.
+
+        Refused (``RuntimeError``, nothing changed) from inside the worker's
+        own execution or loop while it runs: that stop would wait for itself.
+        """
+        check_wait(wait)
+        with self._lock:
+            active, loop = self._active, self._loop
+        if active and (_on_loop(loop) or self._in_own_execution()):
+            raise RuntimeError(f"worker {self.name!r} cannot restart from inside its own "
+                               f"execution or loop: return False and start it from elsewhere")
+        self.stop(wait)
         self.start(*self._args, **self._kwargs)
+
+    def _in_own_execution(self) -> bool:
+        return self._exec_thread == threading.get_ident()
 
     # -- the scheduler protocol -----------------------------------------------------
     async def loop(self) -> None:
         """Run on the worker's loop until stopped (registered by ``start``)."""
+        generation = self._generation
         self._wake = asyncio.Event()
         try:
             if self.delay_before and not await self._sleep(self.delay_before):
@@ -207,11 +366,28 @@ class BackgroundWorker:
                 if not await self._wait_due():
                     return
                 if await self._execute() is False:
-                    log.info("worker %r: executor returned False, stopping", self.name)
+                    if self._active:
+                        log.info("worker %r: executor returned False, stopping", self.name)
                     return
         finally:
-            with self._lock:
+            self._loop_ended(generation)
+
+    def _loop_ended(self, generation: int) -> None:
+        """The end of run ``generation``'s ``loop()``: it leaves the registry
+        itself, so that ``start()`` may register the worker again at once
+        (before the supervisor hears that this loop's future is done)."""
+        with self._lock:
+            if self._generation != generation:
+                return  # a newer run owns the state
+            sup = self._sup
+        try:
+            sup.unregister_scheduler(self)
+        except LookupError:  # already gone (the supervisor is stopping)
+            pass
+        with self._lock:
+            if self._generation == generation:
                 self._active = False
+                self._ended_generation = generation
 
     async def _wait_due(self) -> bool:
         """Wait until the next execution is due; ``False`` once stopped."""
@@ -236,29 +412,74 @@ class BackgroundWorker:
 
     async def _execute(self, *extra: Any) -> Any:
         """One execution: a thread, coroutine or mp task; ``False`` stops."""
-        sup = self._sup
-        args = self._args + extra
         try:
-            if self._is_static_run():
-                result = await self._submit(type(self).run, args,
-                                            {**self._kwargs, "_name": self.name}, TT_MP)
-                self.process_result(result)
-            elif self._is_async():
-                coro = self.run(*args, **self._executor_kwargs())
-                result = await sup._submit_coroutine(coro, asyncio.get_running_loop(),
-                                                     name=self.name, priority=self.priority)
-            else:
-                result = await self._submit(self.run, args, self._executor_kwargs())
-        except Exception as exc:
-            self._report(exc)
-            result = None
+            ok, value = await self._run_execution(self._args + extra)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - run() itself, or a refused submission
+            if self._refused_by_stopping_supervisor(exc):
+                return False
+            ok, value = False, exc
+        if not ok:
+            self._report(value)
+            value = None
         self.runs += 1
         self._loop_runs += 1
         self.last_run = time.time()
-        return result
+        return value
+
+    async def _run_execution(self, args: tuple) -> tuple[bool, Any]:
+        """Submit one execution and wait for it: ``(True, result)`` or
+        ``(False, exception)``."""
+        if self._is_static_run():
+            ok, value = await self._await_task(self._submit(
+                type(self).run, args, {**self._kwargs, "_name": self.name}, TT_MP))
+            if ok:
+                done, error = call_user(f"process_result of worker {self.name!r}",
+                                        self.process_result, value, logger=log)
+                if not done:
+                    self._forward_main_interrupt(error)
+                    return False, error
+            return ok, value
+        if self._is_async():
+            coro = self.run(*args, **self._executor_kwargs())
+            return await self._await_task(self._sup._submit_coroutine(
+                coro, asyncio.get_running_loop(), name=self.name, priority=self.priority))
+        return await self._await_task(self._submit(self._run_in_thread, args,
+                                                   self._executor_kwargs()))
+
+    def _run_in_thread(self, *args: Any, **kwargs: Any) -> Any:
+        """A thread executor's task target: ``run``, with its thread recorded."""
+        self._exec_thread = threading.get_ident()
+        try:
+            return self.run(*args, **kwargs)
+        finally:
+            self._exec_thread = None
+
+    async def _await_task(self, task: Task) -> tuple[bool, Any]:
+        """Wait for ``task`` without re-raising its exception on this loop."""
+        self._current = task
+        try:
+            await task._wait_finished()
+        finally:
+            self._current = None
+        if task.status == TASK_STATUS_COMPLETED:
+            return True, task.result
+        if task.status == TASK_STATUS_FAILED:
+            return False, task.exception
+        return False, TaskCanceledError(f"execution task {task.id!r} of worker {self.name!r} "
+                                        f"was canceled")
+
+    def _refused_by_stopping_supervisor(self, exc: BaseException) -> bool:
+        """A submission refused because the supervisor is stopping ends the worker quietly."""
+        sup = self._sup
+        if isinstance(exc, RuntimeError) and sup is not None and not sup.is_active():
+            log.info("worker %r: supervisor %r is stopping, the worker stops", self.name, sup.id)
+            return True
+        return False
 
     def _submit(self, target: Callable[..., Any], args: tuple, kwargs: dict,
-                tt: int = TT_THREAD) -> Any:
+                tt: int = TT_THREAD) -> Task:
         """A task completed when ``target`` returns, named after the worker."""
         return self._sup._submit(target, args, kwargs, None, self.priority, None, tt, None,
                                  name=self.name, auto=True)
@@ -267,14 +488,37 @@ class BackgroundWorker:
         return {**self._kwargs, "_worker": self, "_name": self.name, "o": self.o}
 
     def _report(self, exc: BaseException) -> None:
-        self.errors += 1
+        """One error of the worker's user code: count it, then ``on_error`` or log."""
+        with self._lock:
+            self.errors += 1
         if self.on_error is None:
-            log.error("worker %r: executor failed", self.name, exc_info=exc)
+            log_contained(f"the executor of worker {self.name!r}", exc, log)
+            return
+        ok, error = call_user(f"on_error of worker {self.name!r}", self.on_error, exc,
+                              logger=log)
+        if not ok:
+            with self._lock:
+                self.errors += 1
+            self._forward_main_interrupt(error)
+
+    def _forward_main_interrupt(self, exc: BaseException) -> None:
+        """Ctrl+C raised on the main thread by user code this worker called:
+        after the bookkeeping, raise it from a callback of the running loop,
+        which asyncio lets out of ``run_forever`` to the program."""
+        if not is_main_interrupt(exc):
             return
         try:
-            self.on_error(exc)
-        except Exception:
-            log.exception("worker %r: on_error failed", self.name)
+            asyncio.get_running_loop().call_soon(_raise, exc)
+        except RuntimeError:  # no running loop on this thread: nobody to hand it to
+            pass
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def _has_no_run(cls: type) -> bool:
+    return inspect.getattr_static(cls, "run") is BackgroundWorker.__dict__["run"]
 
 
 class BackgroundAsyncWorker(BackgroundWorker):
@@ -286,17 +530,23 @@ class BackgroundAsyncWorker(BackgroundWorker):
 class BackgroundIntervalWorker(BackgroundWorker):
     """Runs its executor every ``interval`` seconds, on absolute ticks (no drift).
 
-    A run that overruns skips the ticks it missed instead of bunching up.
+    ``delay=`` is accepted as another name for ``interval``. A run that
+    overruns skips the ticks it missed instead of bunching up.
     """
 
     kind = "interval"
 
     def __init__(self, *args: Any, interval: float | None = None, **kwargs: Any) -> None:
+        delay = kwargs.pop("delay", None)
+        if interval is not None and delay is not None:
+            raise ValueError(f"give interval= or delay= (the same thing for an interval "
+                             f"worker), not both: got interval={interval!r}, delay={delay!r}")
         if interval is None:
-            interval = kwargs.pop("delay", None)
+            interval = delay
         if interval is None:
             raise ValueError("BackgroundIntervalWorker needs interval= (seconds > 0)")
-        super().__init__(*args, interval=interval, **kwargs)
+        super().__init__(*args, interval=check_seconds("interval", interval, positive=True),
+                         **kwargs)
         self._next_tick: float | None = None
 
     async def _wait_due(self) -> bool:
@@ -331,9 +581,7 @@ class _WakeableWorker(BackgroundWorker):
         """Called with ``_lock`` held, after new work was recorded."""
         if self._waiting:
             self._waiting = False
-            loop = self._loop
-            if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._set_wake)
+            _call_soon_threadsafe(self._loop, self._set_wake)
 
 
 class BackgroundEventWorker(_WakeableWorker):
@@ -343,9 +591,10 @@ class BackgroundEventWorker(_WakeableWorker):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._triggered = False
+        self._triggered = False  # guarded by _lock
 
     def trigger_threadsafe(self) -> None:
+        """Ask for one more execution (from any thread)."""
         with self._lock:
             self._triggered = True
             self._wake_threadsafe()
@@ -356,14 +605,16 @@ class BackgroundEventWorker(_WakeableWorker):
     async def _wait_due(self) -> bool:
         if not await self._sleep_until_woken(lambda: self._triggered):
             return False
-        self._triggered = False
+        with self._lock:
+            self._triggered = False
         return True
 
 
 class BackgroundQueueWorker(_WakeableWorker):
     """Runs its executor on each item put, in order, as soon as the previous one ends.
 
-    The executor gets the item as its first argument.
+    The executor gets the item as its first argument. Items put while the
+    worker is stopped wait for its next start.
     """
 
     kind = "queue"
@@ -373,6 +624,7 @@ class BackgroundQueueWorker(_WakeableWorker):
         self._items: deque = deque()  # guarded by _lock
 
     def put_threadsafe(self, item: Any) -> None:
+        """Queue ``item`` for the executor (from any thread)."""
         with self._lock:
             self._items.append(item)
             self._wake_threadsafe()
@@ -390,19 +642,35 @@ class BackgroundQueueWorker(_WakeableWorker):
     async def _execute(self, *extra: Any) -> Any:
         if self._is_static_run() or self._is_async():
             with self._lock:
+                if not self._items:
+                    return None
                 item = self._items.popleft()
             return await super()._execute(item)
         # A thread task drains what is queued: no loop round trip per item.
         try:
-            result = await self._submit(self._drain, (), {})
-        except Exception as exc:
-            self._report(exc)
-            result = None
+            ok, value = await self._await_task(self._submit(self._drain, (), {}))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a refused submission
+            if self._refused_by_stopping_supervisor(exc):
+                return False
+            ok, value = False, exc
+        if not ok:
+            self._report(value)
+            value = None
         self._loop_runs += 1
         self.last_run = time.time()
-        return result
+        return value
 
     def _drain(self) -> bool | None:
+        """On a pool thread: run the executor on each queued item, in order."""
+        self._exec_thread = threading.get_ident()
+        try:
+            return self._drain_items()
+        finally:
+            self._exec_thread = None
+
+    def _drain_items(self) -> bool | None:
         kwargs = self._executor_kwargs()
         run, items, lock = self.run, self._items, self._lock
         while self._active:
@@ -412,10 +680,11 @@ class BackgroundQueueWorker(_WakeableWorker):
                 item = items.popleft()
             try:
                 result = run(item, *self._args, **kwargs)
-            except Exception as exc:
+            except BaseException as exc:  # noqa: BLE001 - the containment policy (docstring)
                 self._report(exc)
                 result = None
             self.runs += 1
+            self.last_run = time.time()
             if result is False:
                 return False
         return None
@@ -431,8 +700,19 @@ def background_worker(f: Callable[..., Any] | None = None, *, interval: float | 
 
     ``q``/``queue`` → queue worker, ``e``/``event`` → event worker,
     ``interval`` → interval worker, else a worker repeating every ``delay``.
-    A coroutine function runs on an aloop.
+    A coroutine function runs on an aloop. The options are checked when the
+    decorator is made, before any function is given to it.
     """
+    check_callable("f", f)
+    kind = _decorator_kind(q, queue, e, event, interval, delay)
+    _optional_seconds("delay", delay)
+    _optional_seconds("delay_before", delay_before)
+    check_priority(priority)
+    check_loop_ref(loop)
+    if name is not None:
+        check_name(name)
+    check_callable("on_error", on_error)
+    _check_supervisor(supervisor)
     if f is None:
         return lambda func: background_worker(
             func, interval=interval, delay=delay, delay_before=delay_before, q=q, queue=queue,
@@ -440,15 +720,33 @@ def background_worker(f: Callable[..., Any] | None = None, *, interval: float | 
             supervisor=supervisor)
     common = dict(name=name, executor_func=f, priority=priority, loop=loop,
                   delay_before=delay_before, on_error=on_error, o=o, supervisor=supervisor)
-    if q or queue:
+    if kind == "queue":
         return BackgroundQueueWorker(delay=delay, **common)
-    if e or event:
+    if kind == "event":
         return BackgroundEventWorker(delay=delay, **common)
-    if interval is not None:
+    if kind == "interval":
         return BackgroundIntervalWorker(interval=interval, **common)
     if inspect.iscoroutinefunction(f):
         return BackgroundAsyncWorker(delay=delay, **common)
     return BackgroundWorker(delay=delay, **common)
+
+
+def _decorator_kind(q: object, queue: object, e: object, event: object,
+                    interval: object, delay: object) -> str:
+    for flag, value in (("q", q), ("queue", queue), ("e", e), ("event", event)):
+        check_flag(flag, value)
+    kinds = [k for k, chosen in (("queue", q or queue), ("event", e or event),
+                                 ("interval", interval is not None)) if chosen]
+    if len(kinds) > 1:
+        raise ValueError(f"background_worker: choose one kind of worker, got "
+                         f"{' and '.join(kinds)} (q/queue={q or queue}, e/event={e or event}, "
+                         f"interval={interval!r})")
+    if kinds == ["interval"]:
+        check_seconds("interval", interval, positive=True)
+        if delay is not None:
+            raise ValueError(f"background_worker: give interval= or delay=, not both: got "
+                             f"interval={interval!r}, delay={delay!r}")
+    return kinds[0] if kinds else "worker"
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop | None) -> bool:
@@ -456,3 +754,18 @@ def _on_loop(loop: asyncio.AbstractEventLoop | None) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
+
+
+def _call_soon_threadsafe(loop: asyncio.AbstractEventLoop | None,
+                          callback: Callable[[], Any]) -> None:
+    if loop is None:
+        return
+    try:
+        loop.call_soon_threadsafe(callback)
+    except RuntimeError:  # closed meanwhile: its loop() is gone, nothing to wake
+        pass
+
+
+__all__ = ["MAX_NAME_LENGTH", "BackgroundAsyncWorker", "BackgroundEventWorker",
+           "BackgroundIntervalWorker", "BackgroundQueueWorker", "BackgroundWorker",
+           "background_worker", "check_loop_ref", "check_name"]
