@@ -27,6 +27,28 @@ When a backend breaks, every task in flight on it ends FAILED with a
 ``WorkerDiedError`` naming the cause, the backend is rebuilt with the same
 size (for the two standard kinds) and queued tasks go to the new one.
 
+Rebuilds are bounded (the rebuild policy). The first rebuild after a
+successful task is immediate; each further consecutive one waits
+``REBUILD_BACKOFF`` s doubled per rebuild, capped at ``REBUILD_BACKOFF_MAX``
+(0.1, 0.2, 0.4, 0.8 s). After ``MAX_REBUILDS`` (5) breaks in a row with no
+task completing successfully in between, the pool is not rebuilt again: a
+``BrokenBackend`` takes its place and every queued and new mp task fails at
+once with one ``PoolBrokenError`` saying why (the last worker death, and
+the ``if __name__ == "__main__":`` advice when workers re-run the main
+module) -- until ``mp_pool`` is set or ``create_mp_pool()`` called. A
+successful task resets the count. The engine's own ``ProcessPool`` applies
+the same kind of policy to each worker it restarts (``procpool.py``) and is
+never rebuilt here.
+
+User code is contained (``usercode``): a ``callback=`` that raises anything
+(``SystemExit`` included) is logged on the ``engine.mp`` logger and the task
+keeps its target's outcome; a job that cannot be pickled (whatever its
+``__reduce__`` raises) fails its task on the sending thread; on every
+backend the job travels as bytes through ``procpool._child_job``, so a
+result or an exception that cannot be pickled or unpickled fails its task
+with a ``RemoteTaskError`` instead of breaking the backend's threads. A
+``KeyboardInterrupt`` on the main thread is re-raised after the bookkeeping.
+
 The start method (never ``fork``), the child-side call and the errors that
 cross the process boundary live in ``procpool.py``.
 """
@@ -39,6 +61,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.pool
+import multiprocessing.reduction
 import pickle
 import threading
 import time
@@ -50,18 +73,41 @@ from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED,
 from .ledger import Callback, Ledger, run_callbacks
 from .pool import CPU_COUNT, Admission, PoolSettings
 from .procpool import (  # noqa: F401 - re-exported: engine.mp names them too
+    GUARD_ADVICE,
     START_METHOD,
+    PoolBrokenError,
     ProcessPool,
     RemoteTaskError,
     WorkerDiedError,
+    WorkerStartError,
     _child_call,
+    _child_job,
+    _text,
+    decode_result,
+    exit_if_bootstrapping,
     mp_context,
+    pickle_job,
+    reimported_main,
 )
 from .procpool import SUPPORTED as PROCESS_POOL_SUPPORTED
 from .task import Task
+from .usercode import (
+    call_user,
+    is_main_interrupt,
+    log_contained,
+    reraise_if_main_interrupt,
+    safe_repr,
+)
 
 log = logging.getLogger(__name__)
 monotonic = time.monotonic
+
+#: Breaks in a row (no task completing successfully in between) after which
+#: a standard backend is not rebuilt again.
+MAX_REBUILDS = 5
+#: Wait before the second consecutive rebuild; doubled for each further one.
+REBUILD_BACKOFF = 0.1
+REBUILD_BACKOFF_MAX = 5.0
 
 _PICKLABLE_TARGETS: dict[Any, None] = {}  # targets known to pickle (bounded, insertion order)
 
@@ -79,10 +125,11 @@ def check_picklable(target: Callable[..., Any]) -> None:
         pass
     try:
         pickle.dumps(target)
-    except Exception as exc:
-        raise TypeError(f"mp task target {target!r} cannot be pickled "
-                        f"({type(exc).__name__}: {exc}); mp targets must be importable "
-                        f"module-level functions") from None
+    except BaseException as exc:  # noqa: BLE001 - a __reduce__ may raise anything
+        reraise_if_main_interrupt(exc)
+        raise TypeError(f"mp task target {safe_repr(target)} cannot be pickled "
+                        f"({_text(exc)}); mp targets must be importable module-level "
+                        f"functions") from None
     try:
         _PICKLABLE_TARGETS[target] = None
         if len(_PICKLABLE_TARGETS) > 1024:
@@ -135,6 +182,12 @@ class Backend:
             self._watcher.start()
 
     def _watch(self) -> None:
+        try:
+            self._watch_workers()
+        except BaseException as exc:  # noqa: BLE001 - the pool's internals, user values
+            log_contained("the mp pool's worker watcher", exc, log)
+
+    def _watch_workers(self) -> None:
         while not self._closed:
             # Check the very processes waited on: a pool may drop a dead one
             # from its list before we could look again.
@@ -169,8 +222,8 @@ class PoolBackend(Backend):
 
     def send(self, task: Task, done: Done) -> None:
         self.pool.apply_async(
-            _child_call, (task.target, task.args, task.kwargs),
-            callback=lambda outcome: done(task, self, *outcome),
+            _child_job, (job_bytes(task),),
+            callback=lambda body: done(task, self, *decode_result(body, task.target)),
             error_callback=lambda exc: done(task, self, False, exc))
 
     def worker_processes(self) -> list:
@@ -215,7 +268,7 @@ class ExecutorBackend(Backend):
         self.start_watching()
 
     def send(self, task: Task, done: Done) -> None:
-        future = self.executor.submit(_child_call, task.target, task.args, task.kwargs)
+        future = self.executor.submit(_child_job, job_bytes(task))
         future.add_done_callback(lambda f: self._resolve(task, f, done))
 
     def _resolve(self, task: Task, future: concurrent.futures.Future, done: Done) -> None:
@@ -224,11 +277,14 @@ class ExecutorBackend(Backend):
             return
         exc = future.exception()
         if isinstance(exc, BrokenProcessPool):
-            self._on_broken(self, f"mp worker process died ({exc})")
+            dead = [f"{p.pid} (exit code {p.exitcode})" for p in self.worker_processes() or ()
+                    if p.exitcode not in (0, None)]
+            who = f"mp worker process {', '.join(dead)}" if dead else "mp worker process"
+            self._on_broken(self, f"{who} died ({exc})")
         elif exc is not None:
             done(task, self, False, exc)
         else:
-            done(task, self, *future.result())
+            done(task, self, *decode_result(future.result(), task.target))
 
     def worker_processes(self) -> list | None:
         # A ProcessPoolExecutor starts workers on demand and only notices a
@@ -253,6 +309,29 @@ class ExecutorBackend(Backend):
                 process.terminate()
 
 
+class BrokenBackend(Backend):
+    """Where mp tasks go once a standard backend broke ``MAX_REBUILDS``
+    times in a row: each fails at once with ``PoolBrokenError(reason)``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(True, lambda backend, why: None)
+        self.reason = reason
+
+    def send(self, task: Task, done: Done) -> None:
+        raise PoolBrokenError(self.reason)
+
+    def _terminate(self) -> None:
+        pass
+
+
+def job_bytes(task: Task) -> bytes:
+    """``task``'s job pickled for ``_child_job`` (with multiprocessing's
+    pickler, as the backend itself would: it registers reducers for
+    connections and the like)."""
+    return bytes(pickle_job(task.target, task.args, task.kwargs,
+                            multiprocessing.reduction.ForkingPickler.dumps))
+
+
 # multiprocessing.Pool's parameters, in its positional order
 _POOL_ARGS = ("processes", "initializer", "initargs", "maxtasksperchild", "context")
 
@@ -262,7 +341,8 @@ class MpPool:
 
     Guarded by ``lock`` (the supervisor's lock): ``admission``, ``_backend``
     (``None`` while there is none or while a broken one is being rebuilt:
-    tasks then wait in the queues, critical ones included).
+    tasks then wait in the queues, critical ones included), ``rebuilding``,
+    ``_breaks`` and ``_rebuild_cancel``.
     """
 
     def __init__(self, lock: threading.Lock, ledger: Ledger) -> None:
@@ -272,6 +352,9 @@ class MpPool:
         self._backend: Backend | None = None
         self.rebuilding = False  # a broken backend is being replaced
         self.active = False  # the supervisor runs: a broken backend is rebuilt
+        self._breaks = 0  # backends broken in a row; a successful task resets it
+        # Set to call off the rebuild under way (a backend was set meanwhile).
+        self._rebuild_cancel: threading.Event | None = None
 
     # -- backends --------------------------------------------------------
     def wrap(self, pool: Any, owned: bool) -> Backend:
@@ -295,6 +378,7 @@ class MpPool:
             if name in kwargs:
                 raise TypeError(f"create_mp_pool got {name!r} twice")
             kwargs[name] = value
+        exit_if_bootstrapping("an mp pool")
         if kwargs.get("processes") is None:
             kwargs["processes"] = CPU_COUNT
         if kwargs.get("context") is None:
@@ -313,13 +397,21 @@ class MpPool:
         return self._backend
 
     def set_backend(self, backend: Backend | None) -> Backend | None:
-        """Install ``backend``; returns the previous one (the caller closes it)."""
+        """Install ``backend`` (the caller's choice: a rebuild under way is
+        called off and the count of breaks starts again); returns the
+        previous one (the caller closes it)."""
         actions: list = []
-        with self._lock:
-            previous, self._backend = self._backend, backend
-            self.rebuilding = False
-            self.dispatch_locked(actions)
-        self.run_actions(actions)
+        try:
+            with self._lock:
+                previous, self._backend = self._backend, backend
+                self.rebuilding = False
+                self._breaks = 0
+                if self._rebuild_cancel is not None:
+                    self._rebuild_cancel.set()
+                    self._rebuild_cancel = None
+                self.dispatch_locked(actions)
+        finally:
+            self.run_actions(actions)
         return previous
 
     # -- called with the lock held ----------------------------------------
@@ -364,32 +456,64 @@ class MpPool:
 
     # -- called without the lock ---------------------------------------------
     def run_actions(self, actions: list) -> None:
-        for task in actions:
+        """Send the tasks ``actions`` holds to their backends. A task whose
+        send raises (it cannot be pickled -- whatever its ``__reduce__``
+        raises --, the pool was closed under us or is broken) fails with
+        that exception; the tasks its end lets start are appended and sent
+        in this same loop (no recursion, however many fail)."""
+        interrupt = None
+        i = 0
+        while i < len(actions):
+            task = actions[i]
+            i += 1
             try:
                 task._handle.send(task, self._done)
-            except Exception as exc:  # e.g. the pool was closed under us
-                self._done(task, task._handle, False, exc)
+            except BaseException as exc:  # noqa: BLE001 - user __reduce__ code included
+                if is_main_interrupt(exc):
+                    interrupt = exc
+                self._finish(task, task._handle, False, exc, actions)
+        reraise_if_main_interrupt(interrupt)
 
     def _done(self, task: Task, backend: Backend, ok: bool, value: Any) -> None:
-        """A result or an exception came back for ``task``."""
-        if ok and task.callback is not None:
-            try:
-                task.callback(value)
-            except Exception:
-                log.exception("callback of mp task %r (%s) failed", task.id, task.name)
+        """A result or an exception came back for ``task`` (on the backend's
+        thread): run its ``callback=`` (contained), then end it."""
+        interrupt = None
+        if ok and task.callback is not None and task._handle is backend \
+                and task.time_completed is None:
+            called, exc = call_user(
+                f"callback {safe_repr(task.callback)} of mp task {safe_repr(task.id)} "
+                f"({task.name})", task.callback, value, logger=log)
+            if not called and is_main_interrupt(exc):
+                interrupt = exc
         actions: list = []
-        with self._lock:
-            if task.time_completed is not None or task._handle is not backend:
-                return  # already failed by a broken backend, or marked completed
-            if not ok:
-                callbacks = self.finish_locked(task, TASK_STATUS_FAILED, None, value, actions)
-            elif task._auto:
-                callbacks = self.finish_locked(task, TASK_STATUS_COMPLETED, value, None, actions)
-            else:  # put_task: the caller marks completion
-                task.result = value
-                callbacks = None
-        self.run_actions(actions)
-        run_callbacks(callbacks, log)
+        try:
+            self._finish(task, backend, ok, value, actions)
+        finally:
+            self.run_actions(actions)
+        reraise_if_main_interrupt(interrupt)
+
+    def _finish(self, task: Task, backend: Backend, ok: bool, value: Any,
+                actions: list) -> None:
+        """End ``task`` with its outcome, unless it has ended already (failed
+        by a broken backend, or marked completed); what may start next is
+        appended to ``actions``."""
+        callbacks = None
+        try:
+            with self._lock:
+                if task.time_completed is not None or task._handle is not backend:
+                    return
+                if not ok:
+                    callbacks = self.finish_locked(task, TASK_STATUS_FAILED, None, value,
+                                                   actions)
+                else:
+                    self._breaks = 0  # a backend that completes tasks is not broken
+                    if task._auto:
+                        callbacks = self.finish_locked(task, TASK_STATUS_COMPLETED, value,
+                                                       None, actions)
+                    else:  # put_task: the caller marks completion
+                        task.result = value
+        finally:
+            run_callbacks(callbacks, log)
 
     def retire(self, backend: Backend, terminate: bool, reason: str) -> None:
         """Let go of ``backend`` (no longer current). With ``terminate`` its
@@ -412,26 +536,89 @@ class MpPool:
         return len(victims)
 
     def _broken(self, backend: Backend, reason: str) -> None:
-        """Fail every task in flight on ``backend``, rebuild it, resume."""
+        """Fail every task in flight on ``backend``, then rebuild it (after a
+        back-off) -- or, after ``MAX_REBUILDS`` breaks in a row, give up."""
+        try:
+            self._handle_broken(backend, reason)
+        except BaseException as exc:  # noqa: BLE001 - runs on a backend's own thread
+            log_contained("handling the broken mp pool", exc, log)
+
+    def _handle_broken(self, backend: Backend, reason: str) -> None:
         with self._lock:
             if backend is not self._backend:
                 return  # already handled, or retired
             self._backend = None
             self.rebuilding = self.active
+            self._breaks += 1
+            breaks = self._breaks
+            cancel = self._rebuild_cancel = threading.Event() if self.active else None
         failed = self._fail_in_flight(backend, reason)
         threading.Thread(target=backend.close, args=(True,), name="supervisor_mp_close",
                          daemon=True).start()
-        if not self.active:  # stopped: its owner is shutting it down; do not replace it
+        if cancel is None:  # stopped: its owner is shutting it down; do not replace it
             log.info("%s after the supervisor stopped: %d task(s) failed, pool detached",
                      reason, failed)
             return
-        log.error("%s: %d task(s) failed, rebuilding the mp pool", reason, failed)
+        if breaks >= MAX_REBUILDS:
+            self._give_up(reason, breaks, cancel)
+            return
+        delay = 0.0 if breaks == 1 else min(REBUILD_BACKOFF * 2 ** (breaks - 2),
+                                            REBUILD_BACKOFF_MAX)
+        log.error("%s: %d task(s) failed, rebuilding the mp pool in %.2f s (break %d of at "
+                  "most %d in a row)", reason, failed, delay, breaks, MAX_REBUILDS)
+        threading.Thread(target=self._rebuild, args=(backend, delay, cancel),
+                         name="supervisor_mp_rebuild", daemon=True).start()
+
+    def _rebuild(self, old: Backend, delay: float, cancel: threading.Event) -> None:
+        """Build a backend like ``old`` after ``delay`` s and install it,
+        unless ``cancel`` is set meanwhile (a backend was set, or stopped)."""
         try:
-            replacement = backend.rebuild() or self.wrap(self.create_pool(), owned=True)
-        except Exception:
-            log.exception("could not rebuild the mp pool: mp tasks wait until one is set")
-            replacement = None
-        self.set_backend(replacement)
+            if delay and cancel.wait(delay):
+                return
+            with self._lock:
+                if cancel.is_set() or not self.active:
+                    return
+            try:
+                replacement = old.rebuild() or self.wrap(self.create_pool(), owned=True)
+            except BaseException as exc:  # noqa: BLE001 - OSError, a failing initializer...
+                log_contained("rebuilding the mp pool", exc, log)
+                self._give_up(f"the mp pool could not be rebuilt ({_text(exc)})", 1, cancel)
+                return
+            actions: list = []
+            try:
+                with self._lock:
+                    installed = not cancel.is_set() and self.active and self._backend is None
+                    if installed:
+                        self._backend, self.rebuilding, self._rebuild_cancel = \
+                            replacement, False, None
+                        self.dispatch_locked(actions)
+            finally:
+                self.run_actions(actions)
+            if not installed:  # a backend was set meanwhile, or the supervisor stopped
+                replacement.close(terminate=True)
+        except BaseException as exc:  # noqa: BLE001 - never lose the thread silently
+            log_contained("rebuilding the mp pool", exc, log)
+
+    def _give_up(self, reason: str, breaks: int, cancel: threading.Event) -> None:
+        """Install a ``BrokenBackend``: queued and new mp tasks fail with why."""
+        main = reimported_main() if START_METHOD != "fork" else None
+        advice = (f"; if the workers die while starting: {GUARD_ADVICE}" if main is not None
+                  else "")
+        message = (f"the mp pool is broken: {reason}" if breaks <= 1 else
+                   f"the mp pool is broken: it broke {breaks} times in a row without "
+                   f"completing a task, so it is not rebuilt again; the last: {reason}")
+        message += f"{advice}. Set mp_pool or call create_mp_pool() to replace it"
+        log.error("%s", message)
+        actions: list = []
+        try:
+            with self._lock:
+                if cancel.is_set() or not self.active or self._backend is not None:
+                    return
+                self._backend, self.rebuilding, self._rebuild_cancel = \
+                    BrokenBackend(message), False, None
+                self.dispatch_locked(actions)
+        finally:
+            self.run_actions(actions)
 
     def counts_locked(self) -> int:
         return self._backend.processes if self._backend is not None else 0

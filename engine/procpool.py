@@ -19,9 +19,46 @@ Here:
   builds a new poll set on every call (about 10 us, as much as the rest of a
   tiny task's round trip). It reads whatever results are buffered in one
   call, and runs each job's callback exactly once, never under a pool lock.
-* The pool knows which jobs are in flight on which worker, so a worker that
-  dies fails exactly its own jobs with ``WorkerDiedError``; a replacement is
-  started at the same index and the other workers are untouched.
+* The pool knows which jobs are in flight on which worker, and each worker
+  writes the id of the job it is running (and how far it got in starting)
+  into a small shared-memory slot, read after it dies. So a worker that dies
+  fails exactly the one job it was running, with ``WorkerDiedError``; the
+  jobs queued behind it on its pipe never ran, and are sent again, once, to
+  a live worker. A replacement is started at the same index and the other
+  workers are untouched.
+
+A task never fails for a worker it did not run on. A job sent while no
+worker is alive (they all just died and their replacements are starting)
+waits in the pool's pending queue and goes to the first replacement; the
+sender never blocks and never gets "no live worker".
+
+Workers that die while starting (the restart policy). A worker that exits
+before it is ready for jobs -- while ``multiprocessing`` prepares it
+(re-running the parent's main module), in the pool's ``initializer``, or one
+that cannot be started at all (``OSError`` from fork or the forkserver) -- is
+a *start failure*:
+
+* it is restarted after a back-off of ``RESTART_BACKOFF`` s doubled for each
+  consecutive start failure at its index, capped at ``RESTART_BACKOFF_MAX``
+  (0.05, 0.1, 0.2, 0.4 ... 2 s); a worker that dies after it was ready (a
+  job crashed it, it was killed) is replaced at once;
+* after ``MAX_START_FAILURES`` (5) start failures in a row, with no job
+  completing in between (a job result resets the count), the pool is
+  *broken*: it starts no more processes, fails every job waiting for a
+  worker and raises on every new ``send`` with one ``PoolBrokenError`` that
+  says why -- the last exit code or exception, and, when the worker died
+  before the engine's code ran while its main module is re-run in every
+  worker, that an mp script's main module must be guarded with ``if
+  __name__ == "__main__":`` (the engine uses the ``forkserver`` start
+  method). Workers still alive finish their jobs and exit. A broken pool
+  stays broken: create a new one.
+
+A pool created while this process is itself a worker still being prepared
+by ``multiprocessing`` (an unguarded main module creating a pool at import)
+exits that process at once with code ``EXIT_UNGUARDED_MAIN`` and a message
+on stderr, so the parent can name the cause precisely instead of starting
+it again. Processes that cannot be started when the pool is created raise
+``WorkerStartError`` from the constructor.
 
 Wire format (compatible with ``multiprocessing.connection.Connection``
 framing, which the child uses): a job is ``job id (8 bytes) + pickle((fn,
@@ -42,9 +79,18 @@ the console's process runs Qt and many threads, and a forked child inherits
 locks other threads held at fork time (CPython #84559); ``forkserver`` forks
 children from a clean single-threaded server instead.
 
-Children run ``_child_call``, which returns ``(ok, value)`` instead of
-raising, so an exception whose class cannot be unpickled (CPython #103061)
-still arrives, as a ``RemoteTaskError`` carrying its text and traceback.
+What user values can break is contained on both sides: children run
+``_run_job``, which returns the pickled ``(ok, value)`` and never raises --
+a target raising anything (``SystemExit`` and ``KeyboardInterrupt``
+included), an exception whose class cannot be unpickled (CPython #103061) or
+whose ``__reduce__`` raises, a result that cannot be pickled: each arrives as
+that job's failure (a ``RemoteTaskError`` carrying the text and traceback
+where the exception itself cannot travel) and the worker keeps serving. In
+the parent, a result whose unpickling raises fails its job, and a callback
+that raises anything is logged; the reader thread survives both.
+``multiprocessing.Pool`` and executor backends (``mp.py``) send the same
+job through ``_child_job`` (bytes in, bytes out), so they get the same
+containment.
 
 Threads: ``send``, ``submit``, ``shutdown``, ``terminate`` and the properties
 may be called from any thread, callbacks included. POSIX only (``SUPPORTED``:
@@ -60,15 +106,20 @@ import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.process
 import os
 import pickle
 import selectors
 import socket
 import struct
+import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from .usercode import is_main_interrupt, log_contained, safe_repr
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +128,19 @@ SUPPORTED = os.name == "posix"
 START_METHOD = ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
                 else "spawn")
 
+#: Consecutive start failures (no job completing in between) that break a pool.
+MAX_START_FAILURES = 5
+#: Restart delay after the first start failure at an index; doubled for each
+#: further one there, capped at ``RESTART_BACKOFF_MAX``.
+RESTART_BACKOFF = 0.05
+RESTART_BACKOFF_MAX = 2.0
+#: Exit code of a worker whose re-run main module tried to create a pool.
+EXIT_UNGUARDED_MAIN = 78
+
+GUARD_ADVICE = ('an mp script\'s main module must be guarded with '
+                '`if __name__ == "__main__":` (the engine starts worker processes with the '
+                f'{START_METHOD!r} start method, which re-runs the main module in each)')
+
 
 def mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context(START_METHOD)
@@ -84,6 +148,15 @@ def mp_context() -> multiprocessing.context.BaseContext:
 
 class WorkerDiedError(RuntimeError):
     """The process running a task died (killed, crashed) before it finished."""
+
+
+class PoolBrokenError(RuntimeError):
+    """The pool's worker processes keep dying while starting (or cannot be
+    started): it runs nothing any more. The message says why."""
+
+
+class WorkerStartError(RuntimeError):
+    """A worker process could not be started (the OS refused: ``__cause__``)."""
 
 
 class RemoteTaskError(Exception):
@@ -97,18 +170,75 @@ class RemoteTaskError(Exception):
         return self.args[0]
 
 
+def _text(exc: BaseException) -> str:
+    """``Type: message`` for ``exc``, whatever its ``__str__`` does."""
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: BLE001 - a user __str__ is user code
+        message = "<str() raised>"
+    return f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
+
+
+def _format_exc() -> str:
+    try:
+        return traceback.format_exc()
+    except BaseException:  # noqa: BLE001 - a broken exception must not escape
+        return ""
+
+
 def _child_call(target: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
-    """Runs in the child process: the target's result or exception, never a raise."""
+    """Runs in the child process: the target's result or exception, never a raise.
+
+    An exception that does not survive a pickle round trip (or whose pickling
+    raises anything, ``SystemExit`` included) is replaced by a
+    ``RemoteTaskError`` with its text and traceback.
+    """
     try:
         return True, target(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - sent back as data
-        text = traceback.format_exc()
+        text = _format_exc()
         try:
             exc.add_note(f"remote traceback:\n{text}")
             pickle.loads(pickle.dumps(exc))
             return False, exc
-        except Exception:
-            return False, RemoteTaskError(f"{type(exc).__qualname__}: {exc}", text)
+        except BaseException:  # noqa: BLE001 - e.g. __reduce__ raising SystemExit
+            return False, RemoteTaskError(_text(exc), text)
+
+
+def _child_job(body: bytes) -> bytes:
+    """A whole job for another backend (``multiprocessing.Pool``, an
+    executor): ``pickle((fn, args, kwargs))`` in, ``pickle((ok, value))`` out.
+
+    Bytes both ways, so that neither the backend's own pickling of the job
+    nor of the result can fail (or raise ``SystemExit``) in its threads."""
+    return _run_job(body, None)
+
+
+def pickle_job(fn: Any, args: tuple, kwargs: dict,
+               dumps: Callable[..., Any] = pickle.dumps) -> bytes:
+    """``dumps((fn, args, kwargs))``. What a ``__reduce__`` raises propagates
+    (an ``Exception`` as itself, so the usual "cannot pickle" errors read as
+    usual), except that a ``SystemExit`` or the like becomes a
+    ``pickle.PicklingError`` naming it; Ctrl+C on the main thread passes."""
+    try:
+        return dumps((fn, args, kwargs), _PROTOCOL)
+    except Exception:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - user __reduce__ code
+        if is_main_interrupt(exc):
+            raise
+        raise pickle.PicklingError(f"the job {_name(fn)} cannot be pickled: pickling its "
+                                   f"arguments raised {_text(exc)}") from exc
+
+
+def decode_result(body: bytes, fn: Any) -> tuple[bool, Any]:
+    """``(ok, value)`` from a result ``body``; never raises."""
+    try:
+        ok, value = _loads(body)
+        return bool(ok), value
+    except BaseException as exc:  # noqa: BLE001 - user __setstate__/__reduce__ code
+        return False, RemoteTaskError(
+            f"the result of {_name(fn)} could not be unpickled ({_text(exc)})", _format_exc())
 
 
 Callback = Callable[[bool, Any], Any]
@@ -127,59 +257,131 @@ _EXIT = _LENGTH.pack(0)  # an empty message: the worker exits
 _READ_SIZE = 1 << 18
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
+# A worker's shared-memory slot: [stage, id of the job it is running].
+_STAGE, _RUNNING = 0, 1
+_STAGE_NEW = 0     # the engine's worker code has not run yet (multiprocessing prepares it)
+_STAGE_INIT = 1    # running the pool's initializer
+_STAGE_READY = 2   # serving jobs
+
+
+def bootstrapping() -> bool:
+    """True in a child process that ``multiprocessing`` is still preparing
+    (re-running the parent's main module in it)."""
+    return bool(getattr(multiprocessing.process.current_process(), "_inheriting", False))
+
+
+def exit_if_bootstrapping(what: str) -> None:
+    """Called before creating a process pool: in a worker still being
+    prepared, the main module was not guarded; say so and exit at once with
+    ``EXIT_UNGUARDED_MAIN`` (``multiprocessing`` would refuse to start the
+    pool's processes anyway), so the parent can tell."""
+    if not bootstrapping():
+        return
+    try:
+        sys.stderr.write(
+            f"engine: {what} was created while this worker process ({os.getpid()}) was "
+            f"re-running its parent's main module at import: {GUARD_ADVICE}\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(EXIT_UNGUARDED_MAIN)
+
+
+def reimported_main() -> str | None:
+    """The parent's main module as ``multiprocessing`` re-runs it in every
+    spawn/forkserver worker (a script path or a ``-m`` module name), or
+    ``None`` if workers do not re-run it (``-c``, interactive, ``-m pkg``)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    name = getattr(spec, "name", None)
+    if name:
+        return None if name == "__main__" or name.endswith(".__main__") else name
+    path = getattr(main, "__file__", None)
+    if not path or os.path.splitext(os.path.basename(path))[0] == "ipython":
+        return None
+    return os.path.normpath(path)
+
 
 # -- the child ---------------------------------------------------------------------
 
 def _worker_main(conn: multiprocessing.connection.Connection,
-                 initializer: Callable[..., Any] | None, initargs: tuple) -> None:
-    """A worker process: run jobs from ``conn`` until an empty message or EOF."""
+                 initializer: Callable[..., Any] | None, initargs: tuple,
+                 slot: Any = None) -> None:
+    """A worker process: run jobs from ``conn`` until an empty message or EOF.
+
+    ``slot`` (shared memory, read by the parent after this process dies):
+    how far it got in starting, and the id of the job it is running.
+    """
     failure = None
+    if slot is not None:
+        slot[_STAGE] = _STAGE_INIT
     if initializer is not None:
         try:
             initializer(*initargs)
         except BaseException as exc:  # noqa: BLE001 - every job reports it instead
-            failure = RemoteTaskError(f"the process pool's initializer {initializer!r} "
-                                      f"failed: {type(exc).__qualname__}: {exc}",
-                                      traceback.format_exc())
+            failure = RemoteTaskError(f"the process pool's initializer {safe_repr(initializer)} "
+                                      f"failed: {_text(exc)}", _format_exc())
+    if slot is not None:
+        slot[_STAGE] = _STAGE_READY
     recv, send = conn.recv_bytes, conn.send_bytes
     while True:
         try:
             data = recv()
         except (EOFError, OSError):
             return  # the parent is gone
+        except KeyboardInterrupt:  # Ctrl+C reaches the whole process group: the parent decides
+            continue
         if not data:
             return
-        reply = data[:8] + _run_job(data, failure)
+        if slot is not None:
+            (slot[_RUNNING],) = _JOB_ID.unpack_from(data)
+        if failure is not None:
+            reply = data[:8] + _dumps((False, failure), _PROTOCOL)
+        else:
+            reply = data[:8] + _run_job(memoryview(data)[8:], None)
         try:
             send(reply)
         except OSError:
             return  # the parent is gone
+        except KeyboardInterrupt:  # a partial frame would desync the pipe: end this worker
+            return
 
 
-def _run_job(data: bytes, failure: BaseException | None) -> bytes:
-    """The pickled ``(ok, value)`` for one job message; never raises."""
+def _run_job(body: Any, failure: BaseException | None) -> bytes:
+    """The pickled ``(ok, value)`` for one job's pickled ``(fn, args, kwargs)``;
+    never raises (whatever the job, its result or its exception do)."""
     fn: Any = None
-    if failure is not None:
-        outcome: tuple[bool, Any] = (False, failure)
-    else:
-        try:
-            fn, args, kwargs = _loads(memoryview(data)[8:])
-        except BaseException as exc:  # noqa: BLE001
-            outcome = (False, RemoteTaskError(
-                f"the job could not be unpickled in the worker process "
-                f"({type(exc).__qualname__}: {exc})", traceback.format_exc()))
-        else:
-            outcome = _child_call(fn, args, kwargs)
     try:
-        return _dumps(outcome, _PROTOCOL)
-    except BaseException as exc:  # noqa: BLE001 - e.g. an unpicklable result
+        if failure is not None:
+            outcome: tuple[bool, Any] = (False, failure)
+        else:
+            try:
+                fn, args, kwargs = _loads(body)
+            except BaseException as exc:  # noqa: BLE001
+                outcome = (False, RemoteTaskError(
+                    f"the job could not be unpickled in the worker process ({_text(exc)})",
+                    _format_exc()))
+            else:
+                outcome = _child_call(fn, args, kwargs)
+        try:
+            return _dumps(outcome, _PROTOCOL)
+        except BaseException as exc:  # noqa: BLE001 - e.g. an unpicklable result
+            ok = outcome[0]
+            what = "result" if ok else "exception"
+            return _dumps((False, RemoteTaskError(
+                f"the {what} of {_name(fn)} cannot be pickled ({_text(exc)})",
+                _format_exc())), _PROTOCOL)
+    except BaseException as exc:  # noqa: BLE001 - last resort: a plain message always pickles
         return _dumps((False, RemoteTaskError(
-            f"the result of {_name(fn)} cannot be pickled ({type(exc).__qualname__}: {exc})",
-            traceback.format_exc())), _PROTOCOL)
+            f"job {_name(fn)} failed in the worker process: {type(exc).__qualname__}")),
+            _PROTOCOL)
 
 
 def _name(fn: Any) -> str:
-    return repr(getattr(fn, "__qualname__", None) or fn)
+    try:
+        name = getattr(fn, "__qualname__", None)
+    except BaseException:  # noqa: BLE001 - a user __getattr__
+        name = None
+    return safe_repr(name if isinstance(name, str) else fn)
 
 
 # -- the parent ---------------------------------------------------------------------
@@ -187,24 +389,27 @@ def _name(fn: Any) -> str:
 class _Worker:
     """One worker process and the parent's end of its pipe.
 
-    ``jobs``, ``eof`` and ``reaped`` are guarded by the pool's ``_lock``;
-    ``backlog`` and ``close_after_spill`` by ``send_lock``; ``rbuf`` belongs to
-    the reader thread.
+    ``jobs``, ``gone``, ``eof`` and ``reaped`` are guarded by the pool's
+    ``_lock``; ``backlog`` and ``close_after_spill`` by ``send_lock``;
+    ``rbuf`` belongs to the reader thread; ``slot`` is written by the child.
     """
 
-    __slots__ = ("index", "process", "pid", "sentinel", "sock", "jobs", "eof", "reaped",
-                 "send_lock", "backlog", "close_after_spill", "spill_thread", "rbuf")
+    __slots__ = ("index", "process", "pid", "sentinel", "sock", "slot", "jobs", "gone", "eof",
+                 "reaped", "send_lock", "backlog", "close_after_spill", "spill_thread", "rbuf")
 
-    def __init__(self, index: int, process: Any, sock: socket.socket) -> None:
+    def __init__(self, index: int, process: Any, sock: socket.socket, slot: Any) -> None:
         self.index = index
         self.process = process
         self.pid: int = process.pid
         self.sentinel: int = process.sentinel
         self.sock = sock
-        # job id -> (callback, fn), oldest first; fn only names the job in errors
-        self.jobs: dict[int, tuple[Callback, Any]] = {}
+        self.slot = slot
+        # job id -> (callback, fn, body), oldest first; fn names the job in
+        # errors, body is kept to send the job again if this worker dies first
+        self.jobs: dict[int, tuple[Callback, Any, bytes]] = {}
+        self.gone = False     # the process ended (sentinel seen): never picked again
         self.eof = False      # the child closed its end: stop reading, await the sentinel
-        self.reaped = False   # the process has exited and was joined: never picked again
+        self.reaped = False   # the process has exited and was joined
         # Guards writes on ``sock`` (whole messages, in order), ``backlog``
         # (bytes a spill thread still has to write, in order; None if none)
         # and ``close_after_spill``. Held only for non-blocking work.
@@ -217,6 +422,9 @@ class _Worker:
 
 _RESULTS, _EXITED, _WAKE = "results", "exited", "wake"
 _pool_ids = itertools.count(1)
+monotonic = time.monotonic
+
+Job = tuple[int, Callback, Any, bytes]  # job id, callback, fn, body
 
 
 class ProcessPool(concurrent.futures.Executor):
@@ -225,8 +433,9 @@ class ProcessPool(concurrent.futures.Executor):
     ``send(fn, args, kwargs, callback)`` is the fast path: ``callback(ok,
     value)`` is called exactly once, from the pool's reader thread, with the
     result (``ok``) or the exception -- ``WorkerDiedError`` if the worker died
-    with the job in flight, or the pool was terminated. ``submit`` is the
-    ``Executor`` API built on it.
+    while running the job, or the pool was terminated; ``PoolBrokenError`` if
+    the pool broke (see the module docstring) before a worker could take it.
+    ``submit`` is the ``Executor`` API built on it.
     """
 
     def __init__(self, processes: int | None = None,
@@ -240,38 +449,49 @@ class ProcessPool(concurrent.futures.Executor):
             raise ValueError(f"processes must be a positive int, got {processes!r}")
         if initializer is not None and not callable(initializer):
             raise TypeError(f"initializer must be callable, got {initializer!r}")
+        exit_if_bootstrapping("a ProcessPool")
         self._processes = processes
         self._ctx = context if context is not None else mp_context()
         self._initializer = initializer
         self._initargs = tuple(initargs)
         self._name = f"ProcessPool-{next(_pool_ids)}"
+        self._main = reimported_main() if self._ctx.get_start_method() != "fork" else None
         self._job_ids = itertools.count(1)
         self._reader_ident: int | None = None
-        # Guards ``_workers`` (the list, and each worker's ``jobs``, ``eof``
-        # and ``reaped``), ``_shutdown``, ``_terminated``, ``_replacing`` and
-        # ``_wake_w``. Held only for bookkeeping: never while writing,
-        # reading, pickling, starting a process or calling back. ``_changed``
-        # (same lock) is notified when a replacement worker is installed or
-        # the pool shuts down. ``_lock`` and a worker's ``send_lock`` are
-        # never held together.
+        # Guards ``_workers`` (the list, and each worker's ``jobs``, ``gone``,
+        # ``eof`` and ``reaped``), ``_pending``, ``_shutdown``,
+        # ``_terminated``, ``_broken``, ``_start_failures``,
+        # ``_index_failures`` and ``_wake_w``. Held only for bookkeeping:
+        # never while writing, reading, pickling, starting a process or
+        # calling back. ``_lock`` and a worker's ``send_lock`` are never held
+        # together.
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
         self._shutdown = False
         self._terminated = False
-        self._replacing = 0
+        self._broken: str | None = None  # why the pool is broken (final)
+        # Jobs no live worker could take (all had died): for the next replacement.
+        self._pending: collections.deque[Job] = collections.deque()
+        self._start_failures = 0  # consecutive, pool-wide; a job result resets it
+        self._index_failures = [0] * processes  # consecutive, per index (back-off)
+        # index -> monotonic time a replacement is due; the reader thread's own.
+        self._restart_due: dict[int, float] = {}
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._workers: list[_Worker] = []
         try:
             for index in range(processes):
                 self._workers.append(self._start_worker(index))
-        except BaseException:
+        except BaseException as exc:
             for worker in self._workers:
                 worker.process.kill()
                 worker.process.join()
                 worker.sock.close()
             os.close(self._wake_r)
             os.close(self._wake_w)
+            if isinstance(exc, OSError):
+                raise WorkerStartError(
+                    f"{self._name} could not start worker process {len(self._workers) + 1} "
+                    f"of {processes}: {_text(exc)}") from exc
             raise
         # What the reader waits on: each worker's pipe and sentinel, and the
         # wake pipe. Registered once (a fresh poll set per wait would cost
@@ -290,6 +510,11 @@ class ProcessPool(concurrent.futures.Executor):
     def processes(self) -> int:
         return self._processes
 
+    @property
+    def broken(self) -> str | None:
+        """Why the pool is broken (it runs nothing any more), or ``None``."""
+        return self._broken
+
     def worker_pids(self) -> list[int]:
         """The pids of the current worker processes, by index."""
         with self._lock:
@@ -298,26 +523,23 @@ class ProcessPool(concurrent.futures.Executor):
     def in_flight(self) -> int:
         """Jobs sent and not yet called back."""
         with self._lock:
-            return sum(len(w.jobs) for w in self._workers)
+            return sum(len(w.jobs) for w in self._workers) + len(self._pending)
 
     def send(self, fn: Callable[..., Any], args: tuple, kwargs: dict,
              callback: Callback) -> None:
         """Run ``fn(*args, **kwargs)`` in a worker; ``callback(ok, value)`` once.
 
-        Raises (and never calls ``callback``) if the job cannot be pickled or
-        the pool was shut down.
+        Raises (and never calls ``callback``) if the job cannot be pickled,
+        the pool was shut down (``RuntimeError``) or is broken
+        (``PoolBrokenError``).
         """
-        body = _dumps((fn, args, kwargs), _PROTOCOL)
+        body = pickle_job(fn, args, kwargs)
         with self._lock:
-            worker = self._pick_locked()
+            self._check_open_locked()
             job_id = next(self._job_ids)
-            worker.jobs[job_id] = (callback, fn)
-        size = len(body) + 8
-        if size <= _MAX_SMALL:
-            header = _JOB_HEADER.pack(size, job_id)
-        else:
-            header = _BIG_JOB_HEADER.pack(-1, size, job_id)
-        self._write(worker, [header, body])
+            worker = self._assign_locked((job_id, callback, fn, body))
+        if worker is not None:
+            self._write(worker, _frame(job_id, body))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                **kwargs: Any) -> concurrent.futures.Future:
@@ -330,7 +552,8 @@ class ProcessPool(concurrent.futures.Executor):
         """Accept no more jobs; workers exit once their jobs are done.
 
         ``wait`` blocks until then (and the processes are joined);
-        ``cancel_futures`` terminates instead: jobs in flight fail.
+        ``cancel_futures`` terminates instead: jobs in flight fail. Jobs
+        waiting for a replacement worker (theirs died) fail at once.
         """
         if cancel_futures:
             self.terminate()
@@ -339,11 +562,15 @@ class ProcessPool(concurrent.futures.Executor):
             first = not self._shutdown
             self._shutdown = True
             workers = [w for w in self._workers if not w.reaped]
-            self._changed.notify_all()
+            stranded, self._pending = list(self._pending), collections.deque()
         if first:
             for worker in workers:
                 self._write(worker, [_EXIT])
             self._wake()
+        for _, callback, fn, _ in stranded:
+            _call(callback, False, WorkerDiedError(
+                f"{self._name} was shut down while task {_name(fn)} waited for a worker "
+                f"process (the one it was sent to had died before running it)"))
         if wait:
             self._join_reader()
 
@@ -351,39 +578,62 @@ class ProcessPool(concurrent.futures.Executor):
         """Kill the worker processes now; every job in flight fails."""
         with self._lock:
             self._shutdown = self._terminated = True
-            victims = [(w, w.jobs) for w in self._workers]
+            victims = [(w.pid, w.jobs) for w in self._workers]
+            victims.append((None, {job[0]: job[1:] for job in self._pending}))
+            self._pending = collections.deque()
             alive = [w.process for w in self._workers if not w.reaped]
             for worker in self._workers:
                 worker.jobs = {}
-            self._changed.notify_all()
         for process in alive:
             _kill(process)
         self._wake()
         self._join_reader()  # the reader reaps the processes
-        for worker, jobs in victims:
-            for callback, fn in jobs.values():
+        for pid, jobs in victims:
+            for callback, fn, _ in jobs.values():
+                where = (f"mp worker process {pid} was killed" if pid is not None
+                         else "it was waiting for a worker process")
                 _call(callback, False, WorkerDiedError(
-                    f"mp worker process {worker.pid} was killed: the process pool terminated "
-                    f"while task {_name(fn)} was in flight on it"))
+                    f"{where}: the process pool terminated while task {_name(fn)} was in "
+                    f"flight"))
 
     # -- sending ----------------------------------------------------------------
-    def _pick_locked(self) -> _Worker:
-        """The live worker with the fewest jobs in flight (ties: lowest index)."""
-        while True:
-            if self._shutdown:
-                raise RuntimeError(f"cannot send jobs to {self._name}: it was shut down")
-            best, fewest = None, 0
-            for worker in self._workers:
-                if not worker.reaped and not worker.eof and (
-                        best is None or len(worker.jobs) < fewest):
-                    best, fewest = worker, len(worker.jobs)
-            if best is not None:
-                return best
-            # Every worker died at once: wait for the reader to replace one
-            # (it never waits here itself, and replaces before calling back).
-            if not self._replacing or threading.get_ident() == self._reader_ident:
-                raise RuntimeError(f"{self._name} has no live worker process")
-            self._changed.wait()
+    def _check_open_locked(self) -> None:
+        if self._broken is not None:
+            raise PoolBrokenError(self._broken)
+        if self._shutdown:
+            raise RuntimeError(f"cannot send jobs to {self._name}: it was shut down")
+
+    def _assign_locked(self, job: Job) -> _Worker | None:
+        """Put ``job`` on the live worker with the fewest jobs in flight (ties:
+        lowest index) and return it (the caller writes the job), or, with no
+        live worker, on the pending queue (the next replacement takes it)."""
+        best, fewest = None, 0
+        for worker in self._workers:
+            if not worker.gone and not worker.eof and (best is None or len(worker.jobs) < fewest):
+                best, fewest = worker, len(worker.jobs)
+        if best is None:
+            self._pending.append(job)
+            return None
+        best.jobs[job[0]] = job[1:]
+        return best
+
+    def _resend(self, jobs: list[Job], why: str) -> None:
+        """Send again jobs that never ran (``why``: their worker died first);
+        if the pool is shutting down or broken, fail them instead."""
+        writes = []
+        with self._lock:
+            broken, closed = self._broken, self._shutdown
+            if not closed:
+                for job in jobs:
+                    worker = self._assign_locked(job)
+                    if worker is not None:
+                        writes.append((worker, job))
+        for worker, job in writes:
+            self._write(worker, _frame(job[0], job[3]))
+        for _, callback, fn, _ in jobs if closed else ():
+            _call(callback, False, PoolBrokenError(broken) if broken else WorkerDiedError(
+                f"{why} before it could run task {_name(fn)}, and {self._name} is shutting "
+                f"down: it was not sent again"))
 
     def _write(self, worker: _Worker, buffers: list[bytes]) -> None:
         """Write one message without ever blocking: what the pipe cannot take
@@ -398,8 +648,8 @@ class ProcessPool(concurrent.futures.Executor):
                 sent = 0
             except OSError:
                 # The worker died, or its pipe broke (then it is no use: end
-                # it). Its sentinel fires and the reader fails the jobs it
-                # had in flight, this one included, and replaces it.
+                # it). Its sentinel fires and the reader deals with the jobs
+                # it had in flight, this one included, and replaces it.
                 _kill(worker.process)
                 return
             if sent == sum(map(len, buffers)):
@@ -422,7 +672,7 @@ class ProcessPool(concurrent.futures.Executor):
                     return
             try:
                 worker.sock.sendall(chunk)
-            except OSError:  # as in _write: the reader fails its jobs
+            except OSError:  # as in _write: the reader deals with its jobs
                 _kill(worker.process)
                 with worker.send_lock:
                     worker.backlog.clear()
@@ -445,7 +695,9 @@ class ProcessPool(concurrent.futures.Executor):
         try:
             select = self._selector.select
             while not self._finished():
-                for key, _ in select():
+                due = self._restart_due
+                timeout = max(0.0, min(due.values()) - monotonic()) if due else None
+                for key, _ in select(timeout):
                     role, worker = key.data
                     if role is _RESULTS:
                         if not worker.eof and not worker.reaped:
@@ -454,7 +706,9 @@ class ProcessPool(concurrent.futures.Executor):
                         self._worker_exited(worker, view)
                     else:
                         os.read(self._wake_r, 4096)
-        except BaseException:
+                if due:
+                    self._restart_due_workers()
+        except BaseException:  # noqa: BLE001 - the reader must end the pool cleanly
             log.exception("%s: the reader thread failed; terminating the pool", self._name)
             self._abort()
         finally:
@@ -478,23 +732,26 @@ class ProcessPool(concurrent.futures.Executor):
         self._deliver(worker, _split_frames(worker.rbuf))
 
     def _deliver(self, worker: _Worker, frames: list[tuple[int, bytes]]) -> None:
+        if not frames:
+            return
         with self._lock:
             pop = worker.jobs.pop
             found = [(pop(job_id, None), body) for job_id, body in frames]
+            self._start_failures = 0  # a worker serves: the pool is not broken
+            self._index_failures[worker.index] = 0
         for entry, body in found:
             if entry is None:
                 continue  # already failed (the pool was terminated)
-            try:
-                ok, value = _loads(body)
-            except Exception as exc:
-                ok, value = False, RemoteTaskError(
-                    f"the result of {_name(entry[1])} could not be unpickled "
-                    f"({type(exc).__qualname__}: {exc})", traceback.format_exc())
+            ok, value = decode_result(body, entry[1])
             _call(entry[0], ok, value)
 
     def _worker_exited(self, worker: _Worker, view: memoryview) -> None:
-        """Deliver what the worker sent before it ended, fail the rest of its
-        jobs, and start a replacement at its index (unless shutting down)."""
+        """Deliver what the worker sent before it ended, fail the job it was
+        running, send the ones it never ran to live workers, and start a
+        replacement at its index (unless shutting down) -- at once, or after
+        a back-off if it died while starting."""
+        with self._lock:
+            worker.gone = True  # callbacks run below must not send to it
         while not worker.eof:  # the process is gone: read what is left
             try:
                 n = worker.sock.recv_into(view, 0, _DONTWAIT)
@@ -507,59 +764,132 @@ class ProcessPool(concurrent.futures.Executor):
         self._unwatch(worker)
         worker.process.join()
         code = worker.process.exitcode
+        stage, running = worker.slot[_STAGE], worker.slot[_RUNNING]
         with self._lock:
-            victims, worker.jobs = worker.jobs, {}
+            jobs, worker.jobs = worker.jobs, {}
             worker.reaped = True
-            replace = not self._shutdown
-            self._replacing += replace
+            ran = jobs.pop(running, None) if stage == _STAGE_READY else None
+            never_ran = [(job_id, *entry) for job_id, entry in jobs.items()]
         self._release_socket(worker)
-        if replace:
+        if stage == _STAGE_READY:
+            # At once, before the callbacks below can send more jobs.
             self._replace(worker.index)
-        if victims:
-            log.error("mp worker process %s died (exit code %s): %d job(s) failed",
-                      worker.pid, code, len(victims))
-        for position, (callback, fn) in enumerate(victims.values()):
-            what = "while running task" if position == 0 else "before it could run task"
-            _call(callback, False, WorkerDiedError(
-                f"mp worker process {worker.pid} died (exit code {code}) {what} {_name(fn)}"))
+        else:
+            self._start_failed(worker.index, self._start_failure(worker, stage, code))
+        if ran is not None:
+            log.error("mp worker process %s died (exit code %s) while running task %s",
+                      worker.pid, code, _name(ran[1]))
+        if never_ran:
+            self._resend(never_ran, f"mp worker process {worker.pid} died (exit code {code})")
+        if ran is not None:
+            _call(ran[0], False, WorkerDiedError(
+                f"mp worker process {worker.pid} died (exit code {code}) while running task "
+                f"{_name(ran[1])}"))
+
+    def _start_failure(self, worker: _Worker, stage: int, code: int | None) -> str:
+        """Why ``worker``, which never became ready, ended."""
+        died = f"worker process {worker.pid} exited with code {code} while starting"
+        if stage == _STAGE_INIT:
+            return f"{died}, in the pool's initializer {safe_repr(self._initializer)}"
+        if code == EXIT_UNGUARDED_MAIN and self._main is not None:
+            return (f"{died}: the parent's main module {self._main!r}, re-run in the worker "
+                    f"by multiprocessing, tried to create a process pool at import; "
+                    f"{GUARD_ADVICE}")
+        if self._main is not None and (code is None or code > 0):
+            return (f"{died}, before the engine's worker code ran: multiprocessing re-runs "
+                    f"the parent's main module {self._main!r} in each worker and it failed "
+                    f"(or exited) there; {GUARD_ADVICE}")
+        return (f"{died}, before the engine's worker code ran (while multiprocessing "
+                f"prepared it)")
+
+    def _start_failed(self, index: int, reason: str) -> None:
+        """A worker at ``index`` could not start: restart it after a back-off,
+        or break the pool after too many start failures in a row."""
+        with self._lock:
+            if self._shutdown:
+                return
+            self._start_failures += 1
+            self._index_failures[index] += 1
+            failures, here = self._start_failures, self._index_failures[index]
+        if failures >= MAX_START_FAILURES:
+            self._break(f"{self._name} is broken: {failures} worker processes in a row died "
+                        f"while starting or could not be started, so it starts no more and "
+                        f"runs nothing; the last: {reason}")
+            return
+        delay = min(RESTART_BACKOFF * 2 ** (here - 1), RESTART_BACKOFF_MAX)
+        log.warning("%s: %s; restarting it in %.2f s (start failure %d of at most %d in a "
+                    "row)", self._name, reason, delay, failures, MAX_START_FAILURES)
+        self._restart_due[index] = monotonic() + delay
+
+    def _break(self, reason: str) -> None:
+        """Too many start failures: start nothing more, fail what waits for a
+        worker, refuse new jobs; live workers finish their jobs and exit."""
+        with self._lock:
+            if self._broken is not None or self._shutdown:
+                return
+            self._broken = reason
+            self._shutdown = True
+            stranded, self._pending = list(self._pending), collections.deque()
+            live = [w for w in self._workers if not w.gone and not w.reaped]
+        self._restart_due.clear()
+        log.error("%s", reason)
+        for worker in live:
+            self._write(worker, [_EXIT])
+        for _, callback, _, _ in stranded:
+            _call(callback, False, PoolBrokenError(reason))
+
+    def _restart_due_workers(self) -> None:
+        now = monotonic()
+        for index, due in sorted(self._restart_due.items()):
+            if due <= now:
+                del self._restart_due[index]
+                self._replace(index)
 
     def _replace(self, index: int) -> None:
+        with self._lock:
+            if self._shutdown:
+                return
         try:
             new = self._start_worker(index)
-        except Exception:
-            log.exception("%s: could not start a replacement worker process", self._name)
-            new = None
+        except BaseException as exc:  # noqa: BLE001 - OSError (EAGAIN...) and the like
+            self._start_failed(index, f"a worker process could not be started ({_text(exc)})")
+            return
+        pending: list[Job] = []
         with self._lock:
-            self._replacing -= 1
-            if new is not None and not self._terminated:
+            terminated, exit_now = self._terminated, self._shutdown
+            if not terminated:
                 self._workers[index] = new
-                exit_now, kill = self._shutdown, False
-            else:
-                exit_now, kill = False, new is not None
-            self._changed.notify_all()
-        if new is not None and not kill:
-            self._watch(new)
-        if exit_now:  # shut down while it started: it exits like the others
-            self._write(new, [_EXIT])
-        elif kill:
+                if not exit_now:  # the jobs that waited for a live worker
+                    pending, self._pending = list(self._pending), collections.deque()
+        if terminated:  # while it started
             _kill(new.process)
             new.process.join()
             new.sock.close()
+            return
+        self._watch(new)
+        if exit_now:  # shut down while it started: it exits like the others
+            self._write(new, [_EXIT])
+        elif pending:
+            self._resend(pending, "their worker process died")
 
     def _abort(self) -> None:
         """The reader failed: kill and reap everything, fail every job."""
         with self._lock:
             self._shutdown = self._terminated = True
             victims = [(w, w.jobs) for w in self._workers]
+            stranded, self._pending = list(self._pending), collections.deque()
             for worker in self._workers:
                 worker.jobs = {}
                 worker.reaped = True
+        self._restart_due.clear()
         for worker, jobs in victims:
             _kill(worker.process)
             worker.process.join(1.0)
-            for callback, _ in jobs.values():
+            for callback, _, _ in jobs.values():
                 _call(callback, False, WorkerDiedError(
                     f"{self._name} failed; mp worker process {worker.pid} was killed"))
+        for _, callback, _, _ in stranded:
+            _call(callback, False, WorkerDiedError(f"{self._name} failed"))
 
     def _close(self) -> None:
         """The reader ends: release the sockets and the wake pipe."""
@@ -584,10 +914,11 @@ class ProcessPool(concurrent.futures.Executor):
 
     # -- helpers ---------------------------------------------------------------------
     def _start_worker(self, index: int) -> _Worker:
+        slot = self._ctx.RawArray("Q", 2)
         parent_sock, child_sock = socket.socketpair()
         child_conn = multiprocessing.connection.Connection(child_sock.detach())
         process = self._ctx.Process(
-            target=_worker_main, args=(child_conn, self._initializer, self._initargs),
+            target=_worker_main, args=(child_conn, self._initializer, self._initargs, slot),
             name=f"{self._name}-worker-{index}", daemon=True)
         try:
             process.start()
@@ -596,7 +927,7 @@ class ProcessPool(concurrent.futures.Executor):
             raise
         finally:
             child_conn.close()
-        return _Worker(index, process, parent_sock)
+        return _Worker(index, process, parent_sock, slot)
 
     def _watch(self, worker: _Worker) -> None:
         self._selector.register(worker.sock, selectors.EVENT_READ, (_RESULTS, worker))
@@ -610,9 +941,16 @@ class ProcessPool(concurrent.futures.Executor):
                 pass
 
     def __repr__(self) -> str:
-        state = ("terminated" if self._terminated else "shut down" if self._shutdown
-                 else "running")
+        state = ("terminated" if self._terminated else "broken" if self._broken
+                 else "shut down" if self._shutdown else "running")
         return f"<{self._name} processes={self._processes} {state}>"
+
+
+def _frame(job_id: int, body: bytes) -> list[bytes]:
+    size = len(body) + 8
+    if size <= _MAX_SMALL:
+        return [_JOB_HEADER.pack(size, job_id), body]
+    return [_BIG_JOB_HEADER.pack(-1, size, job_id), body]
 
 
 def _split_frames(buf: bytearray) -> list[tuple[int, bytes]]:
@@ -646,10 +984,12 @@ def _kill(process: Any) -> None:
 
 
 def _call(callback: Callback, ok: bool, value: Any) -> None:
+    """Call a job's callback; whatever it raises (``SystemExit`` included) is
+    logged: the reader thread, which calls it, serves every other job."""
     try:
         callback(ok, value)
-    except Exception:
-        log.exception("callback %r of a process pool job failed", callback)
+    except BaseException as exc:  # noqa: BLE001 - the containment policy (usercode)
+        log_contained(f"callback {safe_repr(callback)} of a process pool job", exc, log)
 
 
 def _settle(future: concurrent.futures.Future, ok: bool, value: Any) -> None:

@@ -140,3 +140,75 @@ def get_init_value(_task_id: Any = None) -> Any:
 
 def init_fail(message: str) -> None:
     raise RuntimeError(message)
+
+
+# -- for test_mp_containment: user values that break things ------------------------
+
+def raise_base(kind: str, _task_id: Any = None) -> None:
+    """Raise ``SystemExit`` or ``KeyboardInterrupt`` inside the worker process."""
+    raise {"SystemExit": SystemExit(7), "KeyboardInterrupt": KeyboardInterrupt()}[kind]
+
+
+class ExitOnPickle:
+    """Pickling it raises ``SystemExit`` (its ``__reduce__`` is user code)."""
+
+    def __reduce__(self):
+        raise SystemExit("no pickling for me")
+
+
+def exit_on_pickle_result(_task_id: Any = None) -> ExitOnPickle:
+    return ExitOnPickle()
+
+
+class ExitOnPickleError(Exception):
+    def __reduce__(self):
+        raise SystemExit("no pickling for this exception")
+
+
+def fail_exit_on_pickle(_task_id: Any = None) -> None:
+    raise ExitOnPickleError("unsendable")
+
+
+def _explode() -> None:
+    raise SystemExit("unpickled in the parent")
+
+
+class ExitOnUnpickle:
+    """Pickles fine; rebuilding it (in the parent) raises ``SystemExit``."""
+
+    def __reduce__(self):
+        return _explode, ()
+
+
+def exit_on_unpickle_result(_task_id: Any = None) -> ExitOnUnpickle:
+    return ExitOnUnpickle()
+
+
+def pid(_task_id: Any = None) -> int:
+    return os.getpid()
+
+
+def exit_in_init(path: str, code: int) -> None:
+    """A pool initializer: note this process's start in ``path``, then die."""
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    os._exit(code)
+
+
+def count_start(path: str) -> None:
+    """A pool initializer: note this process's start in ``path``."""
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()}\n")
+
+
+def system_exit_in_init(path: str) -> None:
+    count_start(path)
+    raise SystemExit(4)
+
+
+def note_and_sleep(path: str, seconds: float, _task_id: Any = None) -> int:
+    """Note ``task id pid`` in ``path`` (one line, appended atomically), sleep."""
+    with open(path, "a") as f:
+        f.write(f"{_task_id} {os.getpid()}\n")
+    time.sleep(seconds)
+    return os.getpid()
