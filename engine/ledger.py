@@ -7,13 +7,29 @@ fields, the pool counts and the events always change together.
 
 Not thread-safe on its own: every ``*_locked`` method is called with the
 supervisor's lock held, and returns the callbacks the caller must run after
-releasing it (user code never runs under the lock).
+releasing it (user code never runs under the lock). ``History.get`` is also
+called under that lock (by ``get_task``).
+
+**Memory: bounded by size, not only by count** (DESIGN rules 4 and 9). The
+live table holds the unfinished tasks, nothing else. A finished task leaves
+it at once; the ``History`` then keeps, for the last ``history_size`` (2,000)
+finished tasks, a weak reference to the ``Task`` and a slim
+``FinishedTask`` record (see ``engine.task``): id, name, type, priority,
+status, times, a repr of the result of at most 200 characters and, for a
+failure, the exception's type, message (<= 500) and traceback text
+(<= 4,000) -- about 0.5 KB a task, 5 KB a failed one: at most about 10 MB
+whatever the tasks return or raise. The results, exceptions, frames,
+arguments, targets and callbacks stay alive only while somebody else holds
+the ``Task``; ``get_task`` then returns that very ``Task``, and the record
+once it is gone. The event ring (``engine.stats``) holds ids, names, types
+and priorities only; the wait window floats.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .constants import (
@@ -24,15 +40,61 @@ from .constants import (
 )
 from .pool import Admission
 from .stats import EventRing, WaitWindow
-from .task import Task
+from .task import FinishedTask, Task
 
 Callback = Callable[[], Any]
+
+
+class History:
+    """The last ``capacity`` finished tasks, by id: a weak reference to each
+    ``Task`` and its ``FinishedTask`` record (oldest dropped first).
+
+    Like the rest of the ledger, read and written under the supervisor's lock.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[Any, tuple[weakref.ref, FinishedTask]] = OrderedDict()
+
+    def add_locked(self, task: Task) -> FinishedTask:
+        """Remember finished ``task``; its record is filled by the caller, unlocked."""
+        record = FinishedTask(task)
+        entries = self._entries
+        entries.pop(task.id, None)  # a reused id: the newest task is the one kept
+        entries[task.id] = (weakref.ref(task), record)
+        if len(entries) > self.capacity:
+            entries.popitem(last=False)
+        return record
+
+    def get(self, task_id: Any, default: Any = None) -> Task | FinishedTask | Any:
+        """The ``Task`` while somebody holds it, else its record; ``default``
+        if the history does not have it."""
+        entry = self._entries.get(task_id)
+        if entry is None:
+            return default
+        task = entry[0]()
+        return task if task is not None else entry[1]
+
+    def record(self, task_id: Any) -> FinishedTask | None:
+        """The slim record, even while the ``Task`` is alive."""
+        entry = self._entries.get(task_id)
+        return None if entry is None else entry[1]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._entries
+
+    def __iter__(self) -> Iterator[Any]:
+        """Task ids, oldest first."""
+        return iter(self._entries)
 
 
 class Ledger:
     def __init__(self, history: int = 2000, events: int = 20_000) -> None:
         self.tasks: dict[Any, Task] = {}
-        self.history: OrderedDict[Any, Task] = OrderedDict()
+        self.history = History(history)
         self.history_size = history
         self.events = EventRing(events)
         self.waits = WaitWindow()
@@ -69,11 +131,12 @@ class Ledger:
         task.time_completed = now
         self.events.append(now, STATUS_NAMES[status], task)
         del self.tasks[task.id]
-        history = self.history
-        history[task.id] = task
-        if len(history) > self.history_size:
-            history.popitem(last=False)
-        callbacks = task._done_callbacks
+        record = self.history.add_locked(task)
+        # First, before the waiters wake: the record is filled (result repr,
+        # exception text) by the finishing thread, once the lock is released.
+        callbacks: list[Callback] = [record.fill]
+        if task._done_callbacks:
+            callbacks += task._done_callbacks
         task._done_callbacks = None
         if not self.tasks and self.drain_listeners:
             callbacks = (callbacks or []) + self.drain_listeners

@@ -1,4 +1,5 @@
-"""The ``Task`` object: one unit of work accepted by a supervisor.
+"""The ``Task`` object: one unit of work accepted by a supervisor, and the
+slim ``FinishedTask`` record the supervisor's history keeps of it.
 
 A task's mutable fields (status, times, result, exception and its list of
 done callbacks) are written only by its supervisor, under the supervisor's
@@ -8,6 +9,29 @@ register a wake-up, so a task that finishes concurrently is never missed.
 
 Done callbacks run exactly once, after the supervisor releases its lock, on
 the thread that finished the task.
+
+**What a finished task keeps alive, and for how long** (DESIGN rule 9).
+A ``Task`` keeps everything -- its result, its exception (with the
+traceback, hence the frames and their locals), target, args, kwargs and
+callback -- for as long as somebody holds it: the caller who submitted it,
+a ``wait_completed`` list, the console's row. The console's re-run needs
+target, args and kwargs of a held task, so they are not dropped. The engine
+itself does not hold a finished ``Task``: its done callbacks are released
+when it finishes, and the supervisor's history (``engine.ledger``) keeps
+only a weak reference to it plus a ``FinishedTask``: id, name, type,
+priority, status, times, a short repr of the result (``safe_repr``, at most
+``RESULT_REPR_LIMIT`` characters) and, for a failure, a ``RecordedError``
+with the exception's type, message (at most ``MESSAGE_LIMIT``) and formatted
+traceback (at most ``TRACEBACK_LIMIT`` characters) -- text, never the
+objects. So once every caller drops a task, its payload is freed (a failed
+task's exception usually sits in a reference cycle with a frame, so it goes
+at the next garbage collection), and ``get_task`` answers with the record.
+
+The record is filled on the thread that finished the task, after the
+supervisor's lock is released (the result's ``__repr__`` and the
+exception's ``__str__`` are user code), before the task's waiters wake.
+``FinishedTask`` objects are immutable once filled and may be read from any
+thread.
 """
 
 from __future__ import annotations
@@ -15,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +52,14 @@ from .constants import (
     TASK_STATUS_FAILED,
     TASK_TYPE_NAMES,
 )
+from .usercode import safe_repr
+
+#: The longest repr of a result the history keeps.
+RESULT_REPR_LIMIT = 200
+#: The longest exception message the history keeps.
+MESSAGE_LIMIT = 500
+#: The longest formatted traceback the history keeps (its start and its end).
+TRACEBACK_LIMIT = 4000
 
 
 class TaskCanceledError(concurrent.futures.CancelledError):
@@ -40,6 +73,9 @@ class Task:
     ``status``, ``time_submitted``, ``time_queued``, ``time_started``,
     ``time_completed`` (``time.monotonic()`` values or ``None``), ``result``,
     ``exception``, ``target``, ``args``, ``kwargs``, ``callback``, ``delay``.
+
+    A finished task keeps all of them while it is held (see the module
+    docstring); the supervisor's history keeps a ``FinishedTask`` instead.
     """
 
     __slots__ = (
@@ -158,4 +194,176 @@ def _resolve(future: asyncio.Future) -> None:
         future.set_result(None)
 
 
-__all__ = ["Task", "TaskCanceledError"]
+# -- what the history keeps --------------------------------------------------------
+class RecordedError(Exception):
+    """What the history keeps of a failed task's exception: text only.
+
+    ``type_name`` (``module.QualName``, builtins unqualified), ``message``
+    (``str(exc)``, at most ``MESSAGE_LIMIT`` characters) and
+    ``traceback_text`` (the formatted traceback, chained exceptions and notes
+    included, at most ``TRACEBACK_LIMIT`` characters). ``str()`` is
+    ``"Type: message"``; the original traceback text is also its note, so a
+    standard traceback print of the record shows it.
+    """
+
+    def __init__(self, type_name: str, message: str, traceback_text: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message
+        self.traceback_text = traceback_text
+        if traceback_text:
+            self.add_note(f"original traceback:\n{traceback_text.rstrip()}")
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.type_name, self.message, self.traceback_text)
+
+    @classmethod
+    def of(cls, exc: BaseException) -> RecordedError:
+        """The record of ``exc``; never raises (its ``__str__`` is user code)."""
+        kind = type(exc)
+        module = getattr(kind, "__module__", None)
+        type_name = kind.__qualname__ if module in (None, "builtins") else (
+            f"{module}.{kind.__qualname__}")
+        try:
+            message = str(exc)
+        except BaseException as error:  # noqa: BLE001 - user __str__ is user code
+            message = f"<str() raised {type(error).__name__}>"
+        try:  # each frame and exception line clipped, so the end keeps the type
+            text = "".join(_clip(chunk, TRACEBACK_LIMIT // 4, "...\n")
+                           for chunk in traceback.format_exception(exc))
+        except BaseException as error:  # noqa: BLE001 - e.g. a __str__ raising in a chain
+            text = f"<the traceback could not be formatted: {type(error).__name__}>"
+        return cls(type_name, _clip(message, MESSAGE_LIMIT), _clip_middle(text, TRACEBACK_LIMIT))
+
+
+class ResultDroppedError(LookupError):
+    """``outcome()`` of a completed task the history no longer holds: its
+    result was freed once nobody held the ``Task`` (``result`` is its repr)."""
+
+
+class FinishedTask:
+    """The history's record of a finished task nobody holds any more.
+
+    The same public read-only attributes as ``Task``: ``id``, ``name``,
+    ``tt``, ``priority``, ``status``, ``delay``, the four times,
+    ``supervisor_id``; ``result`` is a short repr of the result (a ``str``,
+    at most ``RESULT_REPR_LIMIT`` characters) or ``None``; ``exception`` a
+    ``RecordedError`` or ``None``; ``target``, ``callback`` are ``None``,
+    ``args`` ``()`` and ``kwargs`` ``{}`` (dropped: they cannot be re-run).
+    ``is_completed()`` and ``wait()`` are ``True``; ``outcome()`` (and
+    ``await``) raises: ``RecordedError`` for a failed task,
+    ``TaskCanceledError`` for a canceled one, ``ResultDroppedError`` for a
+    completed one (the value itself is gone, only its repr is left).
+    """
+
+    __slots__ = ("id", "name", "tt", "priority", "status", "delay", "time_submitted",
+                 "time_queued", "time_started", "time_completed", "result", "exception",
+                 "supervisor_id", "_task")
+
+    target = None
+    callback = None
+    args: tuple = ()
+
+    def __init__(self, task: Task) -> None:
+        """Copy ``task``'s plain fields (with the supervisor's lock held: no user code)."""
+        self.id = task.id
+        self.name = task.name
+        self.tt = task.tt
+        self.priority = task.priority
+        self.status = task.status
+        self.delay = task.delay
+        self.time_submitted = task.time_submitted
+        self.time_queued = task.time_queued
+        self.time_started = task.time_started
+        self.time_completed = task.time_completed
+        self.supervisor_id = task.supervisor_id
+        self.result: str | None = None
+        self.exception: RecordedError | None = None
+        self._task: Task | None = task  # until fill() has run
+
+    def fill(self) -> None:
+        """Record the task's result and exception as text, then let go of it.
+
+        A done callback: run once, without the lock, on the thread that
+        finished the task. Never raises."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        result, exc = task.result, task.exception
+        if result is not None:
+            self.result = short_repr(result)
+        if exc is not None:
+            self.exception = RecordedError.of(exc)
+
+    @property
+    def kwargs(self) -> dict:
+        return {}
+
+    def is_started(self) -> bool:
+        return self.time_started is not None
+
+    def is_completed(self) -> bool:
+        return True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+    def outcome(self) -> Any:
+        if self.status == TASK_STATUS_FAILED:
+            raise self.exception or RecordedError("unknown", "", "")
+        if self.status == TASK_STATUS_CANCELED:
+            raise TaskCanceledError(f"task {self.id!r} ({self.name}) was canceled")
+        raise ResultDroppedError(
+            f"task {self.id!r} ({self.name}) completed, but nobody held it any more, so its "
+            f"result was freed; the history keeps only its repr: {self.result}")
+
+    def __await__(self):
+        return self._outcome().__await__()
+
+    async def _outcome(self) -> Any:
+        return self.outcome()
+
+    def __repr__(self) -> str:
+        return (
+            f"<FinishedTask {self.id!r} {self.name!r} {TASK_TYPE_NAMES.get(self.tt, self.tt)} "
+            f"{PRIORITY_NAMES.get(self.priority, self.priority)} "
+            f"{STATUS_NAMES.get(self.status, self.status)}>"
+        )
+
+
+#: Exact types whose repr is built in, short and cheap (no user code).
+_PLAIN_REPR = frozenset({bool, float, complex})
+
+
+def short_repr(value: Any, limit: int = RESULT_REPR_LIMIT) -> str:
+    """``safe_repr`` with fast paths for plain values (it runs once per
+    finished task) that stays cheap for large bytes (``reprlib`` would build
+    the whole repr of a 1 MiB ``bytes`` before cutting it)."""
+    kind = type(value)
+    if kind in _PLAIN_REPR or (kind is int and -10**60 < value < 10**60):
+        return repr(value)
+    if kind is str and len(value) <= limit // 2:
+        return _clip(repr(value), limit)
+    if isinstance(value, (bytes, bytearray)) and len(value) > limit // 8:
+        tail = f"... ({type(value).__name__}, {len(value):,} bytes)"
+        head = repr(bytes(value[:limit // 8]))  # plain bytes: no user __repr__, <= limit / 2
+        return _clip(head + tail, limit)
+    return safe_repr(value, limit)
+
+
+def _clip(text: str, limit: int, ellipsis: str = "...") -> str:
+    return text if len(text) <= limit else text[: limit - len(ellipsis)] + ellipsis
+
+
+def _clip_middle(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters: its start and, mostly, its end
+    (the innermost frames and the exception line)."""
+    if len(text) <= limit:
+        return text
+    head = limit // 5
+    marker = f"\n[... {len(text) - limit:,} characters dropped ...]\n"
+    return text[:head] + marker + text[len(text) - (limit - head - len(marker)):]
+
+
+__all__ = ["MESSAGE_LIMIT", "RESULT_REPR_LIMIT", "TRACEBACK_LIMIT", "FinishedTask",
+           "RecordedError", "ResultDroppedError", "Task", "TaskCanceledError", "short_repr"]
