@@ -20,7 +20,7 @@ import time
 import mp_targets
 from engine_testkit import check_invariant
 
-from engine import TASK_STATUS_COMPLETED, TASK_STATUS_FAILED, TT_MP, WorkerDiedError
+from engine import TASK_STATUS_COMPLETED, TASK_STATUS_FAILED, TT_MP, ProcessPool, WorkerDiedError
 
 TASKS = 2000
 SUBMITTERS = 4
@@ -143,3 +143,31 @@ def test_sigkilled_workers_fail_only_the_tasks_they_were_running(make_supervisor
     assert len(killed) >= 5, f"only {len(killed)} kills in {elapsed:.1f} s"
     print(f"\nflood: {TASKS} tasks, {len(killed)} SIGKILLs, {len(failed)} failed "
           f"({sum(1 for t in failed if t.id in started_in)} had started), {elapsed:.1f} s")
+
+
+def test_jobs_sent_while_the_only_worker_is_being_replaced_all_run(tmp_path):
+    """Right after the only worker dies, jobs sent from several threads wait
+    for its replacement: none fails ("no live worker") and none is lost."""
+    with ProcessPool(1) as pool:
+        for _ in range(5):
+            pid = pool.submit(mp_targets.pid).result(WAIT)  # a ready worker
+            os.kill(pid, signal.SIGKILL)
+            futures: list = []
+            errors: list = []
+
+            def flood(futures: list = futures, errors: list = errors) -> None:
+                try:
+                    for i in range(100):
+                        futures.append(pool.submit(mp_targets.square, i))
+                except BaseException as exc:  # noqa: BLE001 - reported by the test
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=flood) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(WAIT)
+            assert not errors, errors
+            assert sorted(f.result(WAIT) for f in futures) == sorted(
+                i * i for i in range(100) for _ in range(2))
+            assert pid not in pool.worker_pids()
