@@ -11,8 +11,10 @@ Backends:
 
 * the engine's ``ProcessPool`` (``procpool.py``; what ``create_mp_pool``
   makes): the admitting thread writes the task straight to a worker's pipe,
-  and a worker that dies fails exactly its own tasks while the pool replaces
-  it -- this backend never breaks.
+  and a worker that dies fails exactly the task it was running (the others
+  are sent again) while the pool replaces it -- this backend is never
+  rebuilt; if its workers keep dying while starting it breaks itself and
+  fails every task with ``PoolBrokenError``.
 * ``multiprocessing.Pool`` (``create_mp_pool`` with ``maxtasksperchild``, or
   set by the user). A worker killed mid-task is replaced by the Pool, but its
   task would never finish (CPython #96062). A watcher thread waits on the
@@ -241,9 +243,10 @@ class PoolBackend(Backend):
 
 
 class ProcessPoolBackend(Backend):
-    """The engine's ``ProcessPool``: it fails exactly the tasks of a worker that
-    dies and replaces the worker, so this backend is never broken and never
-    watched or rebuilt."""
+    """The engine's ``ProcessPool``: it fails exactly the task a dying worker
+    ran and replaces the worker, so this backend is never watched or rebuilt
+    here. A pool whose workers keep dying while starting breaks itself
+    (``PoolBrokenError`` from ``send``: every task then fails with it)."""
 
     def __init__(self, pool: ProcessPool, owned: bool, on_broken: Broken) -> None:
         super().__init__(owned, on_broken)
@@ -330,6 +333,11 @@ def job_bytes(task: Task) -> bytes:
     connections and the like)."""
     return bytes(pickle_job(task.target, task.args, task.kwargs,
                             multiprocessing.reduction.ForkingPickler.dumps))
+
+
+def _rebuild_delay(breaks: int) -> float:
+    """Seconds before the rebuild after ``breaks`` breaks in a row."""
+    return 0.0 if breaks <= 1 else min(REBUILD_BACKOFF * 2 ** (breaks - 2), REBUILD_BACKOFF_MAX)
 
 
 # multiprocessing.Pool's parameters, in its positional order
@@ -562,8 +570,7 @@ class MpPool:
         if breaks >= MAX_REBUILDS:
             self._give_up(reason, breaks, cancel)
             return
-        delay = 0.0 if breaks == 1 else min(REBUILD_BACKOFF * 2 ** (breaks - 2),
-                                            REBUILD_BACKOFF_MAX)
+        delay = _rebuild_delay(breaks)
         log.error("%s: %d task(s) failed, rebuilding the mp pool in %.2f s (break %d of at "
                   "most %d in a row)", reason, failed, delay, breaks, MAX_REBUILDS)
         threading.Thread(target=self._rebuild, args=(backend, delay, cancel),
@@ -571,19 +578,31 @@ class MpPool:
 
     def _rebuild(self, old: Backend, delay: float, cancel: threading.Event) -> None:
         """Build a backend like ``old`` after ``delay`` s and install it,
-        unless ``cancel`` is set meanwhile (a backend was set, or stopped)."""
+        unless ``cancel`` is set meanwhile (a backend was set, or stopped).
+        A rebuild that fails (``OSError``...) counts as one more break: it is
+        tried again after the next back-off, within ``MAX_REBUILDS``."""
         try:
-            if delay and cancel.wait(delay):
-                return
-            with self._lock:
-                if cancel.is_set() or not self.active:
+            while True:
+                if delay and cancel.wait(delay):
                     return
-            try:
-                replacement = old.rebuild() or self.wrap(self.create_pool(), owned=True)
-            except BaseException as exc:  # noqa: BLE001 - OSError, a failing initializer...
-                log_contained("rebuilding the mp pool", exc, log)
-                self._give_up(f"the mp pool could not be rebuilt ({_text(exc)})", 1, cancel)
-                return
+                with self._lock:
+                    if cancel.is_set() or not self.active:
+                        return
+                try:
+                    replacement = old.rebuild() or self.wrap(self.create_pool(), owned=True)
+                    break
+                except BaseException as exc:  # noqa: BLE001 - OSError, a bad initializer...
+                    log_contained("rebuilding the mp pool", exc, log)
+                    reason = f"the mp pool could not be rebuilt ({_text(exc)})"
+                with self._lock:
+                    self._breaks += 1
+                    breaks = self._breaks
+                if breaks >= MAX_REBUILDS:
+                    self._give_up(reason, breaks, cancel)
+                    return
+                delay = _rebuild_delay(breaks)
+                log.error("%s; trying again in %.2f s (break %d of at most %d in a row)",
+                          reason, delay, breaks, MAX_REBUILDS)
             actions: list = []
             try:
                 with self._lock:
