@@ -26,10 +26,10 @@ from .constants import (
     TT_THREAD,
 )
 from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
-from .procpool import ProcessPool
+from .procpool import PoolBrokenError, ProcessPool, WorkerStartError
 from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent
 from .supervisor import TaskSupervisor
-from .task import Task, TaskCanceledError
+from .task import FinishedTask, RecordedError, ResultDroppedError, Task, TaskCanceledError
 from .tasks import background_task, co_mp_apply, wait_completed
 from .workers import (
     BackgroundAsyncWorker,
@@ -51,5 +51,6 @@ __all__ = [
     "BackgroundQueueWorker", "BackgroundWorker", "PoolStats", "ProcessPool", "RemoteTaskError",
     "SupervisorInfo", "SupervisorStats", "Task", "TaskCanceledError", "TaskEvent",
     "TaskSupervisor", "WorkerDiedError", "background_task", "background_worker",
-    "co_mp_apply", "task_supervisor", "wait_completed",
+    "co_mp_apply", "task_supervisor", "wait_completed", "FinishedTask", "RecordedError",
+    "ResultDroppedError", "PoolBrokenError", "WorkerStartError",
 ]

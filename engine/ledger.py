@@ -41,6 +41,7 @@ from .constants import (
 from .pool import Admission
 from .stats import EventRing, WaitWindow
 from .task import FinishedTask, Task
+from .usercode import log_contained
 
 Callback = Callable[[], Any]
 
@@ -151,5 +152,5 @@ def run_callbacks(callbacks: list[Callback] | None, log: Any) -> None:
     for callback in callbacks:
         try:
             callback()
-        except Exception:  # a waiter's wake-up must not break the caller
-            log.exception("task done callback %r failed", callback)
+        except BaseException as exc:  # noqa: BLE001 - a wake-up must not break the caller
+            log_contained(f"task done callback {callback!r}", exc, log)

@@ -110,6 +110,7 @@ import multiprocessing.process
 import os
 import pickle
 import selectors
+import signal
 import socket
 import struct
 import sys
@@ -311,6 +312,9 @@ def _worker_main(conn: multiprocessing.connection.Connection,
     ``slot`` (shared memory, read by the parent after this process dies):
     how far it got in starting, and the id of the job it is running.
     """
+    # Ctrl+C in a terminal reaches the whole process group: the parent
+    # decides what to stop, so a job is never interrupted by it here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     failure = None
     if slot is not None:
         slot[_STAGE] = _STAGE_INIT
@@ -328,8 +332,6 @@ def _worker_main(conn: multiprocessing.connection.Connection,
             data = recv()
         except (EOFError, OSError):
             return  # the parent is gone
-        except KeyboardInterrupt:  # Ctrl+C reaches the whole process group: the parent decides
-            continue
         if not data:
             return
         if slot is not None:

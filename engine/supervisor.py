@@ -63,7 +63,7 @@ from .loopthread import LoopThread
 from .mp import MpPool, check_picklable
 from .pool import CPU_COUNT, TIMEOUT_CRITICAL, TIMEOUT_WARNING, Admission, PoolSettings
 from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent, percentiles
-from .task import Task
+from .task import FinishedTask, Task
 from .threads import ThreadPool
 from .usercode import UserExit, call_user, log_contained, reraise_if_main_interrupt, shielded
 from .validate import check_flag, check_seconds, check_task_id, check_wait
@@ -667,9 +667,14 @@ class TaskSupervisor:
             self.set_mp_pool()
 
     def _schedule_release(self, loop: asyncio.AbstractEventLoop, task: Task, due: float) -> None:
-        loop.call_later(max(0.0, due - monotonic()), self._release_delayed, task)
+        # A weak reference: a delayed task canceled meanwhile (with its
+        # arguments) is not kept alive by its timer until the original due time.
+        loop.call_later(max(0.0, due - monotonic()), self._release_delayed, weakref.ref(task))
 
-    def _release_delayed(self, task: Task) -> None:
+    def _release_delayed(self, ref: weakref.ref[Task]) -> None:
+        task = ref()
+        if task is None:
+            return  # canceled and dropped meanwhile
         actions: list = []
         pool = self._pools[task.tt]
         with self._lock:
@@ -995,7 +1000,7 @@ class TaskSupervisor:
                         self.id, _scheduler_name(scheduler))
 
     # -- inspection -----------------------------------------------------------
-    def get_task(self, task_id: Any) -> Task | None:
+    def get_task(self, task_id: Any) -> Task | FinishedTask | None:
         """A live task, or a recently finished one from the history; else ``None``."""
         check_task_id(task_id)
         with self._lock:

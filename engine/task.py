@@ -40,6 +40,7 @@ import asyncio
 import concurrent.futures
 import threading
 import traceback
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -248,8 +249,11 @@ class FinishedTask:
     ``tt``, ``priority``, ``status``, ``delay``, the four times,
     ``supervisor_id``; ``result`` is a short repr of the result (a ``str``,
     at most ``RESULT_REPR_LIMIT`` characters) or ``None``; ``exception`` a
-    ``RecordedError`` or ``None``; ``target``, ``callback`` are ``None``,
-    ``args`` ``()`` and ``kwargs`` ``{}`` (dropped: they cannot be re-run).
+    ``RecordedError`` or ``None``. ``target``, ``args``, ``kwargs`` and
+    ``callback`` are kept only when they are small and plain (functions
+    without closures, and numbers, short strings and bytes, small tuples,
+    lists and dicts of them: see ``_re_runnable``), so that such a task can
+    still be re-run; otherwise ``None``, ``()``, ``{}`` and ``None``.
     ``is_completed()`` and ``wait()`` are ``True``; ``outcome()`` (and
     ``await``) raises: ``RecordedError`` for a failed task,
     ``TaskCanceledError`` for a canceled one, ``ResultDroppedError`` for a
@@ -258,11 +262,7 @@ class FinishedTask:
 
     __slots__ = ("id", "name", "tt", "priority", "status", "delay", "time_submitted",
                  "time_queued", "time_started", "time_completed", "result", "exception",
-                 "supervisor_id", "_task")
-
-    target = None
-    callback = None
-    args: tuple = ()
+                 "supervisor_id", "target", "args", "callback", "_kwargs", "_task")
 
     def __init__(self, task: Task) -> None:
         """Copy ``task``'s plain fields (with the supervisor's lock held: no user code)."""
@@ -279,6 +279,10 @@ class FinishedTask:
         self.supervisor_id = task.supervisor_id
         self.result: str | None = None
         self.exception: RecordedError | None = None
+        self.target: Callable[..., Any] | None = None
+        self.args: tuple = ()
+        self.callback: Callable[[Any], Any] | None = None
+        self._kwargs: dict = {}
         self._task: Task | None = task  # until fill() has run
 
     def fill(self) -> None:
@@ -294,10 +298,13 @@ class FinishedTask:
             self.result = short_repr(result)
         if exc is not None:
             self.exception = RecordedError.of(exc)
+        if _re_runnable(task):
+            self.target, self.args, self.callback = task.target, task.args, task.callback
+            self._kwargs = task.kwargs
 
     @property
     def kwargs(self) -> dict:
-        return {}
+        return dict(self._kwargs)
 
     def is_started(self) -> bool:
         return self.time_started is not None
@@ -329,6 +336,48 @@ class FinishedTask:
             f"{PRIORITY_NAMES.get(self.priority, self.priority)} "
             f"{STATUS_NAMES.get(self.status, self.status)}>"
         )
+
+
+#: Types of the arguments a record keeps for a re-run, and their bounds.
+_PLAIN_ARGS = frozenset({type(None), bool, int, float, complex, str, bytes})
+_MAX_ARG_LEN = 1000  # characters of a str, bytes of a bytes
+_MAX_ARG_ITEMS = 64  # values in all of a task's args and kwargs together
+
+
+def _re_runnable(task: Task) -> bool:
+    """True when a finished task's target, callback and arguments are small
+    and plain enough for its record to keep them (they cost next to nothing
+    and keep no large payload alive)."""
+    if not (_plain_function(task.target) and (task.callback is None
+                                                or _plain_function(task.callback))):
+        return False
+    budget = [_MAX_ARG_ITEMS]
+    return _plain_value(task.args, budget, 3) and _plain_value(task.kwargs, budget, 3)
+
+
+def _plain_function(fn: Any) -> bool:
+    """A module-level style function: nothing of its own kept alive by it."""
+    if isinstance(fn, types.BuiltinFunctionType):
+        return getattr(fn, "__self__", None) is None or isinstance(fn.__self__,
+                                                                    types.ModuleType)
+    return isinstance(fn, types.FunctionType) and fn.__closure__ is None
+
+
+def _plain_value(value: Any, budget: list[int], depth: int) -> bool:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return False
+    kind = type(value)
+    if kind in _PLAIN_ARGS:
+        return kind not in (str, bytes) or len(value) <= _MAX_ARG_LEN
+    if depth <= 0:
+        return False
+    if kind in (tuple, list):
+        return all(_plain_value(v, budget, depth - 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain_value(v, budget, depth - 1)
+                   for k, v in value.items())
+    return False
 
 
 #: Exact types whose repr is built in, short and cheap (no user code).

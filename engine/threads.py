@@ -205,8 +205,9 @@ class ThreadPool:
                 if type(action) is _Worker:
                     action.wake.release()
                 else:  # a Task to start on a new thread, or None for an idle one
+                    # In a list the thread empties: Thread keeps its args for life.
                     thread = threading.Thread(
-                        target=self._thread_main, args=(action,),
+                        target=self._thread_main, args=([action],),
                         name=f"{self.name_prefix}{next(self._names)}", daemon=True)
                     try:
                         thread.start()
@@ -243,7 +244,8 @@ class ThreadPool:
         """True when called from one of this pool's worker threads."""
         return getattr(self._current, "worker", False)
 
-    def _thread_main(self, task: Task | None) -> None:
+    def _thread_main(self, first: list[Task | None]) -> None:
+        task = first.pop()
         self._current.worker = True
         worker = _Worker()
         lock = self._lock
@@ -277,6 +279,7 @@ class ThreadPool:
             run_callbacks(callbacks, log)
             if exiting:
                 return
+            result = exception = callbacks = None  # nothing of a finished task while parked
 
     def _park(self, worker: _Worker) -> Task | None:
         """Wait for a hand-off; ``None`` means this thread must exit."""

@@ -198,7 +198,9 @@ def test_get_task_of_a_dropped_completed_task_gives_the_slim_record(sup):
     assert record.exception is None
     assert record.is_completed() and record.is_started() and record.wait() is True
     assert record.wait(timeout=0) is True
-    assert (record.target, record.args, record.kwargs, record.callback) == (None, (), {}, None)
+    # a plain function and a small argument: kept, so it can be re-run
+    assert (record.target, record.args, record.kwargs, record.callback) == (fresh_mib, (1,), {},
+                                                                            None)
     with pytest.raises(ResultDroppedError, match="freed") as dropped:
         record.outcome()
     assert record.result in str(dropped.value)
@@ -310,3 +312,21 @@ def test_the_record_is_filled_before_waiters_wake(sup):
     gc.collect()
     check(task_id)
     assert done.wait(WAIT) and results == ["'filled'"]
+
+
+def test_a_record_keeps_small_plain_arguments_for_a_re_run(make_supervisor):
+    import time as time_module
+
+    sup = make_supervisor()
+    small = sup.submit(time_module.sleep, 0.001).id
+    large = sup.submit(len, b"x" * 100_000).id
+    closure_data = [1, 2, 3]
+    closure = sup.submit(lambda: closure_data).id
+    for task_id in (small, large, closure):
+        assert sup.get_task(task_id).wait(5)
+    gc.collect()
+    record = sup.get_task(small)
+    assert isinstance(record, FinishedTask)
+    assert record.target is time_module.sleep and record.args == (0.001,)
+    assert sup.get_task(large).args == () and sup.get_task(large).target is None
+    assert sup.get_task(closure).target is None

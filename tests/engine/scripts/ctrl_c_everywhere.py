@@ -58,8 +58,12 @@ def main(seed: int, cycles: int) -> int:
             return 1
     unfinished = [t for t in accepted if not t.wait(10)]
     stats = sup.stats()
-    time.sleep(1.0)  # loops stopped with wait=False finish closing
-    left = [t.name for t in threading.enumerate() if t.name.startswith("supervisor_")]
+    deadline = time.monotonic() + 15  # loops stopped with wait=False finish closing
+    while True:
+        left = [t.name for t in threading.enumerate() if t.name.startswith("supervisor_")]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     print(f"tasks {len(accepted)} interrupts {interrupts} unfinished {len(unfinished)} "
           f"threads left {left}")
     ok = (not unfinished and not left and stats.thread.reconciles()
