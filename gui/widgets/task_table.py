@@ -66,6 +66,8 @@ from engine import (
     TT_COROUTINE,
     TT_MP,
     TT_THREAD,
+    FinishedTask,
+    RecordedError,
     Task,
     TaskEvent,
 )
@@ -182,10 +184,19 @@ def _one_line(text: str, limit: int = _SUMMARY_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def result_text(task: Task | FinishedTask, reprs: reprlib.Repr) -> str:
+    """A task's result as text: the history's record already holds its repr."""
+    if isinstance(task, FinishedTask):
+        return task.result or ""
+    return _safe_repr(reprs, task.result)
+
+
 def error_summary(exc: BaseException | None) -> str:
     """``Type: message`` on one short line."""
     if exc is None:
         return ""
+    if isinstance(exc, RecordedError):  # the history's record of an exception
+        return _one_line(f"{exc.type_name}: {exc.message}" if exc.message else exc.type_name)
     try:
         message = str(exc)
     except BaseException:  # noqa: BLE001 - user __str__, sys.exit() in it included
@@ -196,6 +207,8 @@ def error_summary(exc: BaseException | None) -> str:
 def format_traceback(exc: BaseException | None) -> str:
     if exc is None:
         return ""
+    if isinstance(exc, RecordedError):
+        return exc.traceback_text or error_summary(exc)
     try:
         text = "".join(traceback.format_exception(exc))
         remote = getattr(exc, "remote_traceback", "")
@@ -283,7 +296,7 @@ class TaskRow:
             if self.status == "failed":
                 self._summary = self.error or "failed (the engine no longer held the task)"
             elif self.status == "completed" and self.task is not None:
-                self._summary = _one_line(_safe_repr(_short, self.task.result))
+                self._summary = _one_line(result_text(self.task, _short))
             else:
                 return ""
         return self._summary
@@ -1008,7 +1021,7 @@ class TaskTablePanel(QWidget):
                 f"delay:       {task.delay}",
             ]
             if row.status == "completed":
-                lines.append(f"result:      {_safe_repr(_long, task.result)}")
+                lines.append(f"result:      {result_text(task, _long)}")
         if row.status == "failed":
             lines.append(f"error:       {row.error}")
             if row.traceback:

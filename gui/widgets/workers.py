@@ -79,7 +79,7 @@ class WorkersPanel(QWidget):
     def start_selected(self) -> None:
         worker = self.selected()
         if worker is not None:
-            self._bridge.act(f"start worker {describe(worker)[0]!r}", worker.restart)
+            self._bridge.act(f"start worker {describe(worker)[0]!r}", worker.restart, wait=10)
 
     def stop_selected(self) -> asyncio.Future | None:
         worker = self.selected()

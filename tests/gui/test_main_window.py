@@ -126,7 +126,7 @@ def test_closing_stops_the_supervisor_and_leaves_nothing_behind(window, supervis
     close_window(window, qloop, qtbot)
     assert not supervisor.is_active()
     names = [t.name for t in threading.enumerate()]
-    assert not [n for n in names if n.startswith("supervisor_")], names
+    assert not [n for n in names if n.startswith(f"supervisor_{supervisor.id}_")], names
     for child in multiprocessing.active_children():
         child.join(5)
     assert not [c for c in multiprocessing.active_children() if c.is_alive()]
