@@ -61,21 +61,18 @@ from .constants import (
 from .ledger import Ledger, run_callbacks
 from .loopthread import LoopThread
 from .mp import MpPool, check_picklable
-from .pool import CPU_COUNT, TIMEOUT_CRITICAL, TIMEOUT_WARNING, Admission, PoolSettings
+from .pool import CPU_COUNT, Admission, PoolSettings
 from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent, percentiles
 from .task import FinishedTask, Task
 from .threads import ThreadPool
-from .usercode import UserExit, call_user, log_contained, reraise_if_main_interrupt, shielded
-from .validate import check_flag, check_seconds, check_task_id, check_wait
+from .timeouts import QueueTimeouts
+from .usercode import UserExit, call_user, log_contained, shielded
+from .validate import check_callable, check_flag, check_seconds, check_task_id, check_wait
 
 log = logging.getLogger(__name__)
 monotonic = time.monotonic
 
 _STOPPED, _STARTING, _ACTIVE, _STOPPING = "stopped", "starting", "active", "stopping"
-#: Most queue timeouts fired per turn of the supervisor's loop.
-TIMEOUTS_PER_TURN = 500
-#: Of those, how many are logged one by one per level (the rest in one line).
-TIMEOUTS_LOGGED_ONE_BY_ONE = 5
 
 
 class TaskSupervisor:
@@ -122,11 +119,9 @@ class TaskSupervisor:
         self._stopped = threading.Event()
         self._stopped.set()
         # Touched only on the loop's thread.
-        self._timeout_timer: asyncio.TimerHandle | None = None
-        self._timeout_warning: float | None = 5.0
-        self._timeout_critical: float | None = 10.0
-        self.timeout_warning_func: Callable[[Task], Any] | None = None
-        self.timeout_critical_func: Callable[[Task], Any] | None = None
+        self._timeouts = QueueTimeouts(self._lock, self._ledger,
+                                       (self._threads.admission, self._mp.admission),
+                                       lambda: self._poll_delay)
         _SUPERVISORS.add(self)
 
     def __repr__(self) -> str:
@@ -144,22 +139,40 @@ class TaskSupervisor:
     @property
     def timeout_warning(self) -> float | None:
         """Seconds a task may wait in a queue before a warning; ``None`` disables."""
-        return self._timeout_warning
+        return self._timeouts.warning
 
     @timeout_warning.setter
     def timeout_warning(self, value: float | None) -> None:
-        self._timeout_warning = check_seconds("timeout_warning", value, allow_none=True)
-        self._reschedule_timeouts()
+        self._timeouts.warning = value
 
     @property
     def timeout_critical(self) -> float | None:
         """Seconds a task may wait in a queue before a critical alert; ``None`` disables."""
-        return self._timeout_critical
+        return self._timeouts.critical
 
     @timeout_critical.setter
     def timeout_critical(self, value: float | None) -> None:
-        self._timeout_critical = check_seconds("timeout_critical", value, allow_none=True)
-        self._reschedule_timeouts()
+        self._timeouts.critical = value
+
+    @property
+    def timeout_warning_func(self) -> Callable[[Task], Any] | None:
+        """Called with each task that passes ``timeout_warning`` (on the loop)."""
+        return self._timeouts.warning_func
+
+    @timeout_warning_func.setter
+    def timeout_warning_func(self, func: Callable[[Task], Any] | None) -> None:
+        check_callable("timeout_warning_func", func)
+        self._timeouts.warning_func = func
+
+    @property
+    def timeout_critical_func(self) -> Callable[[Task], Any] | None:
+        """Called with each task that passes ``timeout_critical`` (on the loop)."""
+        return self._timeouts.critical_func
+
+    @timeout_critical_func.setter
+    def timeout_critical_func(self, func: Callable[[Task], Any] | None) -> None:
+        check_callable("timeout_critical_func", func)
+        self._timeouts.critical_func = func
 
     def set_thread_pool(self, pool_size: int | None = None, reserve_normal: int | None = None,
                         reserve_high: int | None = None, min_size: int | str | None = None,
@@ -286,7 +299,7 @@ class TaskSupervisor:
             if runner is not None and self._runner is not runner:
                 runner.request_stop()
             raise
-        loop.call_soon_threadsafe(self._schedule_timeouts)
+        self._timeouts.attach(loop)
         self._threads.run_actions(actions)
         with self._registry_lock:
             restart, self._aloops_to_restart = self._aloops_to_restart, []
@@ -525,12 +538,8 @@ class TaskSupervisor:
 
     def _stop_loop(self, deadline: float | None, join: bool) -> None:
         """Stop the main loop if it is ours; the host's loop only loses its timer."""
-        loop, runner, self._loop, self._runner = self._loop, self._runner, None, None
-        if loop is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(self._cancel_timeouts)
-            except RuntimeError:  # closed meanwhile
-                pass
+        runner, self._loop, self._runner = self._runner, None, None
+        self._timeouts.detach()
         if runner is not None:
             runner.request_stop()
             if join and not runner.join(_remaining(deadline, STOP_GRACE)):
@@ -1053,8 +1062,8 @@ class TaskSupervisor:
         return SupervisorStats(
             supervisor_id=self.id, time=now, active=active, thread=thread, mp=mp,
             coroutine=coroutine, wait_p50=p50, wait_p95=p95, wait_max=wmax,
-            poll_delay=self._poll_delay, timeout_warning=self._timeout_warning,
-            timeout_critical=self._timeout_critical, last_event_seq=last_seq, aloops=aloops,
+            poll_delay=self._poll_delay, timeout_warning=self._timeouts.warning,
+            timeout_critical=self._timeouts.critical, last_event_seq=last_seq, aloops=aloops,
             aloop_tasks=aloop_tasks,
             schedulers={_scheduler_name(s): _scheduler_active(s) for s in schedulers})
 
@@ -1068,79 +1077,6 @@ class TaskSupervisor:
         with self._lock:
             raw = self._ledger.events.since(seq, limit)
         return [TaskEvent(*r) for r in raw]
-
-    # -- queue timeouts (loop thread only) ------------------------------------
-    def _reschedule_timeouts(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._schedule_timeouts)
-
-    def _cancel_timeouts(self) -> None:
-        if self._timeout_timer is not None:
-            self._timeout_timer.cancel()
-            self._timeout_timer = None
-
-    def _schedule_timeouts(self) -> None:
-        """Fire due timeouts, then sleep until the next one can be due.
-
-        Bounded work per loop turn: at most ``TIMEOUTS_PER_TURN`` tasks; if
-        more are due, the rest follow on the next turn, so a flood of alerts
-        never freezes the loop (the console's, when it hosts the supervisor).
-        """
-        self._cancel_timeouts()
-        loop = self._loop
-        if loop is None or loop.is_closed() or self._state == _STOPPED:
-            return
-        levels = [(lvl, thr) for lvl, thr in ((TIMEOUT_WARNING, self._timeout_warning),
-                                              (TIMEOUT_CRITICAL, self._timeout_critical))
-                  if thr is not None]
-        if not levels:
-            return
-        now = monotonic()
-        fired: dict[int, list[Task]] = {TIMEOUT_WARNING: [], TIMEOUT_CRITICAL: []}
-        budget = TIMEOUTS_PER_TURN
-        with self._lock:
-            # A task queued later than now is due later than now + threshold;
-            # below poll_delay, such a task may be seen up to poll_delay late.
-            next_due = now + max(min(thr for _, thr in levels), self._poll_delay)
-            for admission in (self._threads.admission, self._mp.admission):
-                for level, threshold in levels:
-                    due = admission.due_for_timeout(level, now - threshold, budget)
-                    budget -= len(due)
-                    kind = "timeout_warning" if level == TIMEOUT_WARNING else "timeout_critical"
-                    for task in due:
-                        self._ledger.events.append(now, kind, task)
-                    fired[level] += due
-                    oldest = admission.oldest_unchecked(level)
-                    if oldest is not None:
-                        next_due = min(next_due, oldest + threshold)
-        for level, tasks in fired.items():
-            if tasks:
-                self._report_timeouts(level, tasks, now)
-        delay = 0.0 if budget <= 0 else max(0.0, next_due - monotonic()) + 0.001
-        self._timeout_timer = loop.call_later(delay, self._schedule_timeouts)
-
-    def _report_timeouts(self, level: int, tasks: list[Task], now: float) -> None:
-        """Log the first few tasks of a batch one by one, the rest as one
-        line; call the level's function for each (contained, see usercode)."""
-        if level == TIMEOUT_WARNING:
-            severity, func, name = logging.WARNING, self.timeout_warning_func, "warning"
-        else:
-            severity, func, name = logging.CRITICAL, self.timeout_critical_func, "critical"
-        for task in tasks[:TIMEOUTS_LOGGED_ONE_BY_ONE]:
-            log.log(severity, "task %r (%s) has waited %.2f s in the queue", task.id,
-                    task.name, now - task.time_queued)
-        more = len(tasks) - TIMEOUTS_LOGGED_ONE_BY_ONE
-        if more > 0:
-            log.log(severity, "and %d more task(s) passed timeout_%s in the queue", more, name)
-        if func is None:
-            return
-        for task in tasks:
-            ok, exc = call_user(f"timeout_{name}_func {func!r} for task {task.id!r}", func,
-                                task, logger=log)
-            if not ok:
-                reraise_if_main_interrupt(exc)
-
 
 def _remaining(deadline: float | None, grace: float | None = None) -> float | None:
     """Seconds left until ``deadline`` (``None``: no bound), plus ``grace``

@@ -11,7 +11,7 @@ from engine_testkit import WAIT, check_invariant, wait_until
 
 import engine.threads
 from engine import TASK_LOW, TASK_STATUS_FAILED, TaskSupervisor
-from engine.supervisor import TIMEOUTS_PER_TURN
+from engine.timeouts import TIMEOUTS_PER_TURN
 from engine.validate import MAX_SECONDS
 
 
@@ -219,3 +219,12 @@ def test_a_flood_of_queue_timeouts_is_bounded_per_loop_turn(make_supervisor, cap
     assert len(waited) < n / 20
     for task in tasks:
         assert task.wait(WAIT)
+
+
+@pytest.mark.parametrize("name", ["timeout_warning_func", "timeout_critical_func"])
+def test_timeout_functions_must_be_callable(sup, name):
+    with pytest.raises(TypeError, match=name):
+        setattr(sup, name, "print")
+    assert getattr(sup, name) is None
+    setattr(sup, name, print)
+    assert getattr(sup, name) is print
