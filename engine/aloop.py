@@ -197,12 +197,12 @@ class ALoop:
             sup._cancel_coroutines(loop)
         if waiting:
             for task in sup._coroutine_tasks(loop):
-                task.wait(_remaining(deadline))
+                task.wait(remaining(deadline))
         sup._cancel_coroutines(loop)
         runner.request_stop()
         if not join or runner.is_current():
             return False
-        grace = None if deadline is None else _remaining(deadline) + STOP_GRACE
+        grace = None if deadline is None else remaining(deadline) + STOP_GRACE
         if not runner.join(grace):
             log.warning("aloop %r did not stop within %.1f s: something blocks its loop "
                         "(a coroutine that does not await?); its thread is abandoned",
@@ -261,8 +261,12 @@ class ALoop:
             raise
 
 
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.0, deadline - monotonic())
+def remaining(deadline: float | None, grace: float | None = None) -> float | None:
+    """Seconds left until the ``monotonic()`` ``deadline`` (``None``: no
+    bound), plus ``grace`` (which alone bounds a ``None`` deadline)."""
+    if deadline is None:
+        return grace
+    return max(0.0, deadline - monotonic()) + (grace or 0.0)
 
 
 __all__ = ["ALoop", "CoroutinePool"]

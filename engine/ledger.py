@@ -12,7 +12,7 @@ called under that lock (by ``get_task``).
 
 **Memory: bounded by size, not only by count** (DESIGN rules 4 and 9). The
 live table holds the unfinished tasks, nothing else. A finished task leaves
-it at once; the ``History`` then keeps, for the last ``history_size`` (2,000)
+it at once; the ``History`` then keeps, for the last ``capacity`` (2,000)
 finished tasks, a weak reference to the ``Task`` and a slim
 ``FinishedTask`` record (see ``engine.task``): id, name, type, priority,
 status, times, a repr of the result of at most 200 characters and, for a
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .constants import (
@@ -76,27 +76,14 @@ class History:
         task = entry[0]()
         return task if task is not None else entry[1]
 
-    def record(self, task_id: Any) -> FinishedTask | None:
-        """The slim record, even while the ``Task`` is alive."""
-        entry = self._entries.get(task_id)
-        return None if entry is None else entry[1]
-
     def __len__(self) -> int:
         return len(self._entries)
-
-    def __contains__(self, task_id: object) -> bool:
-        return task_id in self._entries
-
-    def __iter__(self) -> Iterator[Any]:
-        """Task ids, oldest first."""
-        return iter(self._entries)
 
 
 class Ledger:
     def __init__(self, history: int = 2000, events: int = 20_000) -> None:
         self.tasks: dict[Any, Task] = {}
         self.history = History(history)
-        self.history_size = history
         self.events = EventRing(events)
         self.waits = WaitWindow()
         # One-shot callbacks run when the live table becomes empty.
@@ -140,7 +127,7 @@ class Ledger:
             callbacks += task._done_callbacks
         task._done_callbacks = None
         if not self.tasks and self.drain_listeners:
-            callbacks = (callbacks or []) + self.drain_listeners
+            callbacks += self.drain_listeners
             self.drain_listeners = []
         return callbacks
 

@@ -43,7 +43,7 @@ import weakref
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-from .aloop import STOP_GRACE, ALoop, CoroutinePool
+from .aloop import STOP_GRACE, ALoop, CoroutinePool, remaining
 from .constants import (
     TASK_NORMAL,
     TASK_STATUS_CANCELED,
@@ -331,12 +331,12 @@ class TaskSupervisor:
         deadline = self._check_stop(wait, stop_schedulers, cancel_tasks, asynchronous=False)
         if not self._begin_stop():
             if wait is not False:  # another caller is stopping it: wait for that
-                self._stopped.wait(_remaining(deadline))
+                self._stopped.wait(remaining(deadline))
             return
         interrupted = True
         try:
             for futures in self._stop_steps(deadline, stop_schedulers, cancel_tasks):
-                concurrent.futures.wait(futures, _remaining(deadline))
+                concurrent.futures.wait(futures, remaining(deadline))
             interrupted = False
         finally:
             self._finish_stop(deadline, join=wait is not False and not interrupted)
@@ -348,13 +348,13 @@ class TaskSupervisor:
         loop = asyncio.get_running_loop()
         if not self._begin_stop():
             if wait is not False:  # another caller is stopping it: wait for that
-                await loop.run_in_executor(None, self._stopped.wait, _remaining(deadline))
+                await loop.run_in_executor(None, self._stopped.wait, remaining(deadline))
             return
         interrupted = True
         try:
             for futures in self._stop_steps(deadline, stop_schedulers, cancel_tasks):
                 await asyncio.wait([asyncio.wrap_future(f) for f in futures],
-                                   timeout=_remaining(deadline))
+                                   timeout=remaining(deadline))
             interrupted = False
         finally:
             join = wait is not False and not interrupted
@@ -542,7 +542,7 @@ class TaskSupervisor:
         self._timeouts.detach()
         if runner is not None:
             runner.request_stop()
-            if join and not runner.join(_remaining(deadline, STOP_GRACE)):
+            if join and not runner.join(remaining(deadline, STOP_GRACE)):
                 log.warning("supervisor %r: its loop thread is still busy after the stop "
                             "(a callback blocks it); it is abandoned", self.id)
 
@@ -875,7 +875,7 @@ class TaskSupervisor:
         if not join:
             return
         for aloop, runner in zip(active, runners, strict=True):
-            if runner is not None and not runner.join(_remaining(deadline, STOP_GRACE)):
+            if runner is not None and not runner.join(remaining(deadline, STOP_GRACE)):
                 log.warning("supervisor %r: aloop %r did not stop in time (something blocks "
                             "its loop); its thread is abandoned", self.id, aloop.name)
 
@@ -1077,14 +1077,6 @@ class TaskSupervisor:
         with self._lock:
             raw = self._ledger.events.since(seq, limit)
         return [TaskEvent(*r) for r in raw]
-
-def _remaining(deadline: float | None, grace: float | None = None) -> float | None:
-    """Seconds left until ``deadline`` (``None``: no bound), plus ``grace``
-    (which alone bounds a ``None`` deadline)."""
-    if deadline is None:
-        return grace
-    return max(0.0, deadline - monotonic()) + (grace or 0.0)
-
 
 def _close_coroutines(coros: list[Any]) -> None:
     """Close coroutines of tasks canceled before they started (no "never

@@ -67,7 +67,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .aloop import ALoop
@@ -95,6 +95,8 @@ PREVIOUS_RUN_GRACE = 2.0
 #: Keyword arguments the worker itself gives its executor.
 _RESERVED_KWARGS = ("_worker", "o")
 _START_OPTIONS = ("_priority", "_name", "_loop", "_interval")
+#: What ``_attempt`` returns when the supervisor, stopping, refused an execution.
+_STOPPING = object()
 
 
 def _default_supervisor() -> TaskSupervisor:
@@ -412,20 +414,28 @@ class BackgroundWorker:
 
     async def _execute(self, *extra: Any) -> Any:
         """One execution: a thread, coroutine or mp task; ``False`` stops."""
+        value = await self._attempt(lambda: self._run_execution(self._args + extra))
+        if value is _STOPPING:
+            return False
+        self.runs += 1
+        self._loop_runs += 1
+        self.last_run = time.time()
+        return value
+
+    async def _attempt(self, execution: Callable[[], Awaitable[tuple[bool, Any]]]) -> Any:
+        """The result of ``await execution()``; a failure is reported and
+        gives ``None``; ``_STOPPING`` if the stopping supervisor refused it."""
         try:
-            ok, value = await self._run_execution(self._args + extra)
+            ok, value = await execution()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - run() itself, or a refused submission
             if self._refused_by_stopping_supervisor(exc):
-                return False
+                return _STOPPING
             ok, value = False, exc
         if not ok:
             self._report(value)
-            value = None
-        self.runs += 1
-        self._loop_runs += 1
-        self.last_run = time.time()
+            return None
         return value
 
     async def _run_execution(self, args: tuple) -> tuple[bool, Any]:
@@ -647,17 +657,9 @@ class BackgroundQueueWorker(_WakeableWorker):
                 item = self._items.popleft()
             return await super()._execute(item)
         # A thread task drains what is queued: no loop round trip per item.
-        try:
-            ok, value = await self._await_task(self._submit(self._drain, (), {}))
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - a refused submission
-            if self._refused_by_stopping_supervisor(exc):
-                return False
-            ok, value = False, exc
-        if not ok:
-            self._report(value)
-            value = None
+        value = await self._attempt(lambda: self._await_task(self._submit(self._drain, (), {})))
+        if value is _STOPPING:
+            return False
         self._loop_runs += 1
         self.last_run = time.time()
         return value
