@@ -347,20 +347,32 @@ _MAX_ARG_ITEMS = 64  # values in all of a task's args and kwargs together
 def _re_runnable(task: Task) -> bool:
     """True when a finished task's target, callback and arguments are small
     and plain enough for its record to keep them (they cost next to nothing
-    and keep no large payload alive)."""
-    if not (_plain_function(task.target) and (task.callback is None
-                                                or _plain_function(task.callback))):
+    and keep no large payload alive). Runs once per finished task: the
+    common cases (no arguments, a few plain ones) take no loop."""
+    if not _plain_function(task.target):
         return False
+    callback = task.callback
+    if callback is not None and not _plain_function(callback):
+        return False
+    args, kwargs = task.args, task.kwargs
+    if not args and not kwargs:
+        return True
     budget = [_MAX_ARG_ITEMS]
-    return _plain_value(task.args, budget, 3) and _plain_value(task.kwargs, budget, 3)
+    return _plain_value(args, budget, 3) and _plain_value(kwargs, budget, 3)
 
 
 def _plain_function(fn: Any) -> bool:
     """A module-level style function: nothing of its own kept alive by it."""
-    if isinstance(fn, types.BuiltinFunctionType):
-        return getattr(fn, "__self__", None) is None or isinstance(fn.__self__,
-                                                                    types.ModuleType)
-    return isinstance(fn, types.FunctionType) and fn.__closure__ is None
+    kind = type(fn)
+    if kind is _FUNCTION:
+        return fn.__closure__ is None
+    if kind is _BUILTIN:
+        owner = fn.__self__
+        return owner is None or type(owner) is _MODULE
+    return False
+
+
+_FUNCTION, _BUILTIN, _MODULE = types.FunctionType, types.BuiltinFunctionType, types.ModuleType
 
 
 def _plain_value(value: Any, budget: list[int], depth: int) -> bool:
@@ -373,10 +385,15 @@ def _plain_value(value: Any, budget: list[int], depth: int) -> bool:
     if depth <= 0:
         return False
     if kind in (tuple, list):
-        return all(_plain_value(v, budget, depth - 1) for v in value)
+        for item in value:
+            if not _plain_value(item, budget, depth - 1):
+                return False
+        return True
     if kind is dict:
-        return all(type(k) is str and _plain_value(v, budget, depth - 1)
-                   for k, v in value.items())
+        for key, item in value.items():
+            if type(key) is not str or not _plain_value(item, budget, depth - 1):
+                return False
+        return True
     return False
 
 
