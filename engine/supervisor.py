@@ -278,6 +278,9 @@ class TaskSupervisor:
             if self._state != _STOPPED:
                 raise RuntimeError(f"supervisor {self.id!r} is already {self._state}")
             self._state = _STARTING  # refuses tasks and a second start
+        if self._runner is not None:  # left by a stop interrupted before it asked
+            self._runner.request_stop()
+            self._runner = None
         runner = None
         actions: list = []
         try:
@@ -538,10 +541,12 @@ class TaskSupervisor:
 
     def _stop_loop(self, deadline: float | None, join: bool) -> None:
         """Stop the main loop if it is ours; the host's loop only loses its timer."""
-        runner, self._loop, self._runner = self._runner, None, None
+        runner = self._runner
+        if runner is not None:  # first: interrupted before this, start() asks again
+            runner.request_stop()
+        self._loop, self._runner = None, None
         self._timeouts.detach()
         if runner is not None:
-            runner.request_stop()
             if join and not runner.join(remaining(deadline, STOP_GRACE)):
                 log.warning("supervisor %r: its loop thread is still busy after the stop "
                             "(a callback blocks it); it is abandoned", self.id)
