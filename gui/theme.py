@@ -1,12 +1,25 @@
 """Colours and themes: one fixed colour per priority, used everywhere in the app,
-and the light and dark palettes."""
+the light and dark palettes, and the colour legends drawn from them.
+
+GUI thread only (palettes are the application's); the colour tables and the
+legend helpers are plain data and text.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from engine import PRIORITY_NAMES, TASK_CRITICAL, TASK_HIGH, TASK_LOW, TASK_NORMAL
+from engine.constants import (
+    PRIORITIES,
+    PRIORITY_NAMES,
+    TASK_CRITICAL,
+    TASK_HIGH,
+    TASK_LOW,
+    TASK_NORMAL,
+)
 
 #: Priority → colour (hex), from the most to the least urgent.
 PRIORITY_COLORS = {
@@ -27,6 +40,14 @@ LIMIT_COLORS = {  # horizontal lines on the pool graphs
     "max_size": "#9467bd",
 }
 MARKER_COLOR = "#8c564b"
+LIMIT_NAMES = {  # legend text of each limit line
+    "pool_size": "pool_size",
+    "reserve_normal": "+ reserve_normal",
+    "reserve_high": "+ reserve_high",
+    "max_size": "max_size",
+}
+_LIMIT_GLYPHS = {"pool_size": "&#9472;&#9472;", "reserve_normal": "&#9472;&#9472;",
+                 "reserve_high": "&#9472;&#9472;", "max_size": "&#9480;&#9480;"}
 
 
 def priority_color(priority: int) -> QColor:
@@ -35,6 +56,32 @@ def priority_color(priority: int) -> QColor:
 
 def priority_label(priority: int) -> str:
     return PRIORITY_NAMES.get(priority, str(priority))
+
+
+def mix_colors(color: str, background: QColor, strength: float) -> QColor:
+    """``color`` blended over ``background``: an opaque tint (no alpha stacking)."""
+    c = QColor(color)
+    return QColor(
+        round(background.red() + (c.red() - background.red()) * strength),
+        round(background.green() + (c.green() - background.green()) * strength),
+        round(background.blue() + (c.blue() - background.blue()) * strength))
+
+
+def pool_legend_html(limits: Iterable[str]) -> str:
+    """What the pool graphs show, each entry in its colour and line style."""
+    entries = ["<b>Pools</b> &#8212; priorities (running: stacked areas; queued: lines):"]
+    entries += [f"<span style='color:{PRIORITY_COLORS[p]}'>&#9632;</span>&nbsp;"
+                f"{PRIORITY_NAMES[p]}" for p in PRIORITIES]
+    entries.append("&nbsp;&#183; limits on the running graphs (values on the right):")
+    entries += [f"<span style='color:{LIMIT_COLORS[limit]}'>{_LIMIT_GLYPHS[limit]}</span>"
+                f"&nbsp;{LIMIT_NAMES[limit].replace(' ', '&nbsp;')}" for limit in limits]
+    return " &nbsp;".join(entries)
+
+
+def legend_html(colors: dict[str, str]) -> str:
+    """Curve names in their colours, for a title that doubles as the legend."""
+    return " ".join(f"<span style='color:{color}'>&#9472;&#9472; {name}</span>"
+                    for name, color in colors.items())
 
 
 THEMES = ("light", "dark")

@@ -1,8 +1,9 @@
 """Live graphs of the pools: tasks per priority, limits, rates and queue waits.
 
-``GraphsPanel`` owns the console's recorded time series. It records one sample
-per ``bridge.stats_updated`` into fixed-size numpy ring buffers (30 minutes at
-20 Hz) and draws from them; it reads nothing else of the engine. Every
+``GraphsPanel`` draws the console's recorded time series (``gui.series``:
+one sample per ``bridge.stats_updated``, 30 minutes at 20 Hz, and the rates;
+the window's status bar shares the same recorder). It reads nothing else of
+the engine. Every
 ``bridge.action_applied`` becomes a marker (a vertical line with a short
 label) on every graph, so an operator action and its effect share a screen.
 
@@ -11,7 +12,8 @@ stacked areas (CRITICAL at the bottom), queued tasks per priority as dashed
 lines in the same colours, and the admission limits as step lines over time
 (pool_size, + reserve_normal, + reserve_high, max_size; the first three are
 absent while pool_size is 0, i.e. unlimited). Below: tasks started /
-completed / failed per second (both pools summed, over a trailing second) and
+completed / failed per second (all pools summed, coroutines included, over a
+trailing second) and
 the queue wait p50 / p95 in milliseconds.
 
 Drawing is the expensive part, so it is bounded. Curves are created once and
@@ -31,7 +33,6 @@ Everything here runs on the GUI thread.
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from collections import deque
@@ -53,114 +54,47 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import PRIORITIES, PRIORITY_NAMES
-from gui.bridge import REFRESH_RATES, EngineBridge
-from gui.theme import LIMIT_COLORS, MARKER_COLOR, PRIORITY_COLORS
+from engine.constants import PRIORITIES
+
+from ..bridge import REFRESH_RATES, EngineBridge
+from ..series import (
+    CAPACITY,
+    HISTORY,
+    LIMITS,
+    MAX_SAMPLE_HZ,
+    POOLS,
+    RAW_COLUMNS,
+    TOTALS,
+    SeriesRecorder,
+    decimate,
+    drop_flat_points,
+    nice_ceiling,
+    priority_name,
+)
+from ..theme import (
+    LIMIT_COLORS,
+    MARKER_COLOR,
+    PRIORITY_COLORS,
+    legend_html,
+    mix_colors,
+    pool_legend_html,
+)
 
 #: Time windows offered to the operator: label → seconds.
 WINDOWS = {"1 min": 60, "5 min": 300, "30 min": 1800}
-#: Samples kept: 30 minutes at the highest offered refresh rate.
-CAPACITY = max(WINDOWS.values()) * max(REFRESH_RATES)
-RATE_WINDOW = 1.0  # seconds: rates are averaged over this trailing window
+assert max(WINDOWS.values()) <= HISTORY and max(REFRESH_RATES) <= MAX_SAMPLE_HZ
 SCROLL_STEP = 0.02  # of the window: how far a live view scrolls at once
 MAX_MARKERS = 200
 MARKER_LABEL_CHARS = 32
-POOLS = {"thread": "Thread pool", "mp": "Process pool"}
-LIMITS = ("pool_size", "reserve_normal", "reserve_high", "max_size")
-LIMIT_NAMES = {  # legend text of each limit line
-    "pool_size": "pool_size",
-    "reserve_normal": "+ reserve_normal",
-    "reserve_high": "+ reserve_high",
-    "max_size": "max_size",
-}
+POOL_TITLES = {"thread": "Thread pool", "mp": "Process pool"}
 LIMIT_SHORT = {"pool_size": "pool", "reserve_normal": "normal", "reserve_high": "high",
                "max_size": "max"}
-TOTALS = ("started", "completed", "failed")
 RATE_COLORS = {"started": "#1f77b4", "completed": "#2ca02c", "failed": "#d62728"}
 WAIT_COLORS = {"p50": "#17becf", "p95": "#9467bd"}
 AXIS_WIDTH = 48  # px, left axes
 RIGHT_AXIS_WIDTH = 92  # px, wide enough for "high/max 160"
 FILL_STRENGTH = 0.55  # how much of the priority colour a stacked area gets
-NICE_STEPS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)  # y ranges end on these x 10^k
-
-
-def _name(priority: int) -> str:
-    return PRIORITY_NAMES[priority]
-
-
-def _pool_columns(pool: str) -> list[str]:
-    cols = []
-    for p in PRIORITIES:
-        cols += [f"{pool}_running_{_name(p)}", f"{pool}_queued_{_name(p)}"]
-    cols += [f"{pool}_{limit}" for limit in LIMITS]
-    cols += [f"{pool}_{total}" for total in TOTALS]
-    return cols
-
-
-#: The recorded raw series, in CSV column order ("time" is monotonic seconds).
-RAW_COLUMNS: tuple[str, ...] = (
-    "time", *_pool_columns("thread"), *_pool_columns("mp"),
-    *(f"{total}_per_s" for total in TOTALS), "wait_p50_ms", "wait_p95_ms",
-)
-#: Derived series that are only drawn: wall-clock x, cumulative stacks, limit lines.
-PLOT_COLUMNS: tuple[str, ...] = (
-    "x",
-    *(f"{pool}_stack_{_name(p)}" for pool in POOLS for p in PRIORITIES),
-    *(f"{pool}_line_{limit}" for pool in POOLS for limit in LIMITS),
-)
-_FLOAT_COLUMNS = frozenset((*(f"{t}_per_s" for t in TOTALS), "wait_p50_ms", "wait_p95_ms"))
-
-
-class SeriesRing:
-    """Named float64 columns holding the last ``capacity`` samples, oldest first.
-
-    Rows live in a buffer 1.5 x ``capacity`` wide, so ``column()`` is always a
-    contiguous no-copy view; when the buffer fills up, the newest samples are
-    moved to its front (amortized O(1) per append).
-    """
-
-    def __init__(self, names: tuple[str, ...], capacity: int) -> None:
-        if capacity < 2:
-            raise ValueError(f"capacity must be at least 2, got {capacity!r}")
-        self.names = names
-        self.index = {name: i for i, name in enumerate(names)}
-        self.capacity = capacity
-        self._buf = np.full((len(names), capacity + capacity // 2), np.nan)
-        self._start = 0
-        self._end = 0
-        self.appended = 0  # samples ever appended; absolute index of the next one
-
-    def __len__(self) -> int:
-        return self._end - self._start
-
-    def append(self, row: np.ndarray) -> None:
-        if self._end == self._buf.shape[1]:
-            keep = self.capacity - 1
-            self._buf[:, :keep] = self._buf[:, self._end - keep:self._end]
-            self._start, self._end = 0, keep
-        self._buf[:, self._end] = row
-        self._end += 1
-        if self._end - self._start > self.capacity:
-            self._start += 1
-        self.appended += 1
-
-    def column(self, name: str) -> np.ndarray:
-        """A read-only view of one column, valid until the next append."""
-        view = self._buf[self.index[name], self._start:self._end]
-        view.flags.writeable = False
-        return view
-
-    def at(self, name: str, i: int) -> float:
-        return float(self._buf[self.index[name], self._start + i])
-
-
-def _mix(color: str, background: QColor, strength: float) -> QColor:
-    """``color`` blended over ``background``: an opaque tint (no alpha stacking)."""
-    c = QColor(color)
-    return QColor(
-        round(background.red() + (c.red() - background.red()) * strength),
-        round(background.green() + (c.green() - background.green()) * strength),
-        round(background.blue() + (c.blue() - background.blue()) * strength))
+_name = priority_name
 
 
 class GraphsPanel(QWidget):
@@ -176,14 +110,14 @@ class GraphsPanel(QWidget):
 
     paused_changed = Signal(bool)
 
-    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+    def __init__(self, bridge: EngineBridge, recorder: SeriesRecorder | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
-        self._ring = SeriesRing(RAW_COLUMNS + PLOT_COLUMNS, CAPACITY)
-        self._row = np.full(len(self._ring.names), np.nan)
-        # x is wall-clock time so the axis reads as a clock; samples keep the
-        # engine's monotonic time, shifted by this constant.
-        self._clock_offset = time.time() - time.monotonic()
+        #: The recorded series; shared with the window's status bar when given.
+        self.recorder = recorder if recorder is not None else SeriesRecorder()
+        self._ring = self.recorder.ring
+        self._clock_offset = self.recorder.clock_offset
         self._window = float(WINDOWS["1 min"])
         self._paused = False
         self._frozen_x = math.inf  # while paused: the newest sample drawn
@@ -264,7 +198,7 @@ class GraphsPanel(QWidget):
         # One legend for both pools, a plain label above the plots: it never
         # covers data, wraps when the panel is narrow, and is not repainted
         # with every frame.
-        self.legend_label = QLabel(_pool_legend_html())
+        self.legend_label = QLabel(pool_legend_html(LIMITS))
         self.legend_label.setWordWrap(True)
         self.legend_label.setContentsMargins(AXIS_WIDTH, 0, 0, 0)
         self._graphs_box = QWidget()
@@ -275,16 +209,16 @@ class GraphsPanel(QWidget):
         box.addWidget(self._view, 1)
         # Running tasks and the limits on top; queues below, on their own scale:
         # a flood of thousands must not flatten the running counts and the limits.
-        for col, (pool, title) in enumerate(POOLS.items()):
+        for col, (pool, title) in enumerate(POOL_TITLES.items()):
             self._add_plot(pool, 0, col, title + " \u2014 running", "tasks")
             self._add_plot(f"{pool}_queued", 1, col, title + " \u2014 queued", "tasks")
             self._build_pool_curves(pool)
         # The lower plots name their curves in their titles, in the curves' colours.
-        self._add_plot("rates", 2, 0, "Tasks per second: " + _legend_html(RATE_COLORS)
-                       + " (both pools)", "tasks/s")
+        self._add_plot("rates", 2, 0, "Tasks per second: " + legend_html(RATE_COLORS)
+                       + " (all pools)", "tasks/s")
         for total in TOTALS:
             self._add_line("rates", f"{total}_per_s", RATE_COLORS[total])
-        self._add_plot("waits", 2, 1, "Queue wait: " + _legend_html(WAIT_COLORS), "ms")
+        self._add_plot("waits", 2, 1, "Queue wait: " + legend_html(WAIT_COLORS), "ms")
         for level in WAIT_COLORS:
             self._add_line("waits", f"wait_{level}_ms", WAIT_COLORS[level])
         grid = self._view.ci.layout
@@ -367,7 +301,7 @@ class GraphsPanel(QWidget):
                 axis.setTextPen(text)
         for pool in POOLS:
             for p in PRIORITIES:
-                tint = _mix(PRIORITY_COLORS[p], background, FILL_STRENGTH)
+                tint = mix_colors(PRIORITY_COLORS[p], background, FILL_STRENGTH)
                 self._curves[f"{pool}_stack_{_name(p)}"].setBrush(pg.mkBrush(tint))
 
     def changeEvent(self, event: QEvent) -> None:
@@ -383,58 +317,14 @@ class GraphsPanel(QWidget):
 
     # -- bridge signals ----------------------------------------------------
     def _on_stats_updated(self, stats: Any) -> None:
-        self._record(stats)
+        if not self.recorder.record(stats):
+            return  # already recorded, and drawn (or due) since
         self._dirty = True
         if not self._paused and self.isVisible():
             self._redraw()
 
     def _on_action_applied(self, description: str) -> None:
         self._add_marker(time.monotonic(), description)
-
-    # -- recording --------------------------------------------------------------
-    def _record(self, stats: Any) -> None:
-        row, index, ring = self._row, self._ring.index, self._ring
-        row[index["time"]] = stats.time
-        row[index["x"]] = stats.time + self._clock_offset
-        for pool in POOLS:
-            ps = getattr(stats, pool)
-            stack = 0
-            for p in PRIORITIES:
-                name = _name(p)
-                running = ps.running.get(p, 0)
-                stack += running
-                row[index[f"{pool}_running_{name}"]] = running
-                row[index[f"{pool}_queued_{name}"]] = ps.queued.get(p, 0)
-                row[index[f"{pool}_stack_{name}"]] = stack
-            for limit in LIMITS:
-                row[index[f"{pool}_{limit}"]] = getattr(ps, limit)
-            for total in TOTALS:
-                row[index[f"{pool}_{total}"]] = getattr(ps, total)
-            lines = _limit_lines(ps)
-            for limit in LIMITS:
-                row[index[f"{pool}_line_{limit}"]] = lines[limit]
-        ref = self._rate_reference(stats.time)
-        for total in TOTALS:
-            now = getattr(stats.thread, total) + getattr(stats.mp, total)
-            rate = 0.0
-            if ref is not None:
-                then = ring.at(f"thread_{total}", ref) + ring.at(f"mp_{total}", ref)
-                # With less than a window of history (just started), do not blow
-                # a few tasks up into a spike by dividing by a tiny interval.
-                dt = max(stats.time - ring.at("time", ref), RATE_WINDOW)
-                rate = max(0.0, now - then) / dt
-            row[index[f"{total}_per_s"]] = rate
-        row[index["wait_p50_ms"]] = stats.wait_p50 * 1000.0
-        row[index["wait_p95_ms"]] = stats.wait_p95 * 1000.0
-        ring.append(row)
-
-    def _rate_reference(self, now: float) -> int | None:
-        """The newest sample at least ``RATE_WINDOW`` old (else the oldest one)."""
-        if not len(self._ring):
-            return None
-        times = self._ring.column("time")
-        ref = max(0, int(np.searchsorted(times, now - RATE_WINDOW, side="right")) - 1)
-        return ref if now > times[ref] else None
 
     # -- markers --------------------------------------------------------------
     def _add_marker(self, when: float, description: str) -> None:
@@ -488,16 +378,16 @@ class GraphsPanel(QWidget):
         # Blocks aligned on absolute sample numbers, so they do not shift as the view scrolls.
         i0 -= (ring.appended - n + i0) % step
         i0 = max(0, i0)
-        xs = _decimate(x, i0, i1, step, middle=True)
+        xs = decimate(x, i0, i1, step, middle=True)
         for key, columns in self._plot_columns.items():
             top = 0.0
             for column in columns:
-                ys = _decimate(ring.column(column), i0, i1, step)
+                ys = decimate(ring.column(column), i0, i1, step)
                 peak = float(np.fmax.reduce(ys)) if len(ys) else math.nan
                 top = max(top, peak)  # NaN (an absent line) loses
                 curve = self._curves[column]
                 if self._has_something(column, peak, i0, i1):
-                    curve.setData(*_drop_flat_points(xs, ys))
+                    curve.setData(*drop_flat_points(xs, ys))
                     curve.setVisible(True)
                 else:  # nothing to see: skip it, painting an item has a fixed cost
                     curve.setVisible(False)
@@ -524,7 +414,7 @@ class GraphsPanel(QWidget):
     def _set_y_top(self, key: str, top: float) -> None:
         """Fit the y range to the data in view, in round steps so it rarely moves
         (the axis is redrawn, not just blitted, when it does)."""
-        top = _nice_ceiling(max(1.0, top * 1.08))  # headroom above the top line
+        top = nice_ceiling(max(1.0, top * 1.08))  # headroom above the top line
         if self._y_tops.get(key) != top:
             self._y_tops[key] = top
             self._plots[key].setYRange(-0.06 * top, top, padding=0)
@@ -682,7 +572,7 @@ class GraphsPanel(QWidget):
     # -- data and export ----------------------------------------------------------
     def series(self) -> dict[str, np.ndarray]:
         """Copies of the recorded raw series (``RAW_COLUMNS``), oldest first."""
-        return {name: self._ring.column(name).copy() for name in RAW_COLUMNS}
+        return self.recorder.series()
 
     def markers(self) -> list[tuple[float, str]]:
         """Operator actions drawn as markers: (monotonic time, description)."""
@@ -693,30 +583,9 @@ class GraphsPanel(QWidget):
         return dict(self._plots)
 
     def export_csv(self, path: str) -> None:
-        """Write the raw per-priority series (not the plotted sums), one row a sample.
-
-        Columns: ``time`` (monotonic s), ``clock`` (local ISO time), the
-        ``RAW_COLUMNS``, and ``action``: operator actions applied since the
-        previous sample.
-        """
-        data = self.series()
-        times = data["time"]
-        actions: dict[int, list[str]] = {}
-        for when, description in self.markers():
-            if not len(times) or when < times[0]:
-                continue  # older than the recorded history
-            i = min(int(np.searchsorted(times, when, side="left")), len(times) - 1)
-            actions.setdefault(i, []).append(description)
-        names = RAW_COLUMNS[1:]
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["time", "clock", *names, "action"])
-            for i, t in enumerate(times):
-                clock = datetime.fromtimestamp(t + self._clock_offset)
-                writer.writerow([
-                    f"{t:.3f}", clock.isoformat(timespec="milliseconds"),
-                    *(_format(name, data[name][i]) for name in names),
-                    "; ".join(actions.get(i, ()))])
+        """Write the raw per-priority series (not the plotted sums), one row a
+        sample, with the operator actions (``SeriesRecorder.write_csv``)."""
+        self.recorder.write_csv(path, self.markers())
 
     def export_png(self, path: str) -> None:
         """Save an image of the graphs (drawn up to date first, even if hidden)."""
@@ -755,78 +624,4 @@ def _limit_pen(limit: str) -> QPen:
     return pg.mkPen(LIMIT_COLORS[limit], width=1, style=style)
 
 
-def _pool_legend_html() -> str:
-    """What the pool graphs show, each entry in its colour and line style."""
-    glyphs = {"pool_size": "&#9472;&#9472;", "reserve_normal": "&#9472;&#9472;",
-              "reserve_high": "&#9472;&#9472;", "max_size": "&#9480;&#9480;"}
-    entries = ["<b>Pools</b> &#8212; priorities (running: stacked areas; queued: lines):"]
-    entries += [f"<span style='color:{PRIORITY_COLORS[p]}'>&#9632;</span>&nbsp;{_name(p)}"
-                for p in PRIORITIES]
-    entries.append("&nbsp;&#183; limits on the running graphs (values on the right):")
-    entries += [f"<span style='color:{LIMIT_COLORS[limit]}'>{glyphs[limit]}</span>"
-                f"&nbsp;{LIMIT_NAMES[limit].replace(' ', '&nbsp;')}" for limit in LIMITS]
-    return " &nbsp;".join(entries)
-
-
-def _legend_html(colors: dict[str, str]) -> str:
-    """Curve names in their colours, for a title that doubles as the legend."""
-    return " ".join(f"<span style='color:{color}'>&#9472;&#9472; {name}</span>"
-                    for name, color in colors.items())
-
-
-def _limit_lines(ps: Any) -> dict[str, float]:
-    """Heights of the limit lines; the pool and reserve lines vanish (NaN) when unlimited."""
-    lines = {"max_size": float(ps.max_size)}
-    if ps.pool_size == 0:
-        lines.update(pool_size=math.nan, reserve_normal=math.nan, reserve_high=math.nan)
-    else:
-        lines["pool_size"] = float(ps.pool_size)
-        lines["reserve_normal"] = lines["pool_size"] + ps.reserve_normal
-        lines["reserve_high"] = lines["reserve_normal"] + ps.reserve_high
-    return lines
-
-
-def _decimate(values: np.ndarray, i0: int, i1: int, step: int,
-              middle: bool = False) -> np.ndarray:
-    """``values[i0:i1]`` with each block of ``step`` samples reduced to its maximum
-    (or, for x, its middle sample); the partial last block is kept as is."""
-    if step == 1:
-        return values[i0:i1]
-    blocks = (i1 - i0) // step
-    end = i0 + blocks * step
-    if middle:
-        head = values[i0 + step // 2:end:step]
-    else:
-        head = np.fmax.reduce(values[i0:end].reshape(blocks, step), axis=1)
-    return np.concatenate((head, values[end:i1]))
-
-
-def _drop_flat_points(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The same polyline without the inner points of runs of equal values.
-
-    Task counts and limits stay constant for long stretches: an idle pool's
-    curves shrink to two points, which is most of the cost of painting them.
-    """
-    if len(ys) < 3:
-        return xs, ys
-    keep = np.ones(len(ys), dtype=bool)
-    keep[1:-1] = (ys[1:-1] != ys[:-2]) | (ys[1:-1] != ys[2:])
-    return xs[keep], ys[keep]
-
-
-def _nice_ceiling(value: float) -> float:
-    """The smallest round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k)
-    that is >= ``value`` (> 0)."""
-    scale = 10.0 ** math.floor(math.log10(value))
-    return next(m * scale for m in NICE_STEPS if m * scale >= value)
-
-
-def _format(name: str, value: float) -> str:
-    if math.isnan(value):
-        return ""
-    if name in _FLOAT_COLUMNS:
-        return f"{value:.3f}"
-    return str(int(value))
-
-
-__all__ = ["CAPACITY", "RAW_COLUMNS", "WINDOWS", "GraphsPanel", "SeriesRing"]
+__all__ = ["CAPACITY", "RAW_COLUMNS", "WINDOWS", "GraphsPanel"]

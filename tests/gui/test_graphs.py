@@ -19,15 +19,8 @@ from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from engine import PRIORITIES, PRIORITY_NAMES, TASK_HIGH, TASK_LOW
-from gui.widgets.graphs import (
-    CAPACITY,
-    RAW_COLUMNS,
-    GraphsPanel,
-    SeriesRing,
-    _decimate,
-    _drop_flat_points,
-    _nice_ceiling,
-)
+from gui.series import CAPACITY, RAW_COLUMNS, SeriesRing, decimate, drop_flat_points, nice_ceiling
+from gui.widgets.graphs import GraphsPanel
 
 WAIT = 3000  # ms: generous bound for anything the 20 Hz bridge should show at once
 
@@ -352,17 +345,17 @@ def test_ring_keeps_the_newest_samples_in_order():
 def test_decimation_keeps_peaks():
     values = np.zeros(1000)
     values[517] = 9
-    reduced = _decimate(values, 0, 1000, 10)
+    reduced = decimate(values, 0, 1000, 10)
     assert len(reduced) == 100 and reduced.max() == 9
-    assert list(_decimate(values, 3, 8, 1)) == list(values[3:8])
+    assert list(decimate(values, 3, 8, 1)) == list(values[3:8])
 
 
 def test_flat_runs_are_drawn_with_their_ends_only():
     xs = np.arange(8.0)
     ys = np.array([0, 0, 0, 2, 2, 2, 2, 1.0])
-    kept_x, kept_y = _drop_flat_points(xs, ys)
+    kept_x, kept_y = drop_flat_points(xs, ys)
     assert list(kept_x) == [0, 2, 3, 6, 7] and list(kept_y) == [0, 0, 2, 2, 1]
 
 
 def test_y_ranges_end_on_round_numbers():
-    assert [_nice_ceiling(v) for v in (0.7, 1, 4.2, 12.96, 130)] == [0.8, 1, 5, 15, 150]
+    assert [nice_ceiling(v) for v in (0.7, 1, 4.2, 12.96, 130)] == [0.8, 1, 5, 15, 150]
