@@ -19,9 +19,18 @@ raises, but cancellation, ends the scenario as one ``ScenarioRunError``: a
 host awaiting it never sees ``SystemExit`` or ``KeyboardInterrupt`` from a
 scenario, which asyncio would re-raise out of its loop.
 
-This module owns loading scenario files, scenario durations and the
-``ScenarioContext``; it has no Qt and no output of its own. Loading may be
-done from any thread; a context is used from its host loop's thread only.
+``ScenarioRun`` is one run of a scenario on a host's loop, as a console
+drives it: ``start(loop)``, ``request_stop()`` (the scenario is asked to end
+and canceled if it has not within ``STOP_GRACE`` seconds), its ``state``
+(``running``, ``stopping``, then ``finished``, ``stopped`` -- it ended when
+asked --, ``failed`` or ``canceled``), ``progress()``, and what it raised
+(``error``, ``traceback``) once ``done()``. Done callbacks run once, on the
+loop.
+
+This module owns loading scenario files, scenario durations, the
+``ScenarioContext`` and ``ScenarioRun``; it has no Qt and no output of its
+own. Loading may be done from any thread; a context and a run are used from
+their host loop's thread only.
 """
 
 from __future__ import annotations
@@ -43,15 +52,18 @@ from engine import TASK_NORMAL, TT_THREAD, Task, TaskSupervisor, background_task
 from engine.usercode import safe_repr
 
 from . import files
-from .taskscript import describe_error
+from .taskscript import describe_error, format_user_traceback
 
 SCENARIO_DIR = files.RESOURCES / "scenarios"
+log = logging.getLogger("runner")
 
 
 # Longest scenario run: a day. Durations become timer intervals in the hosts
 # (a QTimer holds at most 2**31 ms, about 24.8 days) and a longer run is a typo.
 MAX_DURATION = 86_400.0
 DEFAULT_DURATION = 10.0
+#: Seconds a scenario asked to stop gets to return before it is canceled.
+STOP_GRACE = 3.0
 
 
 class ScenarioError(Exception):
@@ -156,11 +168,11 @@ class ScenarioContext:
         self.duration = check_duration(duration)
         self.log = logging.getLogger(f"scenario.{name}")
         self.tasks: list[Task] = []
-        self._t0 = time.monotonic()
+        self.started_at = time.monotonic()
         self._stop = asyncio.Event()
 
     def elapsed(self) -> float:
-        return time.monotonic() - self._t0
+        return time.monotonic() - self.started_at
 
     def remaining(self) -> float:
         return max(0.0, self.duration - self.elapsed())
@@ -209,3 +221,126 @@ class ScenarioContext:
         """A ``put_task`` task: ``target`` gets ``_task_id`` and marks itself completed."""
         return self.track(self.supervisor.put_task(target, args=args, kwargs=kwargs,
                                                    priority=priority, delay=delay))
+
+
+RUNNING, STOPPING = "running", "stopping"
+FINISHED, STOPPED, FAILED, CANCELED = "finished", "stopped", "failed", "canceled"
+ENDED = frozenset((FINISHED, STOPPED, FAILED, CANCELED))
+
+
+class ScenarioRun:
+    """One run of ``scenario`` against ``supervisor`` for ``duration`` seconds.
+
+    Built anywhere, then started, stopped and read on its host loop's thread
+    only. ``state`` is ``"idle"`` until ``start``.
+    """
+
+    def __init__(self, scenario: Scenario, supervisor: TaskSupervisor,
+                 duration: float) -> None:
+        self.scenario = scenario
+        self.name = scenario.name
+        self.supervisor = supervisor
+        self.duration = check_duration(duration)
+        self.state = "idle"
+        self.error: BaseException | None = None
+        self.traceback = ""
+        self.context: ScenarioContext | None = None
+        self._task: asyncio.Task | None = None
+        self._grace: asyncio.TimerHandle | None = None
+        self._callbacks: list[Callable[[ScenarioRun], Any]] = []
+        self._ended_at: float | None = None
+
+    # -- life cycle ----------------------------------------------------------
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run the scenario as a task on ``loop`` (from that loop's thread)."""
+        if self._task is not None:
+            raise RuntimeError(f"scenario run {self.name!r} was already started")
+        if loop.is_closed():
+            raise RuntimeError(f"cannot start scenario {self.name!r}: its loop is closed")
+        self.context = ScenarioContext(self.supervisor, self.duration, self.name)
+        self._task = loop.create_task(self.scenario.run(self.context),
+                                      name=f"scenario {self.name}")
+        self._task.add_done_callback(self._on_done)
+        self.state = RUNNING
+        log.info("scenario %s started for %g s", self.name, self.duration)
+
+    def request_stop(self) -> None:
+        """Ask the scenario to end; cancel it if it still runs ``STOP_GRACE`` s later."""
+        if self._task is None or self._task.done() or self.context is None:
+            return
+        self.context.request_stop()
+        if self.state == RUNNING:
+            self.state = STOPPING
+            self._grace = self._task.get_loop().call_later(STOP_GRACE, self._cancel_late)
+
+    def cancel(self) -> None:
+        """End the scenario now (its coroutine gets ``CancelledError``)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def _cancel_late(self) -> None:
+        if self._task is not None and not self._task.done():
+            log.warning("scenario %s did not end %g s after it was asked to: canceling it",
+                        self.name, STOP_GRACE)
+            self._task.cancel()
+
+    def _on_done(self, task: asyncio.Task) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+        self._ended_at = time.monotonic()
+        if task.cancelled():
+            self.state = CANCELED
+        else:
+            exc = task.exception()  # retrieved: the loop does not report it again
+            if exc is not None:  # a ScenarioRunError: what the scenario raised is its cause
+                self.state = FAILED
+                self.error = exc
+                cause = exc.__cause__
+                self.traceback = (format_user_traceback(cause, self.scenario.path)
+                                  if cause is not None else "")
+                log.error("%s", exc)
+            else:
+                self.state = STOPPED if self.state == STOPPING else FINISHED
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            self._call(fn)
+
+    def _call(self, fn: Callable[[ScenarioRun], Any]) -> None:
+        try:
+            fn(self)
+        except Exception:  # one host callback must not keep the others from running
+            log.exception("a done callback of scenario %s raised", self.name)
+
+    # -- reading -------------------------------------------------------------
+    def done(self) -> bool:
+        return self.state in ENDED
+
+    def add_done_callback(self, fn: Callable[[ScenarioRun], Any]) -> None:
+        """``fn(run)`` once the run has ended (soon, on the loop, if it has)."""
+        if self.done() and self._task is not None:
+            self._task.get_loop().call_soon(self._call, fn)
+        else:
+            self._callbacks.append(fn)
+
+    async def wait(self) -> None:
+        """Until the run has ended (never raises what the scenario raised)."""
+        if self._task is not None:
+            await asyncio.wait((self._task,))
+
+    def elapsed(self) -> float:
+        """Seconds run, at most ``duration``."""
+        ctx = self.context
+        if ctx is None:
+            return 0.0
+        if self.state == FINISHED:
+            return self.duration
+        end = self._ended_at if self._ended_at is not None else time.monotonic()
+        return min(end - ctx.started_at, self.duration)
+
+    def progress(self) -> float:
+        """0..1 of the duration (1 once finished)."""
+        return self.elapsed() / self.duration
+
+    @property
+    def tasks_submitted(self) -> int:
+        return 0 if self.context is None else len(self.context.tasks)
