@@ -63,7 +63,10 @@ qt-libs-window: $(STAMP)
 run: qt-libs-window
 	$(BIN)/python main.py
 
+# The import contracts first (pyproject.toml [tool.importlinter]): a broken layer
+# fails the run before any test, with the offending imports listed.
 test: qt-libs-offscreen
+	$(BIN)/lint-imports --no-cache
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q --timeout=60
 
 bench: qt-libs-offscreen
