@@ -27,7 +27,16 @@ from .constants import (
 )
 from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
 from .procpool import PoolBrokenError, ProcessPool, WorkerStartError
-from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent
+from .stats import (
+    EventBatch,
+    PoolStats,
+    SchedulerStats,
+    SupervisorInfo,
+    SupervisorStats,
+    TaskEvent,
+    TaskState,
+    percentiles,
+)
 from .supervisor import TaskSupervisor
 from .task import FinishedTask, RecordedError, ResultDroppedError, Task, TaskCanceledError
 from .tasks import background_task, co_mp_apply, wait_completed
@@ -52,5 +61,6 @@ __all__ = [
     "SupervisorInfo", "SupervisorStats", "Task", "TaskCanceledError", "TaskEvent",
     "TaskSupervisor", "WorkerDiedError", "background_task", "background_worker",
     "co_mp_apply", "task_supervisor", "wait_completed", "FinishedTask", "RecordedError",
-    "ResultDroppedError", "PoolBrokenError", "WorkerStartError",
+    "ResultDroppedError", "PoolBrokenError", "WorkerStartError", "EventBatch", "SchedulerStats",
+    "TaskState", "percentiles",
 ]

@@ -76,6 +76,11 @@ class History:
         task = entry[0]()
         return task if task is not None else entry[1]
 
+    def record(self, task_id: Any) -> FinishedTask | None:
+        """The frozen record of ``task_id``, never the ``Task`` itself."""
+        entry = self._entries.get(task_id)
+        return None if entry is None else entry[1]
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -6,7 +6,9 @@ built when a viewer asks. Neither class is thread-safe: the supervisor calls
 them while holding its lock (reads copy under the lock, then build outside).
 
 ``SupervisorStats`` / ``PoolStats`` are frozen snapshots: taking one costs
-O(priorities + aloops + schedulers), never O(tasks).
+O(priorities + aloops + schedulers), never O(tasks). ``EventBatch``,
+``TaskState`` and ``SchedulerStats`` are the frozen records a viewer reads
+to reconcile what it shows (``event_batch``, ``live_tasks``, ``stats``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ class EventRing:
         self.last_seq += 1
         self._ring.append((self.last_seq, when, kind, task.id, task.name, task.tt, task.priority))
 
+    @property
+    def oldest_seq(self) -> int:
+        """The seq of the oldest event held (``last_seq + 1`` when empty)."""
+        ring = self._ring
+        return ring[0][0] if ring else self.last_seq + 1
+
     def since(self, seq: int, limit: int | None) -> list[tuple]:
         """Raw events with ``seq`` greater than ``seq``, oldest first."""
         ring = self._ring
@@ -53,6 +61,66 @@ class EventRing:
         skip = max(0, seq - first + 1)
         stop = None if limit is None else skip + limit
         return list(islice(ring, skip, stop))
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """What ``event_batch`` returns: events after a sequence number, and the
+    ring's bounds, so that a reader can tell when it missed some.
+
+    ``events`` oldest first; ``oldest_seq`` the seq of the oldest event the
+    ring still holds (``last_seq + 1`` when it holds none); ``last_seq`` the
+    newest seq issued so far (0 before the first event).
+    """
+
+    events: list[TaskEvent]
+    oldest_seq: int
+    last_seq: int
+
+    def lost_before(self, after_seq: int) -> int:
+        """How many events after ``after_seq`` the ring dropped before this batch."""
+        if after_seq >= self.last_seq:
+            return 0
+        return max(0, self.oldest_seq - after_seq - 1)
+
+
+class TaskState(NamedTuple):
+    """An unfinished task's plain fields at one instant (``live_tasks``)."""
+
+    id: Any
+    name: str
+    tt: int
+    priority: int
+    status: int
+    delay: float | None
+    time_submitted: float | None
+    time_queued: float | None
+    time_started: float | None
+
+    def is_started(self) -> bool:
+        return self.time_started is not None
+
+    def is_completed(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class SchedulerStats:
+    """One registered scheduler or worker at one instant.
+
+    ``kind`` in plain words ("interval worker", "async scheduler", ...);
+    ``registered`` is False for a stopped worker the supervisor remembers;
+    ``runs``, ``errors`` and ``last_run`` (``time.time()``) are ``None``
+    where the object keeps no such counter.
+    """
+
+    name: str
+    kind: str
+    active: bool
+    registered: bool = True  # False: a stopped worker, known so it can start again
+    runs: int | None = None
+    errors: int | None = None
+    last_run: float | None = None
 
 
 class WaitWindow:
@@ -134,6 +202,8 @@ class SupervisorStats:
     aloops: dict[str, bool] = field(default_factory=dict)  # name → running
     aloop_tasks: dict[str, int] = field(default_factory=dict)  # name → unfinished tasks
     schedulers: dict[str, bool] = field(default_factory=dict)  # name → active
+    default_aloop: str | None = None
+    scheduler_info: dict[str, SchedulerStats] = field(default_factory=dict)  # name → stats
 
 
 @dataclass(frozen=True)

@@ -58,12 +58,12 @@ from .constants import (
     TT_THREAD,
     check_priority,
 )
+from .inspection import Inspection, scheduler_name
 from .ledger import Ledger, run_callbacks
 from .loopthread import LoopThread
 from .mp import MpPool, check_picklable
-from .pool import CPU_COUNT, Admission, PoolSettings
-from .stats import PoolStats, SupervisorInfo, SupervisorStats, TaskEvent, percentiles
-from .task import FinishedTask, Task
+from .pool import CPU_COUNT, PoolSettings
+from .task import Task
 from .threads import ThreadPool
 from .timeouts import QueueTimeouts
 from .usercode import UserExit, call_user, log_contained, shielded
@@ -73,9 +73,10 @@ log = logging.getLogger(__name__)
 monotonic = time.monotonic
 
 _STOPPED, _STARTING, _ACTIVE, _STOPPING = "stopped", "starting", "active", "stopping"
+_UNSET: Any = object()  # an argument not given
 
 
-class TaskSupervisor:
+class TaskSupervisor(Inspection):
     """A prioritized thread pool with reserves, processes, aloops and schedulers."""
 
     def __init__(self, supervisor_id: str | None = None, pool_size: int | None = None,
@@ -105,12 +106,16 @@ class TaskSupervisor:
         self._pools = {TT_THREAD: self._threads, TT_MP: self._mp, TT_COROUTINE: self._coroutines}
         self._ids = itertools.count(1)
         # Guards the registries: _aloops, _default_aloop, _aloops_to_restart,
-        # _schedulers. Never held while a loop starts or stops or a scheduler runs.
+        # _schedulers, _seen_schedulers. Never held while a loop starts or
+        # stops or a scheduler runs.
         self._registry_lock = threading.Lock()
         self._aloops: dict[str, ALoop] = {}
         self._default_aloop: ALoop | None = None
         self._aloops_to_restart: list[ALoop] = []
         self._schedulers: dict[Any, concurrent.futures.Future | None] = {}
+        # Every scheduler ever registered, weakly (workers unregister when they
+        # stop, and can be started again by name): see Inspection.
+        self._seen_schedulers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Written only by start/stop, which _state serializes. _runner is
         # None when the loop is the caller's (start(loop=...)).
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -173,6 +178,27 @@ class TaskSupervisor:
     def timeout_critical_func(self, func: Callable[[Task], Any] | None) -> None:
         check_callable("timeout_critical_func", func)
         self._timeouts.critical_func = func
+
+    def set_timeouts(self, *, poll_delay: Any = _UNSET, timeout_warning: Any = _UNSET,
+                     timeout_critical: Any = _UNSET, timeout_warning_func: Any = _UNSET,
+                     timeout_critical_func: Any = _UNSET) -> None:
+        """Set any subset of ``poll_delay``, the two queue timeouts and their
+        functions at once: every given value is checked first, and nothing
+        changes if one is refused (the error names it)."""
+        given = {name: value for name, value in (
+            ("poll_delay", poll_delay), ("timeout_warning", timeout_warning),
+            ("timeout_critical", timeout_critical),
+            ("timeout_warning_func", timeout_warning_func),
+            ("timeout_critical_func", timeout_critical_func)) if value is not _UNSET}
+        for name, value in given.items():
+            if name == "poll_delay":
+                given[name] = check_seconds(name, value, positive=True)
+            elif name.endswith("_func"):
+                check_callable(name, value)
+            else:
+                given[name] = check_seconds(name, value, allow_none=True)
+        for name, value in given.items():  # checked: none of these raises
+            setattr(self, name, value)
 
     def set_thread_pool(self, pool_size: int | None = None, reserve_normal: int | None = None,
                         reserve_high: int | None = None, min_size: int | str | None = None,
@@ -584,6 +610,33 @@ class TaskSupervisor:
         return self._submit(target, args, kwargs, _callback, _priority, _delay, _tt,
                             None, name=_name, auto=True)
 
+    def resubmit(self, task_id: Any) -> Task:
+        """Submit a task again: a new task (new id) with the same target,
+        arguments, callback, priority, type and delay, completed the same way
+        (a ``put_task`` task again holds its slot until marked completed).
+
+        ``task_id`` may be a live task or one the history still holds with
+        its target (only small, plain targets and arguments are kept once
+        nobody holds the task): else ``LookupError`` / ``ValueError``. A
+        coroutine runs once: its task cannot be re-run (``ValueError``).
+        """
+        check_task_id(task_id)
+        with self._lock:
+            task = self._ledger.tasks.get(task_id) or self._ledger.history.get(task_id)
+        if task is None:
+            raise LookupError(f"no task with id {task_id!r}: it is neither live nor in the "
+                              f"history any more")
+        if task.tt == TT_COROUTINE:
+            raise ValueError(f"task {task_id!r} ({task.name}) is a coroutine task: a "
+                             f"coroutine runs once, it cannot be re-run")
+        if task.target is None:
+            raise ValueError(f"task {task_id!r} ({task.name}) cannot be re-run: its target "
+                             f"was not kept (the history keeps only small, plain targets "
+                             f"and arguments once nobody holds the task)")
+        kwargs = {k: v for k, v in task.kwargs.items() if k != "_task_id"}
+        return self._submit(task.target, task.args, kwargs, task.callback, task.priority,
+                            task.delay, task.tt, None, name=task.name, auto=task.auto)
+
     def _submit(self, target: Callable[..., Any], args: tuple, kwargs: dict | None,
                 callback: Callable[[Any], Any] | None, priority: int, delay: float | None,
                 tt: int, task_id: Any, name: str | None, auto: bool) -> Task:
@@ -966,7 +1019,7 @@ class TaskSupervisor:
         if not future.cancelled():
             exc = future.exception()
             if exc is not None:
-                log_contained(f"scheduler {_scheduler_name(scheduler)!r}",
+                log_contained(f"scheduler {scheduler_name(scheduler)!r}",
                               exc.original if isinstance(exc, UserExit) else exc, log)
         with self._registry_lock:
             if self._schedulers.get(scheduler) is future:
@@ -981,7 +1034,7 @@ class TaskSupervisor:
         waits = []
         for scheduler, loop_future in schedulers:
             stopped = _StopCall()
-            name = _scheduler_name(scheduler)
+            name = scheduler_name(scheduler)
 
             def call_stop(scheduler: Any = scheduler, stopped: _StopCall = stopped,
                           name: str = name) -> None:
@@ -1011,77 +1064,8 @@ class TaskSupervisor:
                     future.cancel()
         for scheduler in late.values():
             log.warning("supervisor %r: scheduler %r did not stop in time; it is abandoned",
-                        self.id, _scheduler_name(scheduler))
+                        self.id, scheduler_name(scheduler))
 
-    # -- inspection -----------------------------------------------------------
-    def get_task(self, task_id: Any) -> Task | FinishedTask | None:
-        """A live task, or a recently finished one from the history; else ``None``."""
-        check_task_id(task_id)
-        with self._lock:
-            return self._ledger.tasks.get(task_id) or self._ledger.history.get(task_id)
-
-    def get_tasks(self, tt: int | None = None) -> list[Task]:
-        """Live (unfinished) tasks, optionally of one type."""
-        if tt is not None and (isinstance(tt, bool) or tt not in TASK_TYPES):
-            raise ValueError(f"unknown task type {tt!r}")
-        with self._lock:
-            tasks = list(self._ledger.tasks.values())
-        return tasks if tt is None else [t for t in tasks if t.tt == tt]
-
-    def get_info(self) -> SupervisorInfo:
-        with self._lock:
-            settings = self._thread_settings
-            alive, _ = self._threads.counts_locked()
-            info = SupervisorInfo(
-                supervisor_id=self.id, active=self._state == _ACTIVE,
-                thread_tasks_count=self._threads.admission.active,
-                mp_tasks_count=self._mp.admission.active,
-                thread_pool_size=settings.pool_size,
-                thread_reserve_normal=settings.reserve_normal,
-                thread_reserve_high=settings.reserve_high,
-                thread_min_size=settings.effective_min_size,
-                thread_max_size=settings.effective_max_size,
-                threads_alive=alive, poll_delay=self._poll_delay)
-        return info
-
-    def stats(self) -> SupervisorStats:
-        """An immutable snapshot of every counter; O(1) in the number of tasks."""
-        with self._lock:
-            now = monotonic()
-            alive, busy = self._threads.counts_locked()
-            thread = _pool_stats(self._threads.admission, self._thread_settings, alive, busy)
-            mp = _pool_stats(self._mp.admission, self._mp.admission.settings,
-                             self._mp.counts_locked(), 0)
-            coroutine = _pool_stats(self._coroutines.admission,
-                                    self._coroutines.admission.settings, 0, 0)
-            waits = self._ledger.waits.recent(now)
-            last_seq = self._ledger.events.last_seq
-            active = self._state == _ACTIVE
-        with self._registry_lock:
-            aloop_list = list(self._aloops.values())
-            schedulers = list(self._schedulers)
-        aloops = {a.name: a.is_active() for a in aloop_list}
-        with self._lock:
-            aloop_tasks = {a.name: a.tasks_pending for a in aloop_list}
-        p50, p95, wmax = percentiles(waits)
-        return SupervisorStats(
-            supervisor_id=self.id, time=now, active=active, thread=thread, mp=mp,
-            coroutine=coroutine, wait_p50=p50, wait_p95=p95, wait_max=wmax,
-            poll_delay=self._poll_delay, timeout_warning=self._timeouts.warning,
-            timeout_critical=self._timeouts.critical, last_event_seq=last_seq, aloops=aloops,
-            aloop_tasks=aloop_tasks,
-            schedulers={_scheduler_name(s): _scheduler_active(s) for s in schedulers})
-
-    def events_since(self, seq: int = 0, limit: int | None = None) -> list[TaskEvent]:
-        """Task events with a sequence number above ``seq``, oldest first."""
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise ValueError(f"seq must be an integer >= 0, got {seq!r}")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 1):
-            raise ValueError(f"limit must be None or an integer >= 1, got {limit!r}")
-        with self._lock:
-            raw = self._ledger.events.since(seq, limit)
-        return [TaskEvent(*r) for r in raw]
 
 def _close_coroutines(coros: list[Any]) -> None:
     """Close coroutines of tasks canceled before they started (no "never
@@ -1120,27 +1104,6 @@ if _register_exit is not None:
 else:  # pragma: no cover - every supported CPython has it
     import atexit
     atexit.register(_stop_at_exit)
-
-
-def _scheduler_name(scheduler: Any) -> str:
-    return str(getattr(scheduler, "name", None) or repr(scheduler))
-
-
-def _scheduler_active(scheduler: Any) -> bool:
-    is_active = getattr(scheduler, "is_active", None)
-    return bool(is_active()) if callable(is_active) else True
-
-
-def _pool_stats(admission: Admission, settings: PoolSettings, alive: int,
-                busy: int) -> PoolStats:
-    return PoolStats(
-        running=dict(admission.running), queued=dict(admission.queued),
-        delayed=dict(admission.delayed), limits=dict(admission.limits),
-        pool_size=settings.pool_size, reserve_normal=settings.reserve_normal,
-        reserve_high=settings.reserve_high, min_size=settings.effective_min_size,
-        max_size=settings.effective_max_size, threads_alive=alive, threads_busy=busy,
-        submitted=admission.submitted, started=admission.started,
-        completed=admission.completed, failed=admission.failed, canceled=admission.canceled)
 
 
 __all__ = ["TaskSupervisor"]

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
+import logging
 import threading
 import traceback
 import types
@@ -53,7 +55,9 @@ from .constants import (
     TASK_STATUS_FAILED,
     TASK_TYPE_NAMES,
 )
-from .usercode import safe_repr
+from .usercode import log_contained, safe_repr
+
+_log = logging.getLogger(__name__)
 
 #: The longest repr of a result the history keeps.
 RESULT_REPR_LIMIT = 200
@@ -176,6 +180,27 @@ class Task:
             self._add_done_callback_locked(wake)
         await future
 
+    @property
+    def auto(self) -> bool:
+        """True for a ``submit`` task (completed when its target returns),
+        False for a ``put_task`` one (it holds its slot until marked completed)."""
+        return self._auto
+
+    def add_done_callback(self, fn: Callable[[Task], Any]) -> None:
+        """Call ``fn(task)`` once the task has finished: at once if it has,
+        else on the thread that finishes it, after the engine's lock is
+        released. Whatever ``fn`` raises is logged, never propagated."""
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {fn!r}")
+        with self._lock:
+            if self.status not in FINAL_STATUSES:
+                self._add_done_callback_locked(functools.partial(fn, self))
+                return
+        try:
+            fn(self)
+        except BaseException as exc:  # noqa: BLE001 - contained like every done callback
+            log_contained(f"task done callback {fn!r}", exc, _log)
+
     def _add_done_callback_locked(self, fn: Callable[[], Any]) -> None:
         if self._done_callbacks is None:
             self._done_callbacks = [fn]
@@ -262,7 +287,7 @@ class FinishedTask:
 
     __slots__ = ("id", "name", "tt", "priority", "status", "delay", "time_submitted",
                  "time_queued", "time_started", "time_completed", "result", "exception",
-                 "supervisor_id", "target", "args", "callback", "_kwargs", "_task")
+                 "supervisor_id", "target", "args", "callback", "auto", "_kwargs", "_task")
 
     def __init__(self, task: Task) -> None:
         """Copy ``task``'s plain fields (with the supervisor's lock held: no user code)."""
@@ -277,6 +302,7 @@ class FinishedTask:
         self.time_started = task.time_started
         self.time_completed = task.time_completed
         self.supervisor_id = task.supervisor_id
+        self.auto = task._auto
         self.result: str | None = None
         self.exception: RecordedError | None = None
         self.target: Callable[..., Any] | None = None

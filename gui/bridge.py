@@ -1,47 +1,53 @@
-"""The bridge: the console's one door to the engine.
+"""The bridge: the typed client turned into Qt signals.
 
-``EngineBridge`` lives on the GUI thread. At the refresh rate it takes one
-``stats()`` snapshot and one ``events_since()`` batch and turns them into Qt
-signals; widgets draw from those and never walk the engine's tasks. Operator
-actions go through ``act()``, which calls the engine's public API, reports a
-rejected value as ``error_raised`` (the engine's own message; nothing
-changed) and an accepted one as ``action_applied`` (drawn as a marker on the
-graphs and written to the log), then refreshes at once so the panels read
-the new state back.
+``EngineBridge`` lives on the GUI thread and holds the console's
+``SupervisorClient`` (``gui.client``), its one door to the supervisor. At the
+refresh rate it takes one snapshot and one batch of events and turns them
+into signals; widgets draw from those and never walk the engine's tasks.
 
-Events come in bounded batches: at most ``EVENTS_PER_TURN`` per
-``events_arrived``, so a flood (100,000 tasks queued, their queue timeouts
-firing together) never hands the widgets one batch that freezes the loop.
-When more are waiting, the bridge takes the next batch on the next loop
-turn rather than at the next refresh, so it keeps up as fast as the GUI
-thread can while timers, repaints and the engine's own callbacks run in
-between. If it still falls behind the engine's event ring, the events the
-ring no longer holds are counted in ``events_lost`` and logged (at most
-every ``LOST_LOG_INTERVAL`` seconds): a visible gap, never a silent one.
+* ``stats_updated`` carries every snapshot (graphs, status bar). The bridge
+  compares consecutive snapshots once and emits what changed:
+  ``settings_changed`` (pool settings, poll_delay, timeouts, active),
+  ``aloops_changed`` and ``schedulers_changed``; panels redraw from those.
+* ``events_arrived`` carries task events in bounded batches: at most
+  ``EVENTS_PER_TURN`` each, so a flood never hands the widgets one batch
+  that freezes the loop. When more are waiting the next batch is taken on
+  the next loop turn rather than at the next refresh.
+* ``events_gap`` says the engine's event ring dropped events before the
+  console read them (the batch's oldest held sequence number is past the
+  last one read): a visible gap, never a silent one. The task table then
+  reconciles its unfinished rows against the live tasks; the total is
+  ``events_lost``, logged at most every ``LOST_LOG_INTERVAL`` seconds.
 
-It also measures the health of the console itself: how late a periodic
-timer fires on the Qt/asyncio loop (``loop_lag``), and how long refreshes
-take. A refresh is skipped while the previous one still runs.
+Operator actions go through ``act(description, command)``: ``command`` gets
+the client and calls one of its typed commands; a refusal is reported as
+``error_raised`` (the engine's own message; nothing changed), an accepted
+one as ``action_applied`` (a marker on the graphs, a log line), and the
+panels are refreshed at once so they read the new state back.
+``act_async`` does the same for the client's awaitable commands.
+
+It also measures the console's own health: how late a periodic timer
+fires on the Qt/asyncio loop (``loop_lag``), and how long refreshes take. A
+refresh is skipped while the previous one still runs.
 
 GUI thread only.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from engine import SupervisorStats, TaskSupervisor
-from engine.stats import percentiles
+from .client import SupervisorClient, SupervisorStats
 
 log = logging.getLogger("gui")
+
+T = TypeVar("T")
 
 REFRESH_RATES = (2, 5, 10, 20)  # Hz offered to the operator; 0 = paused
 LAG_PROBE_INTERVAL = 0.1  # seconds between loop-lag probes
@@ -49,23 +55,42 @@ EVENTS_PER_TURN = 1_000  # task events handed to the widgets per loop turn (~10 
 LOST_LOG_INTERVAL = 5.0  # seconds between "events lost" log lines
 
 
-class EngineBridge(QObject):
-    stats_updated = Signal(object)   # SupervisorStats
-    events_arrived = Signal(list)    # list[TaskEvent], oldest first, never empty
-    action_applied = Signal(str)     # description of an accepted operator action
-    error_raised = Signal(str, str)  # (what was tried, why the engine refused)
-    lag_measured = Signal(float)     # seconds a timer fired late (latest probe)
+def _settings(stats: SupervisorStats) -> tuple:
+    pools = tuple((p.pool_size, p.reserve_normal, p.reserve_high, p.min_size, p.max_size)
+                  for p in (stats.thread, stats.mp))
+    return (stats.active, stats.poll_delay, stats.timeout_warning, stats.timeout_critical,
+            pools)
 
-    def __init__(self, supervisor: TaskSupervisor, refresh_hz: float = 10,
+
+def _aloops(stats: SupervisorStats) -> tuple:
+    return stats.aloops, stats.aloop_tasks, stats.default_aloop
+
+
+def _schedulers(stats: SupervisorStats) -> Any:
+    return stats.scheduler_info
+
+
+class EngineBridge(QObject):
+    stats_updated = Signal(object)       # SupervisorStats, every refresh
+    settings_changed = Signal(object)    # SupervisorStats: pools, poll_delay, timeouts, active
+    aloops_changed = Signal(object)      # SupervisorStats: aloops, their tasks, the default
+    schedulers_changed = Signal(object)  # SupervisorStats: scheduler_info
+    events_arrived = Signal(list)        # list[TaskEvent], oldest first, never empty
+    events_gap = Signal(int)             # events the ring dropped before they were read
+    action_applied = Signal(str)         # description of an accepted operator action
+    error_raised = Signal(str, str)      # (what was tried, why the engine refused)
+    lag_measured = Signal(float)         # seconds a timer fired late (latest probe)
+
+    def __init__(self, client: SupervisorClient, refresh_hz: float = 10,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.supervisor = supervisor
+        self.client = client
         self.last_stats: SupervisorStats | None = None
         self.refresh_hz = 0.0
-        self.skipped = 0
         self.refresh_durations: deque[float] = deque(maxlen=600)
         self.lags: deque[float] = deque(maxlen=600)
-        self._seq = 0
+        self._seq = 0  # the last event read
+        self._read_once = False
         self._refreshing = False
         self._catching_up = False  # a catch-up batch is scheduled
         self.events_lost = 0
@@ -95,7 +120,7 @@ class EngineBridge(QObject):
 
     def set_refresh_rate(self, hz: float) -> None:
         """Refreshes per second; 0 pauses (the panels keep their last data)."""
-        if isinstance(hz, bool) or not isinstance(hz, (int, float)) or hz < 0 or hz > 100:
+        if isinstance(hz, bool) or not isinstance(hz, (int, float)) or not 0 <= hz <= 100:
             raise ValueError(f"refresh rate must be between 0 and 100 Hz, got {hz!r}")
         self.refresh_hz = float(hz)
         if hz:
@@ -108,31 +133,41 @@ class EngineBridge(QObject):
     def refresh(self) -> None:
         """One snapshot and one event batch → signals."""
         if self._refreshing:  # a slot re-entered the loop: do not pile up
-            self.skipped += 1
             return
         self._refreshing = True
         t0 = time.perf_counter()
         try:
-            stats = self.supervisor.stats()
+            stats = self.client.snapshot()
             self._pull_events()
-            self.last_stats = stats
+            previous, self.last_stats = self.last_stats, stats
             self.stats_updated.emit(stats)
+            for signal, key in ((self.settings_changed, _settings),
+                                (self.aloops_changed, _aloops),
+                                (self.schedulers_changed, _schedulers)):
+                if previous is None or key(previous) != key(stats):
+                    signal.emit(stats)
         finally:
             self._refreshing = False
             self.refresh_durations.append(time.perf_counter() - t0)
 
     def _pull_events(self) -> None:
         """One bounded batch of events → ``events_arrived``; the next batch on the
-        next loop turn if more are waiting."""
-        events = self.supervisor.events_since(self._seq, limit=EVENTS_PER_TURN)
-        if not events:
-            return
-        lost = events[0].seq - self._seq - 1  # the ring dropped them before we read them
-        if lost > 0 and self._seq:
+        next loop turn if more are waiting. A gap → ``events_gap`` first."""
+        batch = self.client.events(self._seq, EVENTS_PER_TURN)
+        # Before the first read nothing was shown: what the ring no longer holds
+        # then is history, not a gap.
+        lost = batch.lost_before(self._seq) if self._read_once else 0
+        self._read_once = True
+        if batch.events:
+            self._seq = batch.events[-1].seq
+        elif lost:  # everything after our last read is gone: skip to the present
+            self._seq = batch.last_seq
+        if lost:
             self._count_lost(lost)
-        self._seq = events[-1].seq
-        self.events_arrived.emit(events)
-        if len(events) == EVENTS_PER_TURN and not self._catching_up:
+            self.events_gap.emit(lost)
+        if batch.events:
+            self.events_arrived.emit(batch.events)
+        if len(batch.events) == EVENTS_PER_TURN and not self._catching_up:
             self._catching_up = True
             QTimer.singleShot(0, self._catch_up)
 
@@ -149,37 +184,32 @@ class EngineBridge(QObject):
         if now - self._lost_log_time >= LOST_LOG_INTERVAL:
             log.warning("the console fell behind the engine: %d task events were dropped from "
                         "its event ring before they were shown (%d in all); the task table "
-                        "may show stale rows", self.events_lost - self._lost_logged,
-                        self.events_lost)
+                        "checks its unfinished rows against the engine",
+                        self.events_lost - self._lost_logged, self.events_lost)
             self._lost_logged, self._lost_log_time = self.events_lost, now
 
     # -- operator actions ------------------------------------------------
-    def act(self, description: str, fn: Callable[..., Any], *args: Any,
-            **kwargs: Any) -> tuple[bool, Any]:
-        """Call ``fn`` (a public engine method); ``(True, result)``, or
-        ``(False, message)`` when the engine refused.
+    def act(self, description: str,
+            command: Callable[[SupervisorClient], T]) -> tuple[bool, T | str]:
+        """Run ``command(client)``: ``(True, result)``, or ``(False, message)``
+        when the engine refused.
 
         A refusal is also reported through ``error_raised`` and the log; the
         console keeps running.
         """
         try:
-            result = fn(*args, **kwargs)
+            result = command(self.client)
         except Exception as exc:  # the engine's message is for the operator
             return self._refused(description, exc)
         return self._applied(description, result)
 
-    async def act_in_thread(self, description: str, fn: Callable[..., Any], *args: Any,
-                            **kwargs: Any) -> tuple[bool, Any]:
-        """``act`` for a call that may block (stopping a loop, waiting for
-        tasks): it runs in a worker thread while the console stays responsive."""
-        loop = asyncio.get_running_loop()
-        return await self.act_await(
-            description, loop.run_in_executor(None, functools.partial(fn, *args, **kwargs)))
-
-    async def act_await(self, description: str, awaitable: Any) -> tuple[bool, Any]:
-        """``act`` for a coroutine of the engine (``astop``), awaited on this loop."""
+    async def act_async(self, description: str,
+                        command: Callable[[SupervisorClient], Awaitable[T]]
+                        ) -> tuple[bool, T | str]:
+        """``act`` for an awaitable command (stopping, submitting a big batch),
+        awaited on this loop while the console keeps drawing."""
         try:
-            result = await awaitable
+            result = await command(self.client)
         except Exception as exc:
             return self._refused(description, exc)
         return self._applied(description, result)
@@ -189,7 +219,7 @@ class EngineBridge(QObject):
         stop's wait): logged, marked on the graphs, panels refreshed."""
         self._applied(description, None)
 
-    def _applied(self, description: str, result: Any) -> tuple[bool, Any]:
+    def _applied(self, description: str, result: T) -> tuple[bool, T]:
         log.info("%s", description)
         self.action_applied.emit(description)
         self.refresh()  # the panels read the new state back at once
@@ -211,9 +241,6 @@ class EngineBridge(QObject):
 
     def lag_p99(self) -> float:
         return _p99(list(self.lags))
-
-    def refresh_median(self) -> float:
-        return percentiles(list(self.refresh_durations))[0]
 
 
 def _p99(samples: list[float]) -> float:

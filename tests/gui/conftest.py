@@ -1,5 +1,5 @@
 """GUI test fixtures: a qasync loop on the session QApplication, a supervisor
-started on it, and the bridge.
+started on it, its client and the bridge.
 
 pytest-qt has no asyncio support: ``qloop`` installs a fresh
 ``qasync.QEventLoop`` per test, records every exception the loop reports
@@ -23,6 +23,7 @@ from guikit import run  # noqa: E402,F401  (re-exported for tests)
 
 from engine import TaskSupervisor  # noqa: E402
 from gui.bridge import EngineBridge  # noqa: E402
+from gui.client import LocalClient  # noqa: E402
 
 
 @pytest.fixture
@@ -54,8 +55,14 @@ def supervisor(qloop):
 
 
 @pytest.fixture
-def bridge(supervisor, qtbot):
-    b = EngineBridge(supervisor, refresh_hz=20)
+def client(supervisor, qloop):
+    """The console's door to ``supervisor``."""
+    return LocalClient(supervisor, qloop)
+
+
+@pytest.fixture
+def bridge(client, qtbot):
+    b = EngineBridge(client, refresh_hz=20)
     b.start()
     yield b
     b.stop()

@@ -31,7 +31,7 @@ def test_refused_action_reports_the_engine_message_and_changes_nothing(superviso
                                                                        qtbot):
     before = supervisor.stats().thread.pool_size
     with qtbot.waitSignal(bridge.error_raised, timeout=1000) as blocker:
-        ok, _ = bridge.act("set pool size", supervisor.set_thread_pool, pool_size=-3)
+        ok, _ = bridge.act("set pool size", lambda c: c.set_thread_pool(pool_size=-3))
     assert not ok
     what, message = blocker.args
     assert what == "set pool size" and "-3" in message and "ValueError" in message
@@ -40,7 +40,7 @@ def test_refused_action_reports_the_engine_message_and_changes_nothing(superviso
 
 def test_accepted_action_is_announced_and_read_back(supervisor, bridge, qtbot):
     with qtbot.waitSignal(bridge.action_applied, timeout=1000) as blocker:
-        ok, _ = bridge.act("thread pool_size 4 → 9", supervisor.set_thread_pool, pool_size=9)
+        ok, _ = bridge.act("thread pool_size 4 → 9", lambda c: c.set_thread_pool(pool_size=9))
     assert ok and blocker.args == ["thread pool_size 4 → 9"]
     assert bridge.last_stats.thread.pool_size == 9
 
@@ -58,3 +58,44 @@ def test_pause_stops_refreshing(bridge, qtbot):
 def test_loop_lag_is_measured(bridge, qtbot):
     qtbot.waitUntil(lambda: len(bridge.lags) >= 3, timeout=3000)
     assert 0 <= bridge.lag_p99() < 1.0
+
+
+def test_a_change_is_emitted_once_by_its_own_signal(supervisor, bridge, qtbot):
+    """Panels redraw from changes: an unchanged snapshot emits no change signal."""
+    changes = {"settings": 0, "aloops": 0, "schedulers": 0}
+    bridge.settings_changed.connect(lambda _s: changes.__setitem__("settings",
+                                                                   changes["settings"] + 1))
+    bridge.aloops_changed.connect(lambda _s: changes.__setitem__("aloops", changes["aloops"] + 1))
+    bridge.schedulers_changed.connect(
+        lambda _s: changes.__setitem__("schedulers", changes["schedulers"] + 1))
+    for _ in range(5):
+        bridge.refresh()
+    assert changes == {"settings": 0, "aloops": 0, "schedulers": 0}
+    bridge.act("timeouts", lambda c: c.set_timeouts(timeout_warning=7.5))
+    bridge.refresh()
+    assert changes == {"settings": 1, "aloops": 0, "schedulers": 0}
+    assert bridge.last_stats.timeout_warning == 7.5
+    bridge.act("aloop", lambda c: c.create_aloop("changes", daemon=True))
+    bridge.refresh()
+    assert changes == {"settings": 1, "aloops": 1, "schedulers": 0}
+
+
+def test_a_gap_in_the_event_stream_is_emitted_and_counted(supervisor, bridge, qtbot):
+    """When the ring wraps between two reads, the bridge says how many events
+    it never saw, then goes on from the oldest event still held."""
+    bridge.set_refresh_rate(0)
+    bridge.refresh()
+    read = supervisor.event_batch(0).last_seq
+    gaps, arrived = [], []
+    bridge.events_gap.connect(gaps.append)
+    bridge.events_arrived.connect(arrived.extend)
+    tasks = [supervisor.submit(int) for _ in range(12_000)]  # 3 events each: the ring wraps
+    qtbot.waitUntil(lambda: all(t.is_completed() for t in tasks), timeout=20_000)
+    held = supervisor.event_batch(read, limit=1)
+    assert held.oldest_seq > read + 1  # the engine really dropped some
+    bridge.refresh()
+    assert gaps == [held.oldest_seq - read - 1]
+    assert bridge.events_lost == gaps[0]
+    assert arrived[0].seq == held.oldest_seq
+    bridge.refresh()
+    assert len(gaps) == 1  # reading on from there is no new gap

@@ -1,0 +1,205 @@
+"""What a viewer reads to reconcile: event batches with their bounds, live
+tasks and finished records by id, re-runs, all-or-nothing timeouts, schedulers
+by name."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from engine import (
+    TASK_HIGH,
+    TASK_STATUS_COMPLETED,
+    TASK_STATUS_QUEUED,
+    TT_MP,
+    BackgroundIntervalWorker,
+    FinishedTask,
+    TaskState,
+    TaskSupervisor,
+    wait_completed,
+)
+from engine.stats import EventRing
+
+WAIT = 10
+
+
+@pytest.fixture
+def sup():
+    s = TaskSupervisor("inspect", pool_size=2, reserve_normal=0, reserve_high=0)
+    s.start()
+    yield s
+    s.stop(wait=5, cancel_tasks=True)
+
+
+def test_a_wrapped_ring_shows_how_many_events_were_lost(sup):
+    sup._ledger.events = EventRing(capacity=30)
+    first = sup.event_batch(0)
+    assert (first.events, first.oldest_seq, first.last_seq) == ([], 1, 0)
+    assert first.lost_before(0) == 0
+    tasks = [sup.submit(int) for _ in range(20)]  # 3 events each: 60 > 30
+    wait_completed(tasks, WAIT)
+    batch = sup.event_batch(0, limit=5)
+    assert batch.last_seq == 60 and batch.oldest_seq == 31
+    assert batch.lost_before(0) == 30 and batch.lost_before(29) == 1
+    assert batch.lost_before(30) == 0 and batch.lost_before(60) == 0
+    assert [e.seq for e in batch.events] == [31, 32, 33, 34, 35]
+    assert sup.events_since(58) == sup.event_batch(58).events
+
+
+def test_live_and_finished_by_id(sup):
+    release = threading.Event()
+    running = [sup.submit(release.wait, WAIT) for _ in range(2)]
+    queued = sup.submit(int, _name="later")
+    live = sup.live_tasks([queued.id, running[0].id, "nobody"])
+    assert set(live) == {queued.id, running[0].id}
+    state = live[queued.id]
+    assert isinstance(state, TaskState) and state.status == TASK_STATUS_QUEUED
+    assert state.name == "later" and not state.is_started()
+    assert set(sup.live_tasks()) == {queued.id, *(t.id for t in running)}
+    assert sup.finished_tasks([queued.id]) == {}
+    release.set()
+    wait_completed([queued, *running], WAIT)
+    assert sup.live_tasks([queued.id]) == {}
+    record = sup.finished_tasks([queued.id, "nobody"])[queued.id]
+    assert isinstance(record, FinishedTask) and record.status == TASK_STATUS_COMPLETED
+    with pytest.raises(TypeError, match="ids"):
+        sup.live_tasks("abc")
+    with pytest.raises(TypeError, match="task_id"):
+        sup.finished_tasks([[1]])
+
+
+def test_a_flood_from_another_thread_ends_with_every_id_finished(sup):
+    sup.set_thread_pool(pool_size=8)
+    ids: list = []
+
+    def flood():
+        ids.extend(sup.submit(int).id for _ in range(100_000))
+
+    thread = threading.Thread(target=flood)
+    thread.start()
+    samples = 0
+    while thread.is_alive():  # reads under load: consistent records, never an error
+        sample = list(ids[-500:])
+        for state in sup.live_tasks(sample).values():
+            assert state.status in (TASK_STATUS_QUEUED, 100)
+        for record in sup.finished_tasks(sample).values():
+            assert record.status == TASK_STATUS_COMPLETED
+        samples += 1
+    thread.join()
+    assert samples > 0
+    while sup.live_tasks(ids[-1000:]):
+        threading.Event().wait(0.01)
+    assert sup.live_tasks(ids) == {}
+    done = sup.finished_tasks(ids)
+    # The history's bound: the last 2,000 to finish (8 threads finish a few out of order).
+    assert len(done) == 2000 and set(ids[-1900:]) <= set(done) <= set(ids)
+    assert sup.stats().thread.reconciles()
+
+
+def _echo(value, _task_id=None):
+    return value
+
+
+def test_resubmit_keeps_the_target_and_the_mode(sup):
+    seen = []
+    first = sup.submit(seen.append, 1, _priority=TASK_HIGH, _name="append")
+    assert first.wait(WAIT)
+    again = sup.resubmit(first.id)
+    assert again.id != first.id and again.priority == TASK_HIGH and again.name == "append"
+    assert again.auto and again.wait(WAIT) and seen == [1, 1]
+
+    def manual(_task_id):
+        sup.mark_task_completed(task_id=_task_id)
+
+    held = sup.put_task(manual)
+    assert held.wait(WAIT) and not held.auto
+    rerun = sup.resubmit(held.id)
+    assert not rerun.auto and rerun.wait(WAIT)  # it marked itself completed with its new id
+    assert rerun.status == TASK_STATUS_COMPLETED
+
+    mp = sup.submit(_echo, 7, _tt=TT_MP)
+    assert wait_completed(mp, 60) == 7
+    assert wait_completed(sup.resubmit(mp.id), 60) == 7
+
+
+def test_resubmit_refusals_name_the_task(sup):
+    with pytest.raises(LookupError, match="'ghost'"):
+        sup.resubmit("ghost")
+    aloop = sup.create_aloop("rerun", daemon=True)
+
+    async def once():
+        return 1
+
+    coro_task = aloop.background_task(once())
+    assert coro_task.wait(WAIT)
+    with pytest.raises(ValueError, match="coroutine"):
+        sup.resubmit(coro_task.id)
+    payload = bytearray(10)
+    closure = sup.submit(lambda: payload)  # a closure: the record does not keep it
+    task_id = closure.id
+    assert closure.wait(WAIT)
+    del closure
+    with pytest.raises(ValueError, match="not kept"):
+        sup.resubmit(task_id)
+    assert sup.stats().thread.reconciles()
+
+
+def test_set_timeouts_changes_all_or_nothing(sup):
+    before = (sup.poll_delay, sup.timeout_warning, sup.timeout_critical,
+              sup.timeout_warning_func)
+    for bad in ({"poll_delay": 0}, {"timeout_critical": float("inf")},
+                {"timeout_warning_func": "not callable"}, {"timeout_warning": -1}):
+        name = next(iter(bad))
+        with pytest.raises((ValueError, TypeError), match=name):
+            sup.set_timeouts(poll_delay=0.25, timeout_warning=1.0, **{**{"timeout_critical": 2.0},
+                                                                     **bad})
+        assert (sup.poll_delay, sup.timeout_warning, sup.timeout_critical,
+                sup.timeout_warning_func) == before
+    with pytest.raises(TypeError):
+        sup.set_timeouts(0.5)  # keyword-only
+    sup.set_timeouts(poll_delay=0.25, timeout_warning=None, timeout_critical=2.0,
+                     timeout_warning_func=print)
+    assert (sup.poll_delay, sup.timeout_warning, sup.timeout_critical,
+            sup.timeout_warning_func) == (0.25, None, 2.0, print)
+
+
+def test_add_done_callback_once_finished_or_at_once(sup):
+    release = threading.Event()
+    got = []
+    task = sup.submit(release.wait, WAIT)
+    task.add_done_callback(got.append)
+    assert got == []
+    release.set()
+    assert task.wait(WAIT)
+    deadline = threading.Event()
+    while not got and not deadline.wait(0.01):
+        pass
+    assert got == [task]
+    task.add_done_callback(got.append)  # already finished: at once
+    assert got == [task, task]
+    task.add_done_callback(lambda t: 1 / 0)  # contained
+    with pytest.raises(TypeError, match="callable"):
+        task.add_done_callback(None)
+
+
+def test_schedulers_by_name_stay_known_once_stopped(sup):
+    ran = threading.Event()
+    worker = BackgroundIntervalWorker(name="tick", executor_func=lambda **_: ran.set(),
+                                      interval=0.01, supervisor=sup)
+    worker.start()
+    assert ran.wait(WAIT)
+    info = sup.stats().scheduler_info["tick"]
+    assert info.active and info.registered and info.kind == "interval worker"
+    assert sup.get_scheduler("tick") is worker
+    worker.stop(wait=WAIT)
+    stats = sup.stats()
+    assert "tick" not in stats.schedulers  # the registry: registered ones only
+    info = stats.scheduler_info["tick"]
+    assert not info.active and not info.registered and info.runs >= 1
+    assert sup.get_scheduler("tick") is worker
+    with pytest.raises(LookupError, match="'nope'"):
+        sup.get_scheduler("nope")
+    assert sup.stats().default_aloop is None
+    sup.create_aloop("main", default=True, daemon=True)
+    assert sup.stats().default_aloop == "main"
