@@ -25,6 +25,7 @@ from .constants import (
     TT_MP,
     TT_THREAD,
 )
+from .default import task_supervisor
 from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
 from .procpool import PoolBrokenError, ProcessPool, WorkerStartError
 from .stats import (
@@ -48,8 +49,6 @@ from .workers import (
     BackgroundWorker,
     background_worker,
 )
-
-task_supervisor = TaskSupervisor(supervisor_id="default")
 
 __all__ = [
     "PRIORITIES", "PRIORITY_NAMES", "STATUS_NAMES", "TASK_CRITICAL", "TASK_HIGH",

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .constants import FINAL_STATUSES, TASK_NORMAL, TT_MP, TT_THREAD, check_priority
+from .default import task_supervisor
 from .supervisor import TaskSupervisor
 from .task import Task
 from .validate import check_callable, check_seconds
 
 
 def _default_supervisor() -> TaskSupervisor:
-    from . import task_supervisor
     return task_supervisor
 
 

@@ -79,6 +79,7 @@ from .constants import (
     TT_THREAD,
     check_priority,
 )
+from .default import task_supervisor
 from .supervisor import TaskSupervisor
 from .task import Task, TaskCanceledError
 from .usercode import call_user, is_main_interrupt, log_contained, safe_repr
@@ -100,7 +101,6 @@ _STOPPING = object()
 
 
 def _default_supervisor() -> TaskSupervisor:
-    from . import task_supervisor
     return task_supervisor
 
 
