@@ -1,5 +1,11 @@
 """Bootstrap of the console: QApplication, the qasync loop, the supervisor on
-that loop, the main window, Ctrl+C, and a clean -- always bounded -- exit.
+that loop, its client, the main window, Ctrl+C, and a clean -- always
+bounded -- exit.
+
+This is the one place of the console that names a supervisor: it starts it
+on the Qt loop and wraps it in a ``LocalClient`` (``gui.client``), the door
+the window and every panel use. Everything after that -- the scripted stop,
+the stop at shutdown -- goes through the client.
 
 The supervisor's main loop is the Qt loop (``start(loop=qt_loop)``). Loop
 exceptions and uncaught exceptions in Qt slots are logged and shown to the
@@ -30,7 +36,6 @@ import logging
 import os
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 
 import PySide6.QtWidgets  # noqa: F401  (before qasync: it picks the imported binding)
@@ -42,6 +47,8 @@ from engine import TaskSupervisor, task_supervisor
 from runner import scenario as scenarios
 from runner.taskscript import describe_error
 
+from .client import LocalClient
+from .formatting import format_traceback
 from .interrupts import InterruptWatcher
 from .main_window import MainWindow
 
@@ -50,6 +57,7 @@ log = logging.getLogger("gui")
 SCRIPTED_STOP = {"wait": 10.0, "stop_schedulers": True, "cancel_tasks": True}
 CTRL_C_EXIT = 130  # 128 + SIGINT
 SHUTDOWN_GRACE = 2.0  # seconds the loop gets, after the window closed, to end a stop or scenario
+SHUTDOWN_STOP_WAIT = 5.0  # seconds a stop at shutdown waits for running tasks
 EXIT_GRACE = 3.0  # seconds the interpreter gets to exit once the console is done
 # The cyclic GC's full passes walk every live object with the loop stopped:
 # with 100,000 tasks queued that took 100-200 ms, the worst loop lag measured
@@ -83,8 +91,9 @@ class Console:
         self.loop.set_exception_handler(self._on_loop_exception)
         self.supervisor = supervisor or task_supervisor
         self.screenshot = screenshot
-        self.supervisor.start(loop=self.loop)
-        self.window = MainWindow(self.supervisor, self.loop, settings=settings)
+        self.client = LocalClient(self.supervisor, self.loop)
+        self.client.start()  # on the Qt loop
+        self.window = MainWindow(self.client, settings=settings)
         self._done = self.loop.create_future()
         self.window.closed.connect(self._on_window_closed)
         self._previous_excepthook = sys.excepthook
@@ -156,10 +165,11 @@ class Console:
             self.screenshot = None
         self.window.submit_panel.stop_scenario()
         dialog = self.window.stop_dialog
-        if self.supervisor.is_active() and not dialog.is_stopping():
+        active = self.client.is_active()
+        if active and not dialog.is_stopping():
             dialog.set_options(**SCRIPTED_STOP)
-        self.window._closing_for_good = True
-        if self.supervisor.is_active() or dialog.is_stopping():
+        self.window.close_when_stopped()
+        if active or dialog.is_stopping():
             dialog.start_stopping()
         else:
             self.window.close()
@@ -179,8 +189,12 @@ class Console:
         self.interrupts.restore()
         sys.excepthook = self._previous_excepthook
         self._let_pending_work_end()
-        if self.supervisor.is_active():  # never left running behind the window
-            self.supervisor.stop(wait=False if self.window.exiting_now else 5, cancel_tasks=True)
+        if self.client.is_active():  # never left running behind the window
+            if self.window.exiting_now:
+                self.client.stop_now()
+            else:  # on the loop once more: astop, bounded
+                self.loop.run_until_complete(self.client.stop(wait=SHUTDOWN_STOP_WAIT,
+                                                              cancel_tasks=True))
         self.window.deleteLater()
 
     def _let_pending_work_end(self) -> None:
@@ -215,10 +229,7 @@ class Console:
 
 def _format_exception(exc: BaseException) -> str:
     """The traceback text; never raises (an exception's ``__str__`` is anyone's code)."""
-    try:
-        return "".join(traceback.format_exception(exc))
-    except BaseException:  # noqa: BLE001 - see the docstring
-        return f"{type(exc).__name__} (its traceback cannot be formatted)"
+    return format_traceback(exc)
 
 
 def run_console(scenario: str | None = None, duration: float | None = None,

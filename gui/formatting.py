@@ -31,11 +31,12 @@ def one_line(text: str, limit: int = SUMMARY_CHARS) -> str:
 
 def short_repr(value: Any, reprs: reprlib.Repr | None = None) -> str:
     """``repr(value)`` bounded by ``reprs`` (default: ``reprlib``'s limits);
-    a failing ``__repr__`` is named, not raised."""
+    a failing ``__repr__`` is named, not raised, in the words the engine's
+    records use (``<T object: repr() raised E>``)."""
     try:
         return (reprs or reprlib.aRepr).repr(value)
     except BaseException as exc:  # noqa: BLE001 - user __repr__, sys.exit() in it included
-        return f"<repr failed: {type(exc).__name__}>"
+        return f"<{type(value).__name__} object: repr() raised {type(exc).__name__}>"
 
 
 def id_text(task_id: Any) -> str:

@@ -1,22 +1,27 @@
 """The main window: the graphs in the middle, panels in docks, health in the status bar.
 
-It owns the layout, the actions (start, stop, submit, pause graphs, theme),
-their shortcuts, persisted settings (geometry, dock layout, last pool
-settings, refresh rate, theme; read through ``gui.settings``, so a bad value
-in the file falls back to its default with a log line), the window's one
-error box (``ErrorDialog``: errors are coalesced while it is open) and the
-close sequence: closing while the supervisor runs opens the stop dialog with
-the last choice, and the window closes once the supervisor has stopped --
-or at once with ``exit_now()`` (the dialog's "Exit now", a second Ctrl+C),
-which ends any stop's wait and names the running tasks it abandons in the
-log. GUI thread only.
+The window is given the console's ``SupervisorClient`` (``gui.client``) and
+never names a supervisor: it builds the ``EngineBridge`` over that client,
+and every panel reads snapshots and signals from the bridge and sends
+commands through ``bridge.act``. It owns the layout, the actions (start,
+stop, submit, pause graphs, theme), their shortcuts, persisted settings
+(geometry, dock layout, last pool settings, refresh rate, theme; read
+through ``gui.settings``, so a bad value in the file falls back to its
+default with a log line), the series recorder the graphs and the status bar
+share (``gui.series``: rates computed once per snapshot), the status bar
+(state, threads, rate, queue, loop lag, and events the console skipped when
+the engine's event ring outran it), the window's one error box
+(``ErrorDialog``: errors are coalesced while it is open) and the close
+sequence: closing while the supervisor runs opens the stop dialog with the
+last choice, and the window closes once the supervisor has stopped
+(``close_when_stopped``) -- or at once with ``exit_now()`` (the dialog's
+"Exit now", a second Ctrl+C), which ends any stop's wait and names the
+running tasks it abandons in the log. GUI thread only.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -31,11 +36,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import TASK_STATUS_STARTED, SupervisorStats, TaskSupervisor
-from engine.usercode import safe_repr
-from engine.validate import MAX_SIZE
+from engine.constants import TASK_STATUS_STARTED
 
 from .bridge import EngineBridge
+from .client import MAX_SIZE, SupervisorClient, SupervisorStats, safe_repr
+from .formatting import format_rate
+from .series import SeriesRecorder
 from .settings import check_store, read_bytes, read_choice, read_float, read_int
 from .theme import THEMES, apply_theme
 from .widgets.aloops import AloopsPanel
@@ -53,7 +59,6 @@ log = logging.getLogger("gui")
 
 THREAD_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high", "min_size", "max_size")
 MP_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high")
-RATE_WINDOW = 1.0  # seconds over which the status bar's tasks/s is measured
 MAX_REFRESH_HZ = 100  # what the bridge accepts
 ABANDONED_NAMED = 20  # running tasks named in the log by exit_now (the rest counted)
 LAG_WARNING = 0.05  # loop lag p99 (s) above which the console itself is unhealthy
@@ -64,23 +69,21 @@ SHORTCUTS = {"start": "F5", "stop": "Shift+F5", "submit": "Ctrl+Return",
 class MainWindow(QMainWindow):
     closed = Signal()
 
-    def __init__(self, supervisor: TaskSupervisor, loop: asyncio.AbstractEventLoop,
-                 settings: QSettings | None = None, refresh_hz: float = 10) -> None:
+    def __init__(self, client: SupervisorClient, settings: QSettings | None = None,
+                 refresh_hz: float = 10) -> None:
         super().__init__()
         self.setWindowTitle("Task Supervisor Console")
         self.setObjectName("MainWindow")
-        self.supervisor = supervisor
-        self.loop = loop
         self.settings = settings or QSettings("TaskSupervisor", "Console")
-        self._closing_for_good = False
+        self._close_when_stopped = False  # the window closes once the supervisor stops
         self._exiting_now = False  # close without waiting for the supervisor
         self._closed = False
         self._sized_docks = False
-        self._totals: deque[tuple[float, int]] = deque(maxlen=200)  # (time, finished)
+        self.series = SeriesRecorder()  # shared by the graphs and the status bar
         self.errors = ErrorDialog(self)
         check_store(self.settings)
         hz = read_float(self.settings, "graphs/refresh_hz", refresh_hz, 0, MAX_REFRESH_HZ)
-        self.bridge = EngineBridge(supervisor, refresh_hz=hz, parent=self)
+        self.bridge = EngineBridge(client, refresh_hz=hz, parent=self)
         self._build_panels()
         self._build_actions()
         self._build_status_bar()
@@ -90,6 +93,7 @@ class MainWindow(QMainWindow):
         self.bridge.stats_updated.connect(self._on_stats_updated)
         self.bridge.lag_measured.connect(self._on_lag_measured)
         self.bridge.error_raised.connect(self._on_error_raised)
+        self.bridge.events_gap.connect(self._on_events_gap)
         self.resize(1440, 900)
         self._restore_settings()
         self.bridge.start()
@@ -97,7 +101,7 @@ class MainWindow(QMainWindow):
     # -- layout ---------------------------------------------------------------
     def _build_panels(self) -> None:
         b = self.bridge
-        self.graphs = GraphsPanel(b)
+        self.graphs = GraphsPanel(b, recorder=self.series)
         self.setCentralWidget(self.graphs)
         self.thread_controls = PoolControls(b, "thread")
         self.mp_controls = PoolControls(b, "mp")
@@ -108,7 +112,7 @@ class MainWindow(QMainWindow):
         pools.addTab(self.timeouts, "Timeouts")
         self.submit_panel = SubmitPanel(b, errors=self.errors)
         self.task_table = TaskTablePanel(b)
-        self.log_view = LogView(b)
+        self.log_view = LogView()
         self.aloops = AloopsPanel(b)
         self.workers = WorkersPanel(b)
         self.docks: dict[str, QDockWidget] = {}
@@ -178,6 +182,8 @@ class MainWindow(QMainWindow):
             "queue": "Tasks waiting in the queues (all pools)",
             "lag": "How late a 100 ms timer fires on the console's loop: the console's own "
                    "health",
+            "events": "Task events the engine's event ring dropped before the console read "
+                      "them (the task table then re-checks its unfinished rows)",
         }
         for key, tip in tips.items():
             label = QLabel()
@@ -185,12 +191,27 @@ class MainWindow(QMainWindow):
             label.setObjectName(f"health_{key}")
             self.statusBar().addPermanentWidget(label)
             self.health[key] = label
+        self.health["events"].hide()  # shown once events were skipped
 
     # -- supervisor -------------------------------------------------------------
     def start_supervisor(self) -> bool:
-        ok, _ = self.bridge.act("start supervisor", self.supervisor.start, loop=self.loop)
+        ok, _ = self.bridge.act("start supervisor", lambda client: client.start())
         self._update_actions()
         return ok
+
+    def close_when_stopped(self, close: bool = True) -> None:
+        """Close the window once the supervisor has stopped (``False``: keep it)."""
+        self._close_when_stopped = close
+
+    def _active_now(self) -> bool:
+        """Whether the supervisor is active, from a snapshot taken now (the
+        refresh may be paused, or a stop may have just ended)."""
+        self.bridge.refresh()
+        return self._active()
+
+    def _active(self) -> bool:
+        stats = self.bridge.last_stats
+        return stats is not None and stats.active
 
     def open_stop_dialog(self) -> StopDialog:
         self.stop_dialog.show()
@@ -202,24 +223,19 @@ class MainWindow(QMainWindow):
             return
         self.bridge.refresh()  # the status bar and panels show "stopped" at once
         self._update_actions()
-        if self._closing_for_good:
+        if self._close_when_stopped:
             self.close()
 
     def _update_actions(self) -> None:
-        active = self.supervisor.is_active()
+        active = self._active()
         self.start_action.setEnabled(not active and not self.stop_dialog.is_stopping())
         self.stop_action.setEnabled(active)
         self.submit_action.setEnabled(active)
 
     # -- health -------------------------------------------------------------------
     def _on_stats_updated(self, stats: SupervisorStats) -> None:
+        self.series.record(stats)  # once per snapshot, whoever asks first
         pools = (stats.thread, stats.mp, stats.coroutine)
-        finished = sum(p.completed + p.failed for p in pools)
-        self._totals.append((stats.time, finished))
-        while len(self._totals) > 2 and stats.time - self._totals[1][0] >= RATE_WINDOW:
-            self._totals.popleft()  # keep about the last RATE_WINDOW seconds
-        (t0, f0), (t1, f1) = self._totals[0], self._totals[-1]
-        rate = (f1 - f0) / (t1 - t0) if t1 > t0 else 0.0
         queued = sum(sum(p.queued.values()) for p in pools)
         state = "active" if stats.active else (
             "stopping" if self.stop_dialog.is_stopping() else "stopped")
@@ -227,7 +243,7 @@ class MainWindow(QMainWindow):
         self.health["state"].setText(f"<b style='color:{color}'>● {state}</b>")
         self.health["threads"].setText(f"threads {stats.thread.threads_alive} alive / "
                                        f"{stats.thread.threads_busy} busy")
-        self.health["rate"].setText(f"{rate:,.0f} tasks/s")
+        self.health["rate"].setText(format_rate(self.series.rates().finished))
         self.health["queue"].setText(f"{queued:,} queued")
         self._update_actions()
 
@@ -237,6 +253,15 @@ class MainWindow(QMainWindow):
         if p99 > LAG_WARNING:
             text = f"<span style='color:#c0392b'>{text}</span>"
         self.health["lag"].setText(text)
+
+    def _on_events_gap(self, lost: int) -> None:
+        total = self.bridge.events_lost
+        self.health["events"].setText(
+            f"<span style='color:#c0392b'>{total:,} events skipped</span>")
+        self.health["events"].show()
+        self.statusBar().showMessage(
+            f"The console fell behind the engine: {lost:,} task events were skipped "
+            f"({total:,} in all); the task table re-checks its unfinished rows", 8000)
 
     def _on_error_raised(self, what: str, message: str) -> None:
         self.statusBar().showMessage(f"{what}: {message}", 8000)
@@ -269,12 +294,13 @@ class MainWindow(QMainWindow):
         if state is not None and not self.restoreState(state):
             log.warning("setting window/state is not a saved dock layout: ignored")
         self.set_theme(read_choice(s, "view/theme", "light", THEMES))
-        for kind, keys, apply in (("thread", THREAD_POOL_KEYS, self.supervisor.set_thread_pool),
-                                  ("mp", MP_POOL_KEYS, self.supervisor.set_mp_pool)):
+        for kind, keys in (("thread", THREAD_POOL_KEYS), ("mp", MP_POOL_KEYS)):
             saved = {k: read_int(s, f"pools/{kind}/{k}", None, 0, MAX_SIZE) for k in keys}
             saved = {k: v for k, v in saved.items() if v is not None}
             if saved:  # mp: only saved while a process pool existed; this recreates it
-                self.bridge.act(f"restore {kind} pool settings", apply, **saved)
+                self.bridge.act(f"restore {kind} pool settings",
+                                lambda client, kind=kind, saved=saved:
+                                _set_pool(client, kind, saved))
         self._update_actions()
 
     def save_settings(self) -> None:
@@ -282,12 +308,14 @@ class MainWindow(QMainWindow):
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
         s.setValue("graphs/refresh_hz", self.bridge.refresh_hz)
+        if not self._closed:
+            self.bridge.refresh()  # the pools as they are now (the refresh may be paused)
         stats = self.bridge.last_stats
         if stats is not None:
             for key in THREAD_POOL_KEYS:
                 s.setValue(f"pools/thread/{key}", getattr(stats.thread, key))
             s.remove("pools/mp")
-            if self.supervisor.mp_pool is not None:
+            if stats.mp.threads_alive:  # a process pool exists (its processes are counted)
                 for key in MP_POOL_KEYS:
                     s.setValue(f"pools/mp/{key}", getattr(stats.mp, key))
         s.sync()
@@ -315,7 +343,8 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._exiting_now = True
-        abandoned = [t for t in self.supervisor.get_tasks() if t.status == TASK_STATUS_STARTED]
+        live = self.bridge.client.live_tasks(None)  # all unfinished tasks, once
+        abandoned = [t for t in live.values() if t.status == TASK_STATUS_STARTED]
         if abandoned:
             named = ", ".join(f"{safe_repr(t.id, 40)} ({safe_repr(t.name, 60)})"
                               for t in abandoned[:ABANDONED_NAMED])
@@ -324,22 +353,21 @@ class MainWindow(QMainWindow):
                         f" and {more} more" if more > 0 else "")
         else:
             log.info("exit now: no running task is abandoned")
-        if self.stop_dialog.stop_waiting() is None and self.supervisor.is_active():
+        if self.stop_dialog.stop_waiting() is None and self._active_now():
             # No stop under way: one that does not wait (a loop-side call, it cannot block).
-            self.bridge.act("stop (exit now: no wait, cancel queued)", self.supervisor.stop,
-                            wait=False, stop_schedulers=True, cancel_tasks=True)
+            self.bridge.act("stop (exit now: no wait, cancel queued)",
+                            lambda client: client.stop_now())
         self.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if self._closed:
             return
-        if not self._exiting_now and (self.supervisor.is_active()
-                                      or self.stop_dialog.is_stopping()):
+        if not self._exiting_now and (self.stop_dialog.is_stopping() or self._active_now()):
             event.ignore()
-            self._closing_for_good = True
+            self._close_when_stopped = True
             dialog = self.open_stop_dialog()
-            dialog.status.setText("The console closes once the supervisor has stopped "
-                                  "(or press Exit now).")
+            dialog.set_status("The console closes once the supervisor has stopped "
+                              "(or press Exit now).")
             return
         self._closed = True
         self.save_settings()
@@ -348,6 +376,13 @@ class MainWindow(QMainWindow):
         self.stop_dialog.close()
         super().closeEvent(event)
         self.closed.emit()
+
+
+def _set_pool(client: SupervisorClient, kind: str, changes: dict) -> None:
+    if kind == "thread":
+        client.set_thread_pool(**changes)
+    else:
+        client.set_mp_pool(**changes)
 
 
 def _scrollable(widget: QWidget) -> QScrollArea:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from engine.usercode import safe_repr
+from .client import safe_repr
 
 log = logging.getLogger("gui")
 

@@ -1,5 +1,11 @@
-"""The aloops panel: each aloop with its state and unfinished coroutine tasks;
-create, start, stop and set the default."""
+"""The aloops panel: each aloop with its state, unfinished coroutine tasks and
+whether it is the default; create, start, stop and set the default.
+
+Everything shown comes from the snapshot (``aloops``, ``aloop_tasks``,
+``default_aloop``), redrawn when the bridge says it changed
+(``aloops_changed``); commands go through ``bridge.act`` / ``act_async``
+with the aloop's name. GUI thread only.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import SupervisorStats
-
 from ..bridge import EngineBridge
+from ..client import COMMAND_WAIT, SupervisorStats
 from .tables import fill_table, make_table
 
 COLUMNS = ("name", "state", "unfinished tasks", "default")
@@ -37,7 +42,8 @@ class AloopsPanel(QWidget):
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start_selected)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the aloop, waiting up to 10 s for its tasks")
+        self.stop_button.setToolTip(
+            f"Stop the aloop, waiting up to {COMMAND_WAIT:g} s for its tasks")
         self.stop_button.clicked.connect(self.stop_selected)
         self.cancel_check = QCheckBox("cancel its tasks")
         self.default_button = QPushButton("Make default")
@@ -56,7 +62,9 @@ class AloopsPanel(QWidget):
         layout.addWidget(self.table)
         layout.addLayout(action_row)
         layout.addLayout(create_row)
-        bridge.stats_updated.connect(self._on_stats_updated)
+        bridge.aloops_changed.connect(self._show)
+        if bridge.last_stats is not None:
+            self._show(bridge.last_stats)
         self._on_selection()
 
     def selected_name(self) -> str | None:
@@ -72,25 +80,25 @@ class AloopsPanel(QWidget):
 
     def create(self) -> None:
         name = self.name_edit.text().strip()
-        sup = self._bridge.supervisor
-        ok, _ = self._bridge.act(f"create aloop {name!r}", sup.create_aloop, name,
-                                 default=self.default_check.isChecked(), daemon=True)
+        default = self.default_check.isChecked()
+        ok, _ = self._bridge.act(f"create aloop {name!r}", lambda client: client.create_aloop(
+            name, default=default, daemon=True))
         if ok:
             self.name_edit.clear()
 
     def start_selected(self) -> None:
         name = self.selected_name()
         if name:
-            self._bridge.act(f"start aloop {name!r}", self._bridge.supervisor.start_aloop, name)
+            self._bridge.act(f"start aloop {name!r}", lambda client: client.start_aloop(name))
 
     def stop_selected(self) -> asyncio.Future | None:
         name = self.selected_name()
         if not name:
             return None
         cancel = self.cancel_check.isChecked()
-        future = asyncio.ensure_future(self._bridge.act_in_thread(
+        future = asyncio.ensure_future(self._bridge.act_async(
             f"stop aloop {name!r}" + (" (cancel tasks)" if cancel else ""),
-            self._bridge.supervisor.stop_aloop, name, wait=10, cancel_tasks=cancel))
+            lambda client: client.stop_aloop(name, wait=COMMAND_WAIT, cancel_tasks=cancel)))
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
         return future
@@ -99,13 +107,10 @@ class AloopsPanel(QWidget):
         name = self.selected_name()
         if name:
             self._bridge.act(f"default aloop → {name!r}",
-                             self._bridge.supervisor.set_default_aloop, name)
+                             lambda client: client.set_default_aloop(name))
 
-    def _on_stats_updated(self, stats: SupervisorStats) -> None:
-        if not self.isVisible() and self.table.rowCount() == len(stats.aloops):
-            return
-        default = self._bridge.supervisor.get_aloop()
-        default_name = default.name if default is not None else None
+    def _show(self, stats: SupervisorStats) -> None:
+        default_name = stats.default_aloop
         selected = self.selected_name()
         names = sorted(stats.aloops)
         fill_table(self.table, [
@@ -118,10 +123,8 @@ class AloopsPanel(QWidget):
 
     def _on_selection(self) -> None:
         name = self.selected_name()
-        running = False
-        if name is not None:
-            running = self._bridge.last_stats is not None and \
-                self._bridge.last_stats.aloops.get(name, False)
+        stats = self._bridge.last_stats
+        running = name is not None and stats is not None and stats.aloops.get(name, False)
         self.start_button.setEnabled(name is not None and not running)
         self.stop_button.setEnabled(name is not None and running)
         self.default_button.setEnabled(name is not None)

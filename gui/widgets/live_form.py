@@ -1,9 +1,12 @@
 """A form of live engine settings, the base of the pool and timeout panels.
 
-Apply sends only the fields the operator changed, through the bridge; the
-engine's refusal is shown inline and nothing changes. The fields read the
-engine's values back from every snapshot, except while the operator is
-editing them (changed fields are shown in bold until applied or reverted).
+Apply sends only the fields the operator changed, in one command through
+``bridge.act``; the engine's refusal is shown inline and nothing changes.
+The fields read the engine's values back when the bridge says the settings
+changed (``settings_changed``) and after every apply or revert, except while
+the operator is editing them (changed fields are shown in bold until applied
+or reverted). A subclass with a live status line (``_status``) redraws it
+from snapshots while the form is visible. GUI thread only.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import SupervisorStats
-
 from ..bridge import EngineBridge
+from ..client import SupervisorStats
 
 
 class LiveForm(QWidget):
@@ -65,7 +67,9 @@ class LiveForm(QWidget):
         layout.addStretch(1)
         for box in self.fields.values():
             box.valueChanged.connect(self._on_edited)
-        self._bridge.stats_updated.connect(self._on_stats_updated)
+        self._bridge.settings_changed.connect(self._on_settings_changed)
+        if self._has_status():
+            self._bridge.stats_updated.connect(self._on_stats_updated)
         self._read_back(self._bridge.last_stats)
         self._on_edited()
 
@@ -79,7 +83,11 @@ class LiveForm(QWidget):
         raise NotImplementedError
 
     def _status(self, stats: SupervisorStats) -> str:
+        """A live status line (overridden by forms that have one)."""
         return ""
+
+    def _has_status(self) -> bool:
+        return type(self)._status is not LiveForm._status
 
     # -- state ----------------------------------------------------------------
     def changes(self) -> dict[str, Any]:
@@ -105,9 +113,15 @@ class LiveForm(QWidget):
         self.error_label.hide()
         self._read_back(self._bridge.last_stats)
 
-    def _on_stats_updated(self, stats: SupervisorStats) -> None:
+    def _on_settings_changed(self, stats: SupervisorStats) -> None:
         if not self.changes():
             self._read_back(stats)
+
+    def _on_stats_updated(self, stats: SupervisorStats) -> None:
+        if self.isVisible():
+            text = self._status(stats)
+            if text != self.state_label.text():
+                self.state_label.setText(text)
 
     def _read_back(self, stats: SupervisorStats | None) -> None:
         """Show the engine's values, over any edits."""

@@ -21,6 +21,9 @@ own redraws the text 100,000 times. So:
 
 ``turn_done`` says what each drain that found work did (records taken,
 lines written): what a test checks to know the work per turn is bounded.
+
+The panel reads only the loggers, never the engine. ``QtLogHandler.emit``
+may be called from any thread; everything else runs on the GUI thread.
 """
 
 from __future__ import annotations
@@ -42,9 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.usercode import safe_repr
-
-from ..bridge import EngineBridge
+from ..client import safe_repr
 
 LOGGERS = ("engine", "gui", "scenario", "runner")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -123,10 +124,8 @@ class QtLogHandler(logging.Handler):
 class LogView(QWidget):
     turn_done = Signal(object)  # Turn, after each drain that took or wrote something
 
-    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None,
-                 max_lines: int = 5000) -> None:
+    def __init__(self, parent: QWidget | None = None, max_lines: int = 5000) -> None:
         super().__init__(parent)
-        self._bridge = bridge
         self._level = logging.INFO
         # The run of similar records being shown: its kind, how many of it
         # were seen, how many of those were not shown, when it was last summarised.

@@ -1,5 +1,6 @@
 """Pool controls: the sizes and reserves of the thread pool or the process pool,
-applied live through ``set_thread_pool`` / ``set_mp_pool`` (see ``LiveForm``)."""
+applied live in one ``client.set_thread_pool`` / ``client.set_mp_pool`` call
+(see ``LiveForm``), read back from the snapshot. GUI thread only."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QSpinBox, QWidget
 
-from engine import SupervisorStats
-
 from ..bridge import EngineBridge
+from ..client import SupervisorStats
+from ..formatting import describe_changes
 from .live_form import LiveForm
 
 TOOLTIPS = {
@@ -59,8 +60,9 @@ class PoolControls(LiveForm):
         return f"{pool.threads_alive} processes"
 
     def _send(self, changes: dict[str, Any]) -> tuple[bool, Any]:
-        what = ", ".join(f"{k} {self._shown.get(k):g} → {v}" for k, v in changes.items())
-        sup = self._bridge.supervisor
+        what = describe_changes(changes, self._shown)
         if self.kind == "thread":
-            return self._bridge.act(f"thread pool: {what}", sup.set_thread_pool, **changes)
-        return self._bridge.act(f"process pool: {what}", sup.set_mp_pool, **changes)
+            return self._bridge.act(f"thread pool: {what}",
+                                    lambda client: client.set_thread_pool(**changes))
+        return self._bridge.act(f"process pool: {what}",
+                                lambda client: client.set_mp_pool(**changes))

@@ -1,8 +1,9 @@
 """The stop dialog: how to stop the supervisor, and what remains while it stops.
 
-Non-modal: ``astop`` runs on the console's loop, so the window stays
+Non-modal: the stop is the client's awaitable ``stop(...)`` (``astop`` on the
+console's loop), awaited through ``bridge.act_async``, so the window stays
 responsive; the dialog shows the tasks still queued or running per priority
-until the supervisor has stopped, then emits ``stopped``. The chosen options
+(from the snapshots) until the supervisor has stopped, then emits ``stopped``. The chosen options
 are remembered (``QSettings``, read through ``gui.settings``: a bad value
 falls back to its default) and preselected next time.
 
@@ -11,7 +12,8 @@ return: while it waits, **Stop waiting** interrupts it (the ``astop`` task
 is canceled; the engine then finishes the stop at once -- what was still
 queued or delayed is canceled, running tasks are abandoned and logged) and
 **Exit now** does the same and asks the window to close at once
-(``exit_requested``). GUI thread only.
+(``exit_requested``). A stop canceled before it began is finished with
+``client.stop_now()``. GUI thread only.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import PRIORITIES, SupervisorStats
+from engine.constants import PRIORITIES
 
 from ..bridge import EngineBridge
+from ..client import SupervisorStats
+from ..formatting import format_wait
 from ..settings import read_bool, read_choice, read_float
 from ..theme import PRIORITY_COLORS, priority_label
 
@@ -214,17 +218,19 @@ class StopDialog(QDialog):
         self.stop_waiting()
         self.exit_requested.emit()
 
+    def set_status(self, text: str) -> None:
+        """Tell the operator what happens next (the window: "closes once stopped")."""
+        self.status.setText(text)
+
     def future(self) -> asyncio.Future | None:
         """The stop in progress or last done, for a caller that must let it end."""
         return self._future
 
     async def _stop(self, opts: dict) -> tuple[bool, Any]:
-        wait = opts["wait"]
-        wait_text = "until done" if wait is True else "no wait" if wait is False else f"{wait:g} s"
-        description = (f"stop (wait {wait_text}, stop_schedulers={opts['stop_schedulers']}, "
+        description = (f"stop (wait {format_wait(opts['wait'])}, "
+                       f"stop_schedulers={opts['stop_schedulers']}, "
                        f"cancel_tasks={opts['cancel_tasks']})")
-        return await self._bridge.act_await(description,
-                                            self._bridge.supervisor.astop(**opts))
+        return await self._bridge.act_async(description, lambda client: client.stop(**opts))
 
     def _on_stop_done(self, future: asyncio.Future) -> None:
         # A done callback rather than the coroutine's own code: it also runs for
@@ -255,12 +261,17 @@ class StopDialog(QDialog):
     def _end_without_waiting(self) -> tuple[bool, Any]:
         """After Stop waiting: the interrupted ``astop`` has stopped the
         supervisor -- unless it was canceled before it began; then stop now."""
-        supervisor = self._bridge.supervisor
-        if supervisor.is_active():
-            return self._bridge.act("stop (no wait, cancel queued)", supervisor.stop,
-                                    wait=False, stop_schedulers=True, cancel_tasks=True)
+        if self._active_now():
+            return self._bridge.act("stop (no wait, cancel queued)",
+                                    lambda client: client.stop_now())
         self._bridge.announce("stop: the operator ended the wait")
         return True, None
+
+    def _active_now(self) -> bool:
+        """Whether the supervisor is active, from a snapshot taken now."""
+        self._bridge.refresh()
+        stats = self._bridge.last_stats
+        return stats is not None and stats.active
 
     def _show_wait_buttons(self, shown: bool) -> None:
         """Stop waiting / Exit now exist only while a stop waits."""
@@ -270,7 +281,8 @@ class StopDialog(QDialog):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if not self.is_stopping():
-            self.stop_button.setEnabled(self._bridge.supervisor.is_active())
+            stats = self._bridge.last_stats
+            self.stop_button.setEnabled(stats is not None and stats.active)
             self._load_options()
         super().showEvent(event)
 

@@ -1,6 +1,9 @@
 """Timeouts and poll_delay, applied live through the bridge (see ``LiveForm``).
 
-A timeout of 0 in the field means "off" (``None`` in the engine).
+The changed fields go in ONE ``client.set_timeouts(...)`` call: the engine
+checks every value first, so a refused one leaves all of them as they were.
+A timeout of 0 in the field means "off" (``None`` in the engine). GUI thread
+only.
 """
 
 from __future__ import annotations
@@ -9,9 +12,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QDoubleSpinBox, QWidget
 
-from engine import SupervisorStats
-
 from ..bridge import EngineBridge
+from ..client import SupervisorStats
+from ..formatting import format_seconds
 from .live_form import LiveForm
 
 FIELDS = {
@@ -46,12 +49,5 @@ class TimeoutsPanel(LiveForm):
 
     def _send(self, changes: dict[str, Any]) -> tuple[bool, Any]:
         values = {k: None if v == 0 and k != "poll_delay" else v for k, v in changes.items()}
-        sup = self._bridge.supervisor
-
-        def set_all() -> None:
-            for name, value in values.items():
-                setattr(sup, name, value)
-
-        what = ", ".join(f"{k} → {'off' if v is None else f'{v:g} s'}"
-                         for k, v in values.items())
-        return self._bridge.act(what, set_all)
+        what = ", ".join(f"{k} → {format_seconds(v)}" for k, v in values.items())
+        return self._bridge.act(what, lambda client: client.set_timeouts(**values))

@@ -1,15 +1,18 @@
 """The workers panel: registered schedulers and workers with kind, state, runs,
 errors and last run; start and stop.
 
-Workers unregister when they stop, so the panel remembers every scheduler it
-has seen and can start a stopped worker again (``restart()``: same arguments).
+Everything shown comes from the snapshot's ``scheduler_info`` (name →
+``SchedulerStats``), redrawn when the bridge says it changed
+(``schedulers_changed``). The engine keeps a stopped worker in it (not
+registered, not active) so that it can be started again by name
+(``client.start_worker``: the same arguments). Start and stop are awaitable
+commands (``bridge.act_async``): the panel keeps drawing while a worker
+finishes its current run. GUI thread only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Any
 
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -18,30 +21,36 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import SupervisorStats
-
 from ..bridge import EngineBridge
+from ..client import COMMAND_WAIT, SchedulerStats, SupervisorStats
+from ..formatting import format_clock, format_count
 from .tables import fill_table, make_table
 
 COLUMNS = ("name", "kind", "state", "runs", "errors", "last run")
+#: Kinds that are workers (``start_worker`` / ``stop_worker`` apply to them).
+WORKER_KINDS = ("worker",)
 
 
-def describe(scheduler: Any) -> tuple[str, str, str, str, str, str]:
-    name = str(getattr(scheduler, "name", None) or repr(scheduler))
-    kind = getattr(scheduler, "kind", "scheduler")
-    is_active = getattr(scheduler, "is_active", None)
-    state = ("running" if is_active() else "stopped") if callable(is_active) else "registered"
-    last = getattr(scheduler, "last_run", None)
-    last_text = time.strftime("%H:%M:%S", time.localtime(last)) if last else "—"
-    return (name, kind, state, str(getattr(scheduler, "runs", "—")),
-            str(getattr(scheduler, "errors", "—")), last_text)
+def describe(info: SchedulerStats) -> tuple[str, str, str, str, str, str]:
+    """One row of the table."""
+    if info.active:
+        state = "running"
+    else:
+        state = "stopped" if info.registered or is_worker(info) else "registered"
+    return (info.name, info.kind, state, format_count(info.runs), format_count(info.errors),
+            format_clock(info.last_run))
+
+
+def is_worker(info: SchedulerStats) -> bool:
+    """A worker can be started again; a plain scheduler only runs while registered."""
+    return info.kind.endswith(WORKER_KINDS)
 
 
 class WorkersPanel(QWidget):
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._bridge = bridge
-        self._known: list[Any] = []  # every scheduler seen, in order of appearance
+        self._rows: list[SchedulerStats] = []  # what the table shows, in its order
         self._pending: set[asyncio.Future] = set()
         self.table = make_table(COLUMNS)
         self.table.itemSelectionChanged.connect(self._on_selection)
@@ -49,7 +58,8 @@ class WorkersPanel(QWidget):
         self.start_button.setToolTip("Start the worker again with its last arguments")
         self.start_button.clicked.connect(self.start_selected)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop after its current run (waits for it)")
+        self.stop_button.setToolTip(
+            f"Stop after its current run (waits for it, at most {COMMAND_WAIT:g} s)")
         self.stop_button.clicked.connect(self.stop_selected)
         row = QHBoxLayout()
         row.addWidget(self.start_button)
@@ -59,51 +69,61 @@ class WorkersPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.table)
         layout.addLayout(row)
-        bridge.stats_updated.connect(self._on_stats_updated)
+        bridge.schedulers_changed.connect(self._show)
+        if bridge.last_stats is not None:
+            self._show(bridge.last_stats)
         self._on_selection()
 
-    def workers(self) -> list[Any]:
-        return list(self._known)
+    def workers(self) -> list[SchedulerStats]:
+        """What the table shows, one ``SchedulerStats`` a row."""
+        return list(self._rows)
 
-    def selected(self) -> Any | None:
+    def selected(self) -> SchedulerStats | None:
         rows = self.table.selectionModel().selectedRows()
-        return self._known[rows[0].row()] if rows else None
+        return self._rows[rows[0].row()] if rows else None
 
     def select(self, name: str) -> None:
-        for row, scheduler in enumerate(self._known):
-            if describe(scheduler)[0] == name:
+        for row, info in enumerate(self._rows):
+            if info.name == name:
                 self.table.selectRow(row)
                 return
         raise LookupError(f"no worker named {name!r} in the panel")
 
-    def start_selected(self) -> None:
-        worker = self.selected()
-        if worker is not None:
-            self._bridge.act(f"start worker {describe(worker)[0]!r}", worker.restart, wait=10)
+    def start_selected(self) -> asyncio.Future | None:
+        """Start the selected worker again; the command's future, or ``None``."""
+        info = self.selected()
+        if info is None:
+            return None
+        name = info.name
+        return self._run(self._bridge.act_async(
+            f"start worker {name!r}", lambda client: client.start_worker(name)))
 
     def stop_selected(self) -> asyncio.Future | None:
-        worker = self.selected()
-        if worker is None:
+        """Stop the selected worker; the command's future, or ``None``."""
+        info = self.selected()
+        if info is None:
             return None
-        future = asyncio.ensure_future(self._bridge.act_in_thread(
-            f"stop worker {describe(worker)[0]!r}", worker.stop, wait=10))
-        self._pending.add(future)
+        name = info.name
+        return self._run(self._bridge.act_async(
+            f"stop worker {name!r}", lambda client: client.stop_worker(name, wait=COMMAND_WAIT)))
+
+    def _run(self, command) -> asyncio.Future:
+        future = asyncio.ensure_future(command)
+        self._pending.add(future)  # a task nobody references may be collected
         future.add_done_callback(self._pending.discard)
         return future
 
-    def _on_stats_updated(self, stats: SupervisorStats) -> None:
-        for scheduler in self._bridge.supervisor.get_schedulers():
-            if not any(scheduler is known for known in self._known):
-                self._known.append(scheduler)
-        if not self.isVisible() and self.table.rowCount() == len(self._known):
-            return
-        fill_table(self.table, [describe(scheduler) for scheduler in self._known])
+    def _show(self, stats: SupervisorStats) -> None:
+        selected = self.selected()
+        self._rows = list(stats.scheduler_info.values())
+        fill_table(self.table, [describe(info) for info in self._rows])
+        if selected is not None and self.selected() is None:
+            names = [info.name for info in self._rows]
+            if selected.name in names:
+                self.select(selected.name)
         self._on_selection()
 
     def _on_selection(self) -> None:
-        worker = self.selected()
-        is_active = getattr(worker, "is_active", None)
-        running = bool(is_active()) if callable(is_active) else worker is not None
-        self.start_button.setEnabled(worker is not None and hasattr(worker, "restart")
-                                     and not running)
-        self.stop_button.setEnabled(worker is not None and running)
+        info = self.selected()
+        self.start_button.setEnabled(info is not None and is_worker(info) and not info.active)
+        self.stop_button.setEnabled(info is not None and info.active)

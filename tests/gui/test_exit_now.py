@@ -28,9 +28,8 @@ def gate():
 
 
 @pytest.fixture
-def window(supervisor, qloop, qtbot, tmp_path):
-    win = MainWindow(supervisor, qloop,
-                     settings=QSettings(str(tmp_path / "c.ini"), QSettings.IniFormat))
+def window(client, qtbot, tmp_path):
+    win = MainWindow(client, settings=QSettings(str(tmp_path / "c.ini"), QSettings.IniFormat))
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -39,12 +38,12 @@ def window(supervisor, qloop, qtbot, tmp_path):
     win.log_view.close_handler()
 
 
-async def close_waiting_until_done(win, qtbot, gate, begun=True):
+async def close_waiting_until_done(win, supervisor, qtbot, gate, begun=True):
     """A task that never ends, then close with "wait until every task is done"
     (``begun``: until the stop refuses new tasks, i.e. ``astop`` waits)."""
-    blocker = win.supervisor.submit(gate.wait, _name="never ends")
+    blocker = supervisor.submit(gate.wait, _name="never ends")
     await until(blocker.is_started, WAIT)
-    queued = [win.supervisor.submit(gate.wait) for _ in range(12)]  # past the pool's limits
+    queued = [supervisor.submit(gate.wait) for _ in range(12)]  # past the pool's limits
     win.close()
     dialog = win.stop_dialog
     assert win.isVisible() and dialog.isVisible()  # closing asks how to stop
@@ -54,16 +53,17 @@ async def close_waiting_until_done(win, qtbot, gate, begun=True):
     qtbot.mouseClick(dialog.stop_button, Qt.LeftButton)
     assert dialog.is_stopping() and dialog.exit_now_button.isVisible()
     if begun:
-        await until(lambda: not win.supervisor.is_active(), WAIT)
+        await until(lambda: not supervisor.is_active(), WAIT)
     return blocker, queued
 
 
-def test_exit_now_closes_the_window_while_a_task_never_ends(window, qloop, qtbot, gate,
+def test_exit_now_closes_the_window_while_a_task_never_ends(window, supervisor, qloop, qtbot,
+                                                            gate,
                                                             caplog):
     dialog = window.stop_dialog
 
     async def operate():
-        blocker, _ = await close_waiting_until_done(window, qtbot, gate)
+        blocker, _ = await close_waiting_until_done(window, supervisor, qtbot, gate)
         qtbot.mouseClick(dialog.exit_now_button, Qt.LeftButton)
         await until(lambda: not window.isVisible(), WAIT)
         await until(lambda: not dialog.is_stopping(), WAIT)  # the stop ended too
@@ -76,7 +76,7 @@ def test_exit_now_closes_the_window_while_a_task_never_ends(window, qloop, qtbot
                for m in messages), messages
     assert any("abandoned" in r.getMessage() for r in caplog.records if r.name.startswith(
         "engine")), messages
-    assert not window.supervisor.is_active() and not blocker.is_completed()
+    assert not supervisor.is_active() and not blocker.is_completed()
     gate.set()  # only now does the task end
     assert blocker.wait(5)
 
@@ -87,8 +87,8 @@ def test_stop_waiting_ends_the_stop_and_the_console_can_start_again(window, supe
     dialog = window.stop_dialog
 
     async def operate():
-        blocker, queued = await close_waiting_until_done(window, qtbot, gate)
-        window._closing_for_good = False  # the operator changed their mind: keep the window
+        blocker, queued = await close_waiting_until_done(window, supervisor, qtbot, gate)
+        window.close_when_stopped(False)  # the operator changed their mind: keep the window
         qtbot.mouseClick(dialog.stop_waiting_button, Qt.LeftButton)
         await until(lambda: not dialog.is_stopping(), WAIT)
         return blocker, queued
@@ -108,12 +108,14 @@ def test_stop_waiting_ends_the_stop_and_the_console_can_start_again(window, supe
     assert supervisor.is_active() and supervisor.submit(lambda: 1).wait(5)
 
 
-def test_exit_now_right_after_stop_still_stops_the_supervisor(window, qloop, qtbot, gate):
+def test_exit_now_right_after_stop_still_stops_the_supervisor(window, supervisor, qloop, qtbot,
+                                                             gate):
     async def operate():
-        await close_waiting_until_done(window, qtbot, gate, begun=False)  # astop not begun
+        # astop not begun:
+        await close_waiting_until_done(window, supervisor, qtbot, gate, begun=False)
         qtbot.mouseClick(window.stop_dialog.exit_now_button, Qt.LeftButton)
         await until(lambda: not window.stop_dialog.is_stopping(), WAIT)
 
     with qtbot.waitSignal(window.closed, timeout=1000):
         run(qloop, operate(), timeout=2 * WAIT)
-    assert not window.supervisor.is_active()
+    assert not supervisor.is_active()

@@ -144,7 +144,7 @@ def test_rates_and_waits_are_recorded(supervisor, bridge, panel, qtbot):
 def test_resizing_the_pool_moves_the_limit_lines_and_marks_the_action(supervisor, bridge,
                                                                       shown, qtbot):
     qtbot.waitUntil(lambda: shown.sample_count >= 2, timeout=WAIT)
-    ok, _ = bridge.act("thread pool_size 4 → 9", supervisor.set_thread_pool, pool_size=9)
+    ok, _ = bridge.act("thread pool_size 4 → 9", lambda c: c.set_thread_pool(pool_size=9))
     assert ok
     data = shown.series()
     assert data["thread_pool_size"][0] == 4
@@ -167,7 +167,7 @@ def test_resizing_the_pool_moves_the_limit_lines_and_marks_the_action(supervisor
 
 def test_unlimited_pool_hides_the_pool_and_reserve_lines(supervisor, bridge, shown, qtbot):
     qtbot.waitUntil(lambda: shown.sample_count >= 2, timeout=WAIT)
-    bridge.act("thread pool_size → unlimited", supervisor.set_thread_pool, pool_size=0)
+    bridge.act("thread pool_size → unlimited", lambda c: c.set_thread_pool(pool_size=0))
     max_size = latest(shown, "thread_max_size")
     for limit in ("pool_size", "reserve_normal", "reserve_high"):
         assert math.isnan(curve(shown, "thread", f"thread_line_{limit}").getData()[1][-1])
@@ -196,7 +196,7 @@ def test_export_csv_writes_the_raw_series(supervisor, bridge, panel, qtbot, gate
     hold(supervisor, gate, TASK_LOW, 2)
     qtbot.waitUntil(lambda: latest(panel, "thread_running_HIGH") == 4
                     and latest(panel, "thread_queued_LOW") == 2, timeout=WAIT)
-    bridge.act("thread reserve_high 2 → 3", supervisor.set_thread_pool, reserve_high=3)
+    bridge.act("thread reserve_high 2 → 3", lambda c: c.set_thread_pool(reserve_high=3))
     path = tmp_path / "graphs.csv"
     panel.export_csv(str(path))
     series = panel.series()

@@ -23,8 +23,8 @@ MAX_LINES = 2_000
 
 
 @pytest.fixture
-def view(bridge, qtbot):
-    widget = LogView(bridge, max_lines=MAX_LINES)
+def view(qtbot):
+    widget = LogView(max_lines=MAX_LINES)
     qtbot.addWidget(widget)
     engine = logging.getLogger("engine")
     propagate, engine.propagate = engine.propagate, False  # keep pytest's capture out of it

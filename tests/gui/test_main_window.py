@@ -27,8 +27,8 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def window(supervisor, qloop, settings, qtbot):
-    win = MainWindow(supervisor, qloop, settings=settings)
+def window(client, settings, qtbot):
+    win = MainWindow(client, settings=settings)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -88,21 +88,21 @@ def test_theme_switch_changes_the_palette_and_persists(window, settings, qtbot, 
     window.theme_actions["light"].trigger()
 
 
-def test_settings_round_trip(supervisor, qloop, settings, qtbot):
-    first = MainWindow(supervisor, qloop, settings=settings)
+def test_settings_round_trip(supervisor, client, settings, qtbot):
+    first = MainWindow(client, settings=settings)
     qtbot.addWidget(first)
     first.resize(760, 590)
     first.bridge.set_refresh_rate(5)
-    first.bridge.act("resize", supervisor.set_thread_pool, pool_size=7, reserve_normal=3)
-    first.bridge.act("processes", supervisor.set_mp_pool, pool_size=1, reserve_normal=0,
-                     reserve_high=1)
+    first.bridge.act("resize", lambda c: c.set_thread_pool(pool_size=7, reserve_normal=3))
+    first.bridge.act("processes", lambda c: c.set_mp_pool(pool_size=1, reserve_normal=0,
+                                                          reserve_high=1))
     first.docks["Log"].hide()
     first.save_settings()
     first.bridge.stop()
     first.log_view.close_handler()
     supervisor.set_thread_pool(pool_size=2, reserve_normal=1)
     supervisor.mp_pool = None  # the saved process pool settings recreate one
-    second = MainWindow(supervisor, qloop, settings=settings)
+    second = MainWindow(client, settings=settings)
     qtbot.addWidget(second)
     assert (second.width(), second.height()) == (760, 590)
     assert second.bridge.refresh_hz == 5
@@ -142,8 +142,8 @@ def test_restart_after_stop_from_the_toolbar(window, supervisor, qloop, qtbot):
     assert supervisor.submit(lambda: 1).wait(2)
 
 
-def test_refused_action_does_not_crash_and_shows_in_the_status_bar(window, supervisor, qtbot):
-    window.bridge.act("bad", supervisor.set_thread_pool, reserve_high=-1)
+def test_refused_action_does_not_crash_and_shows_in_the_status_bar(window, qtbot):
+    window.bridge.act("bad", lambda c: c.set_thread_pool(reserve_high=-1))
     assert "reserve_high" in window.statusBar().currentMessage()
     assert window.isVisible()
 

@@ -66,14 +66,16 @@ def test_workers_panel_lists_stops_and_starts_a_worker(supervisor, bridge, qtbot
         ticker.start()
         await until(lambda: panel.table.rowCount() == 1 and ran.is_set())
         assert [panel.table.item(0, c).text() for c in (0, 1, 2)] == \
-            ["ticker", "interval", "running"]
+            ["ticker", "interval worker", "running"]
+        await until(lambda: panel.table.item(0, 3).text() not in ("0", "—"))  # runs counted
         panel.select("ticker")
         await panel.stop_selected()
         assert not ticker.is_active()
         await until(lambda: panel.table.item(0, 2).text() == "stopped")
         panel.select("ticker")
+        assert panel.start_button.isEnabled()  # a stopped worker is still listed, by name
         ran.clear()
-        qtbot.mouseClick(panel.start_button, Qt.LeftButton)
+        await panel.start_selected()
         assert ticker.is_active()
         await until(ran.is_set)
         ticker.stop(wait=False)
@@ -81,8 +83,8 @@ def test_workers_panel_lists_stops_and_starts_a_worker(supervisor, bridge, qtbot
     run(qloop, scenario())
 
 
-def test_log_view_shows_engine_records_and_filters_by_level(bridge, qtbot):
-    view = LogView(bridge)
+def test_log_view_shows_engine_records_and_filters_by_level(qtbot):
+    view = LogView()
     qtbot.addWidget(view)
     try:
         logging.getLogger("engine.test").info("an info line")

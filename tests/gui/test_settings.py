@@ -45,11 +45,12 @@ def bad_settings(tmp_path):
     return path
 
 
-def test_the_window_starts_with_defaults_for_every_bad_value(supervisor, qloop, qtbot,
-                                                             bad_settings, caplog):
+def test_the_window_starts_with_defaults_for_every_bad_value(supervisor, client, qtbot,
+                                                             bad_settings,
+                                                             caplog):
     settings = QSettings(str(bad_settings), QSettings.IniFormat)
     with caplog.at_level(logging.WARNING, logger="gui"):
-        win = MainWindow(supervisor, qloop, settings=settings)
+        win = MainWindow(client, settings=settings)
         qtbot.addWidget(win)
         win.show()
         win.open_stop_dialog()

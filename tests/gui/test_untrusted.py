@@ -38,9 +38,8 @@ def drive(loop, predicate, timeout: float = 5.0) -> None:
 
 
 @pytest.fixture
-def window(supervisor, qloop, qtbot, tmp_path):
-    win = MainWindow(supervisor, qloop,
-                     settings=QSettings(str(tmp_path / "c.ini"), QSettings.IniFormat))
+def window(client, qtbot, tmp_path):
+    win = MainWindow(client, settings=QSettings(str(tmp_path / "c.ini"), QSettings.IniFormat))
     qtbot.addWidget(win)
     win.show()
     yield win
@@ -70,9 +69,9 @@ def test_a_task_script_that_exits_at_import_is_one_error(window, tmp_path, sourc
     ("run", "import sys\n\nasync def run(ctx):\n    sys.exit(9)\n", "SystemExit: sys.exit(9)"),
     ("run", "async def run(ctx):\n    raise KeyboardInterrupt\n", "KeyboardInterrupt"),
 ], ids=["exit_at_import", "exit_in_run", "interrupt_in_run"])
-def test_a_scenario_that_exits_is_one_error_and_the_console_runs_on(window, qloop, qtbot,
-                                                                   tmp_path, where, source,
-                                                                   named):
+def test_a_scenario_that_exits_is_one_error_and_the_console_runs_on(window, supervisor, qloop,
+                                                                   qtbot, tmp_path, where,
+                                                                   source, named):
     panel = window.submit_panel
     path = write(tmp_path, "quits.py", source)
     if where == "import":
@@ -83,9 +82,9 @@ def test_a_scenario_that_exits_is_one_error_and_the_console_runs_on(window, qloo
         run(qloop, asyncio.sleep(0.2))  # a few more loop turns: no further error comes
     assert named in window.error_box.text()
     assert window.errors.reported == 1  # one message, not one per loop turn
-    assert window.supervisor.is_active() and window.isVisible()
+    assert supervisor.is_active() and window.isVisible()
     qtbot.mouseClick(window.error_box.button(QMessageBox.Ok), Qt.LeftButton)
-    assert window.supervisor.submit(lambda: 3).wait(2)  # still working
+    assert supervisor.submit(lambda: 3).wait(2)  # still working
 
 
 def test_repeated_errors_are_coalesced_into_the_open_box(window, qtbot):
@@ -139,9 +138,10 @@ def test_a_result_whose_repr_exits_is_shown_safely(supervisor, bridge, qtbot):
     qtbot.waitUntil(row_done, timeout=WAIT_MS)
     model = panel.model()
     index = model.index(model.row_of(task.id), COL_RESULT)
-    assert model.data(index, Qt.DisplayRole) == "<repr failed: SystemExit>"
+    shown = "<ExitingRepr object: repr() raised SystemExit>"
+    assert model.data(index, Qt.DisplayRole) == shown
     assert panel.select_task(task.id)
-    assert "result:      <repr failed: SystemExit>" in panel.detail.toPlainText()
+    assert f"result:      {shown}" in panel.detail.toPlainText()
 
 
 def test_a_task_id_whose_str_exits_is_shown_safely(supervisor, bridge, qtbot):
