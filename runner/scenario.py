@@ -298,7 +298,6 @@ class ScenarioRun:
                 cause = exc.__cause__
                 self.traceback = (format_user_traceback(cause, self.scenario.path)
                                   if cause is not None else "")
-                log.error("%s", exc)
             else:
                 self.state = STOPPED if self.state == STOPPING else FINISHED
         callbacks, self._callbacks = self._callbacks, []
@@ -312,6 +311,11 @@ class ScenarioRun:
             log.exception("a done callback of scenario %s raised", self.name)
 
     # -- reading -------------------------------------------------------------
+    @property
+    def task(self) -> asyncio.Task | None:
+        """The asyncio task running the scenario (``None`` before ``start``)."""
+        return self._task
+
     def done(self) -> bool:
         return self.state in ENDED
 

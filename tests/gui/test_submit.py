@@ -5,6 +5,7 @@ console working."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import textwrap
 import time
@@ -27,8 +28,12 @@ from engine import (
     TT_COROUTINE,
     TT_MP,
     TT_THREAD,
+    FinishedTask,
 )
+from gui.client import BACKGROUND_BATCH
+from gui.widgets.scenario_panel import ScenarioPanel
 from gui.widgets.submit import SubmitPanel
+from gui.widgets.task_script_panel import TaskScriptPanel
 from runner.scenario import builtin_scenarios
 from runner.taskscript import builtin_task_scripts
 
@@ -37,14 +42,31 @@ MP_WAIT_MS = 20000  # the first mp task starts the forkserver and its child
 
 
 @pytest.fixture
-def panel(bridge, qtbot):
+def dock(bridge, qtbot):
+    """The Submit dock as the window holds it: both panels."""
     widget = SubmitPanel(bridge)
     qtbot.addWidget(widget)
-    widget.resize(450, 700)
+    widget.resize(450, 900)
     widget.show()
     yield widget
     if widget.scenario_running():  # never leave a task pending on a closing loop
-        widget.scenario_task.cancel()
+        widget.end_scenario_now()
+
+
+@pytest.fixture
+def panel(dock, supervisor) -> TaskScriptPanel:
+    dock.tasks.setProperty("test_supervisor_id", supervisor.id)
+    _SUPERVISORS[supervisor.id] = supervisor
+    yield dock.tasks
+    _SUPERVISORS.clear()
+
+
+_SUPERVISORS: dict = {}  # the tests' supervisor, to check the engine side of a submission
+
+
+@pytest.fixture
+def spanel(dock) -> ScenarioPanel:
+    return dock.scenarios
 
 
 # -- driving the panel ------------------------------------------------------------
@@ -55,7 +77,7 @@ def choose(combo: QComboBox, text: str) -> None:
     combo.setCurrentIndex(index)
 
 
-def type_param(qtbot, panel: SubmitPanel, name: str, text: str) -> None:
+def type_param(qtbot, panel: TaskScriptPanel, name: str, text: str) -> None:
     edit = panel.param_edits[name]
     edit.selectAll()
     qtbot.keyClick(edit, Qt.Key_Delete)
@@ -74,18 +96,26 @@ def click(qtbot, button) -> None:
     qtbot.mouseClick(button, Qt.LeftButton)
 
 
-def submit(qtbot, panel: SubmitPanel) -> tuple[str, list]:
+def submit(qtbot, panel: TaskScriptPanel) -> tuple[str, list]:
+    """Click Submit; the description and the tasks (live ``Task`` objects, held
+    from here on, or the history's records of those already finished)."""
     with qtbot.waitSignal(panel.submitted, timeout=WAIT_MS) as blocker:
         click(qtbot, panel.submit_button)
-    description, tasks = blocker.args
-    return description, tasks
+    description, ids = blocker.args
+    sup = _SUPERVISORS[panel.property("test_supervisor_id")]
+    return description, [sup.get_task(i) for i in ids]
+
+
+def result_of(task):
+    """A task's result; a history record keeps it as a repr."""
+    return ast.literal_eval(task.result) if isinstance(task, FinishedTask) else task.result
 
 
 def wait_done(qtbot, tasks, timeout=WAIT_MS) -> None:
     qtbot.waitUntil(lambda: all(t.is_completed() for t in tasks), timeout=timeout)
 
 
-def close_error(qtbot, panel: SubmitPanel) -> None:
+def close_error(qtbot, panel) -> None:
     box = panel.error_box
     assert box is not None and box.isVisible()
     qtbot.mouseClick(box.button(QMessageBox.Ok), Qt.LeftButton)
@@ -124,9 +154,12 @@ def test_panel_lists_builtins_with_defaults(panel):
     assert not panel.aloop_row.isVisible()
     assert panel.count_spin.value() == 1 and panel.count_spin.maximum() == 100_000
     assert panel.delay_spin.value() == 0 and panel.delay_spin.text() == "none"
-    scenarios = [panel.scenario_combo.itemText(i) for i in range(panel.scenario_combo.count())]
+
+
+def test_scenario_panel_lists_builtins(spanel):
+    scenarios = [spanel.scenario_combo.itemText(i) for i in range(spanel.scenario_combo.count())]
     assert scenarios == builtin_scenarios()
-    assert panel.scenario_description.text()
+    assert spanel.scenario_description.text()
 
 
 def test_choosing_a_script_rebuilds_the_parameters(panel):
@@ -160,14 +193,14 @@ def test_submit_a_batch_of_sleeps_with_priority_count_and_delay(panel, superviso
     description, tasks = submit(qtbot, panel)
     assert description == "submit 20 × sleep (HIGH, thread) after 0.05 s"
     assert applied == [description]
-    assert len(tasks) == 20 and panel.last_tasks == tasks
+    assert len(tasks) == 20 and panel.last_ids == [t.id for t in tasks]
     assert supervisor.stats().thread.submitted == before + 20
     assert all(t.priority == TASK_HIGH and t.tt == TT_THREAD and t.name == "sleep"
                for t in tasks)
     assert all(t.status == TASK_STATUS_DELAYED for t in tasks)  # delayed, not yet queued
     wait_done(qtbot, tasks)
     assert {t.status for t in tasks} == {TASK_STATUS_COMPLETED}
-    assert {t.result for t in tasks} == {0.01}
+    assert {result_of(t) for t in tasks} == {0.01}
     assert all(t.time_started - t.time_queued >= 0 for t in tasks)
     assert "Submitted 20 × sleep" in panel.status_label.text()
 
@@ -190,7 +223,7 @@ def test_submit_each_plain_script_as_thread_tasks(panel, qtbot, script, params, 
     assert len(tasks) == count
     assert all(t.priority == priority and t.tt == TT_THREAD for t in tasks)
     wait_done(qtbot, tasks)
-    assert [t.result for t in tasks] == [expected] * count
+    assert [result_of(t) for t in tasks] == [expected] * count
 
 
 def test_submit_cpu_burn_as_mp_tasks(panel, supervisor, qtbot):
@@ -204,7 +237,7 @@ def test_submit_cpu_burn_as_mp_tasks(panel, supervisor, qtbot):
     assert [t.tt for t in tasks] == [TT_MP] * 3
     wait_done(qtbot, tasks, timeout=MP_WAIT_MS)
     assert [t.status for t in tasks] == [TASK_STATUS_COMPLETED] * 3
-    assert [t.result for t in tasks] == [sum(i * i for i in range(2000))] * 3
+    assert [result_of(t) for t in tasks] == [sum(i * i for i in range(2000))] * 3
     assert supervisor.stats().mp.completed == 3
 
 
@@ -215,7 +248,7 @@ def test_fail_script_ends_as_a_failed_task(panel, supervisor, qtbot):
     wait_done(qtbot, tasks)
     (task,) = tasks
     assert task.status == TASK_STATUS_FAILED
-    assert isinstance(task.exception, RuntimeError) and str(task.exception) == "disk on fire"
+    assert str(task.exception).endswith("disk on fire")  # the exception, or its record
     assert supervisor.stats().thread.failed == 1
     assert panel.error_box is None  # a failing task is the engine's news, not a UI error
 
@@ -236,7 +269,7 @@ def test_async_sleep_runs_as_coroutines_on_the_chosen_aloop(panel, supervisor, q
     assert description == "submit 10 × async_sleep (LOW, coroutine on work)"
     assert all(t.tt == TT_COROUTINE and t.priority == TASK_LOW for t in tasks)
     wait_done(qtbot, tasks)
-    assert [t.result for t in tasks] == [0.02] * 10
+    assert [result_of(t) for t in tasks] == [0.02] * 10
 
 
 def test_without_an_aloop_the_panel_offers_to_create_one(panel, supervisor, qtbot):
@@ -311,7 +344,7 @@ def test_open_button_loads_a_script_chosen_in_the_file_dialog(panel, qtbot, tmp_
     type_param(qtbot, panel, "times", "2")
     _, tasks = submit(qtbot, panel)
     wait_done(qtbot, tasks)
-    assert tasks[0].result == "hello ops, hello ops" and tasks[0].name == "hello"
+    assert result_of(tasks[0]) == "hello ops, hello ops" and tasks[0].name == "hello"
 
 
 def test_bad_parameter_value_shows_the_message_and_submits_nothing(panel, supervisor, qtbot):
@@ -322,7 +355,7 @@ def test_bad_parameter_value_shows_the_message_and_submits_nothing(panel, superv
     submitted = []
     panel.submitted.connect(lambda *args: submitted.append(args))
     click(qtbot, panel.submit_button)
-    assert submitted == [] and panel.last_tasks == []
+    assert submitted == [] and panel.last_ids == []
     assert supervisor.stats().thread.submitted == 0
     assert "'iterations'" in panel.last_error and "'lots'" in panel.last_error
     assert panel.error_box.isVisible() and "'lots'" in panel.error_box.text()
@@ -337,8 +370,9 @@ def test_engine_refusal_is_reported_in_the_panel(panel, supervisor, bridge, qtbo
     supervisor.stop(wait=1)
     with qtbot.waitSignal(bridge.error_raised, timeout=WAIT_MS):
         click(qtbot, panel.submit_button)
-    assert panel.last_tasks == []
+    assert panel.last_ids == []
     assert "refused" in panel.status_label.text() and "not active" in panel.last_error
+    assert panel.submit_button.isEnabled()
 
 
 # -- scenarios --------------------------------------------------------------------------
@@ -357,43 +391,43 @@ TINY = '''
 '''
 
 
-def test_scenario_shows_progress_and_can_be_stopped(panel, qloop, qtbot, tmp_path):
-    assert panel.load_scenario(write(tmp_path, "tiny.py", TINY))
-    assert panel.scenario_combo.currentText() == "tiny.py (opened)"
-    assert panel.scenario_description.text() == "Tiny: one short task every 20 ms."
-    assert panel.duration_spin.value() == 30.0
+def test_scenario_shows_progress_and_can_be_stopped(spanel, qloop, qtbot, tmp_path):
+    assert spanel.load_scenario(write(tmp_path, "tiny.py", TINY))
+    assert spanel.scenario_combo.currentText() == "tiny.py (opened)"
+    assert spanel.scenario_description.text() == "Tiny: one short task every 20 ms."
+    assert spanel.duration_spin.value() == 30.0
     states = []
-    panel.scenario_state_changed.connect(states.append)
-    click(qtbot, panel.start_button)
-    assert panel.scenario_state == "running" and not panel.start_button.isEnabled()
-    run_until(qloop, lambda: len(panel.scenario_ctx.tasks) >= 5
-              and panel.progress_bar.value() > 0)
-    assert "running" in panel.scenario_label.text()
-    assert "tasks submitted" in panel.scenario_label.text()
-    assert panel.progress_bar.format().endswith("/ 30 s")
-    click(qtbot, panel.stop_button)
-    run_until(qloop, lambda: not panel.scenario_running())
+    spanel.scenario_state_changed.connect(states.append)
+    click(qtbot, spanel.start_button)
+    assert spanel.scenario_state == "running" and not spanel.start_button.isEnabled()
+    run_until(qloop, lambda: spanel.run.tasks_submitted >= 5
+              and spanel.progress_bar.value() > 0)
+    assert "running" in spanel.scenario_label.text()
+    assert "tasks submitted" in spanel.scenario_label.text()
+    assert spanel.progress_bar.format().endswith("/ 30 s")
+    click(qtbot, spanel.stop_button)
+    run_until(qloop, lambda: not spanel.scenario_running())
     assert states == ["running", "stopping", "stopped"]
-    assert "stopped" in panel.scenario_label.text()
-    assert 0 < panel.progress_bar.value() < 1000
-    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
-    tasks = panel.scenario_ctx.tasks
+    assert "stopped" in spanel.scenario_label.text()
+    assert 0 < spanel.progress_bar.value() < 1000
+    assert spanel.start_button.isEnabled() and not spanel.stop_button.isEnabled()
+    tasks = spanel.run.context.tasks
     wait_done(qtbot, tasks)
-    assert f"{len(tasks)} tasks submitted" in panel.scenario_label.text()
-    assert panel.error_box is None
+    assert f"{len(tasks)} tasks submitted" in spanel.scenario_label.text()
+    assert spanel.error_box is None
 
 
-def test_builtin_scenario_runs_to_its_duration(panel, qloop, qtbot):
-    choose(panel.scenario_combo, "burst")
-    set_spin(qtbot, panel.duration_spin, "0.3")  # before its first flood at 1 s
-    assert panel.start_scenario()
-    run_until(qloop, lambda: panel.scenario_state == "finished")
-    assert panel.progress_bar.value() == 1000
-    assert "burst: finished" in panel.scenario_label.text()
-    wait_done(qtbot, panel.scenario_ctx.tasks)
+def test_builtin_scenario_runs_to_its_duration(spanel, qloop, qtbot):
+    choose(spanel.scenario_combo, "burst")
+    set_spin(qtbot, spanel.duration_spin, "0.3")  # before its first flood at 1 s
+    assert spanel.start_scenario()
+    run_until(qloop, lambda: spanel.scenario_state == "finished")
+    assert spanel.progress_bar.value() == 1000
+    assert "burst: finished" in spanel.scenario_label.text()
+    wait_done(qtbot, spanel.run.context.tasks)
 
 
-def test_a_scenario_that_raises_shows_the_error(panel, qloop, qtbot, tmp_path):
+def test_a_scenario_that_raises_shows_the_error(spanel, panel, qloop, qtbot, tmp_path):
     path = write(tmp_path, "explodes.py", '''
         """Explodes after a moment."""
 
@@ -401,53 +435,68 @@ def test_a_scenario_that_raises_shows_the_error(panel, qloop, qtbot, tmp_path):
             await ctx.sleep(0.05)
             raise ValueError("scenario exploded")
     ''')
-    assert panel.load_scenario(path)
-    click(qtbot, panel.start_button)
-    run_until(qloop, lambda: panel.scenario_state == "failed")
-    assert "ValueError: scenario exploded" in panel.last_error
-    assert str(path) in panel.last_error and 'raise ValueError("scenario exploded")' \
-        in panel.last_error
-    assert panel.error_box.isVisible() and "scenario exploded" in panel.error_box.text()
-    assert "failed" in panel.scenario_label.text()
-    assert panel.start_button.isEnabled()
-    close_error(qtbot, panel)
+    assert spanel.load_scenario(path)
+    click(qtbot, spanel.start_button)
+    run_until(qloop, lambda: spanel.scenario_state == "failed")
+    assert "ValueError: scenario exploded" in spanel.last_error
+    assert str(path) in spanel.last_error and 'raise ValueError("scenario exploded")' \
+        in spanel.last_error
+    assert spanel.error_box.isVisible() and "scenario exploded" in spanel.error_box.text()
+    assert "failed" in spanel.scenario_label.text()
+    assert spanel.start_button.isEnabled()
+    close_error(qtbot, spanel)
     type_param(qtbot, panel, "seconds", "0.01")
     _, tasks = submit(qtbot, panel)  # the console keeps working
     wait_done(qtbot, tasks)
 
 
-def test_a_broken_scenario_file_shows_its_traceback(panel, tmp_path):
+def test_a_broken_scenario_file_shows_its_traceback(spanel, tmp_path):
     path = write(tmp_path, "typo.py", "async def run(ctx)\n    pass\n")
-    assert panel.load_scenario(path) is False
-    assert "SyntaxError" in panel.last_error and str(path) in panel.last_error
-    assert panel.error_box.isVisible()
+    assert spanel.load_scenario(path) is False
+    assert "SyntaxError" in spanel.last_error and str(path) in spanel.last_error
+    assert spanel.error_box.isVisible()
     path = write(tmp_path, "sync.py", "def run(ctx):\n    pass\n")
-    assert panel.load_scenario(path) is False
-    assert "must define 'async def run(ctx)'" in panel.last_error
-    assert panel.scenario_combo.currentText() == builtin_scenarios()[0]
+    assert spanel.load_scenario(path) is False
+    assert "must define 'async def run(ctx)'" in spanel.last_error
+    assert spanel.scenario_combo.currentText() == builtin_scenarios()[0]
 
 
 def test_a_large_batch_is_submitted_without_freezing_the_console(panel, supervisor, qloop,
                                                                   qtbot):
-    from gui.widgets.submit import BACKGROUND_BATCH
-
     supervisor.set_thread_pool(pool_size=0)
     type_param(qtbot, panel, "seconds", "0")
     set_spin(qtbot, panel.count_spin, str(BACKGROUND_BATCH * 2))
     submitted = []
-    panel.submitted.connect(lambda description, tasks: submitted.append(tasks))
+    panel.submitted.connect(lambda description, ids: submitted.append(ids))
     ticks = []
 
     async def operate():
-        tasks = panel.submit()  # returns at once; the batch goes in from a worker thread
+        assert panel.submit()  # returns at once; the batch goes in from a worker thread
         assert not panel.submit_button.isEnabled()
         while not submitted:
             ticks.append(1)  # the loop keeps turning while the batch is submitted
             await asyncio.sleep(0.005)
-        return tasks
 
-    tasks = run(qloop, operate(), timeout=60)
-    assert len(tasks) == BACKGROUND_BATCH * 2 and submitted[0] == tasks
+    run(qloop, operate(), timeout=60)
+    ids = submitted[0]
+    assert len(ids) == BACKGROUND_BATCH * 2 and panel.last_ids == ids
     assert ticks and panel.submit_button.isEnabled()
     assert "Submitted" in panel.status_label.text()
-    wait_done(qtbot, tasks, timeout=30_000)
+    qtbot.waitUntil(lambda: supervisor.stats().thread.completed >= len(ids), timeout=30_000)
+    assert supervisor.live_tasks(ids) == {}
+
+
+def test_the_dock_offers_methods_not_widgets(dock, supervisor, qloop, qtbot):
+    assert dock.set_duration(2.5) and dock.duration() == 2.5
+    assert not dock.set_duration(float("nan")) and "duration" in dock.last_error
+    close_error(qtbot, dock)
+    assert dock.duration() == 2.5
+    before = supervisor.stats().thread.submitted
+    assert dock.submit()
+    qtbot.waitUntil(lambda: supervisor.stats().thread.submitted == before + 1, timeout=WAIT_MS)
+    assert dock.start_scenario() and dock.scenario_running()
+    assert dock.scenario_state == "running"
+    ending = dock.end_scenario_now()
+    run(qloop, ending)
+    assert not dock.scenario_running() and dock.scenario_state == "canceled"
+    assert dock.end_scenario_now() is None
