@@ -169,3 +169,31 @@ def test_main_runs_a_scenario_and_saves_a_screenshot(tmp_path):
     image = QImage(str(shot))
     assert image.width() >= 1000 and image.height() >= 650
     assert "Traceback" not in proc.stderr
+
+
+def test_status_bar_says_when_events_were_skipped(window, supervisor, qtbot):
+    assert window.health["events"].isHidden()  # nothing skipped yet
+    window.bridge.set_refresh_rate(0)  # the console falls behind: nothing is read
+    window.bridge.refresh()
+    tasks = []
+    flood = threading.Thread(target=lambda: tasks.extend(
+        supervisor.submit(int) for _ in range(8_000)))  # 24,000 events: past the ring
+    flood.start()
+    flood.join(30)
+    qtbot.waitUntil(lambda: all(t.is_completed() for t in tasks), timeout=30_000)
+    with qtbot.waitSignal(window.bridge.events_gap, timeout=2000) as gap:
+        window.bridge.refresh()
+    assert gap.args[0] > 0 and window.health["events"].isVisible()
+    assert f"{window.bridge.events_lost:,} events skipped" in window.health["events"].text()
+    assert "skipped" in window.statusBar().currentMessage()
+
+
+def test_status_bar_rate_is_the_graphs_rate(window, supervisor, qtbot):
+    assert window.graphs.recorder is window.series  # one recorder, one computation
+    tasks = [supervisor.submit(int) for _ in range(200)]
+    qtbot.waitUntil(lambda: all(t.is_completed() for t in tasks), timeout=5000)
+    qtbot.waitUntil(lambda: window.series.rates().finished > 0, timeout=5000)
+    window.bridge.refresh()
+    shown = window.health["rate"].text()
+    assert shown == f"{window.series.rates().finished:,.0f} tasks/s"
+    assert window.series.series()["completed_per_s"][-1] == window.series.rates().completed
