@@ -88,8 +88,7 @@ class ScenarioPanel(ReportingPanel):
         self.scenario_combo.currentIndexChanged.connect(self._on_scenario_chosen)
         self.open_scenario_button = QPushButton("Open…")
         self.open_scenario_button.setToolTip("Load a scenario from a .py file")
-        self.open_scenario_button.clicked.connect(
-            lambda: ask_file(self, "Open a scenario", self.load_scenario))
+        self.open_scenario_button.clicked.connect(self._ask_scenario_file)  # no lambda: a cycle
         form.addRow("Scenario", row(self.scenario_combo, self.open_scenario_button))
 
         self.scenario_description = QLabel()
@@ -125,6 +124,9 @@ class ScenarioPanel(ReportingPanel):
         return group
 
     # -- choosing ------------------------------------------------------------
+    def _ask_scenario_file(self) -> None:
+        ask_file(self, "Open a scenario", self.load_scenario)
+
     def load_scenario(self, path: str | Path) -> bool:
         """Load the scenario at ``path`` and select it; False (error shown) if broken."""
         scenario = self._load(path)

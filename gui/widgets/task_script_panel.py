@@ -109,8 +109,7 @@ class TaskScriptPanel(ReportingPanel):
         self.script_combo.currentIndexChanged.connect(self._on_script_chosen)
         self.open_script_button = QPushButton("Open…")
         self.open_script_button.setToolTip("Load a task script from a .py file")
-        self.open_script_button.clicked.connect(
-            lambda: ask_file(self, "Open a task script", self.load_script))
+        self.open_script_button.clicked.connect(self._ask_script_file)  # no lambda: a cycle
         form.addRow("Script", row(self.script_combo, self.open_script_button))
 
         self.description_label = QLabel()
@@ -174,6 +173,9 @@ class TaskScriptPanel(ReportingPanel):
         return group
 
     # -- task scripts --------------------------------------------------------
+    def _ask_script_file(self) -> None:
+        ask_file(self, "Open a task script", self.load_script)
+
     def load_script(self, path: str | Path) -> bool:
         """Load the task script at ``path`` and select it; False (error shown) if broken."""
         try:
