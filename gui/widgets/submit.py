@@ -92,13 +92,6 @@ class SubmitPanel(QWidget):
         """Cancel a running scenario; an awaitable that ends with it, or ``None``."""
         return self.scenarios.end_now()
 
-    @property
-    def scenario_task(self) -> Any:
-        """The running scenario's asyncio task, or ``None`` (for callers not yet
-        using ``end_scenario_now``)."""
-        run = self.scenarios.run
-        return None if run is None else run.task
-
     # -- errors --------------------------------------------------------------------
     @property
     def last_error(self) -> str:
