@@ -200,11 +200,11 @@ class Console:
     def _let_pending_work_end(self) -> None:
         """Give a stop whose wait was just ended, and a scenario told to end, a
         moment on the loop: their cleanup runs there, and the loop is about to close."""
-        panel = self.window.submit_panel
-        if panel.scenario_running():
-            panel.scenario_task.cancel()
-        pending = {f for f in (self.window.stop_dialog.future(), panel.scenario_task)
-                   if f is not None and not f.done()}
+        scenario = self.window.submit_panel.end_scenario_now()  # None if none runs
+        pending = [] if scenario is None else [asyncio.ensure_future(scenario)]
+        stop = self.window.stop_dialog.future()
+        if stop is not None and not stop.done():
+            pending.append(stop)
         if pending:
             self.loop.run_until_complete(asyncio.wait(pending, timeout=SHUTDOWN_GRACE))
 

@@ -52,10 +52,10 @@ def test_start_scenario_refuses_a_bad_duration_with_a_message(console, value):
 def test_the_submit_panel_refuses_a_bad_duration(bridge, qtbot, value):
     panel = SubmitPanel(bridge)
     qtbot.addWidget(panel)
-    before = panel.duration_spin.value()
+    before = panel.duration()
     assert panel.set_duration(value) is False
-    assert "duration" in panel.last_error and panel.duration_spin.value() == before
-    assert panel.set_duration(MAX_DURATION) and panel.duration_spin.value() == MAX_DURATION
+    assert "duration" in panel.last_error and panel.duration() == before
+    assert panel.set_duration(MAX_DURATION) and panel.duration() == MAX_DURATION
 
 
 def test_run_console_says_what_is_wrong(capsys, monkeypatch):

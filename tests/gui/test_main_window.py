@@ -75,7 +75,8 @@ def test_shortcuts_pause_graphs_and_submit(window, supervisor, qtbot):
     assert not window.graphs.paused
     before = supervisor.stats().thread.submitted
     window.submit_action.trigger()  # the Submit panel's current script (sleep)
-    assert supervisor.stats().thread.submitted == before + 1
+    # the batch goes through the client's async submit_batch: it lands on the loop
+    qtbot.waitUntil(lambda: supervisor.stats().thread.submitted == before + 1, timeout=5000)
 
 
 def test_theme_switch_changes_the_palette_and_persists(window, settings, qtbot, qapp):

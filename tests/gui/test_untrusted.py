@@ -43,8 +43,7 @@ def window(client, qtbot, tmp_path):
     qtbot.addWidget(win)
     win.show()
     yield win
-    if win.submit_panel.scenario_running():
-        win.submit_panel.scenario_task.cancel()
+    win.submit_panel.end_scenario_now()
     win.bridge.stop()
     win.log_view.close_handler()
 
