@@ -99,14 +99,17 @@ class Inspection:
 
     def events_since(self, seq: int = 0, limit: int | None = None) -> list[TaskEvent]:
         """Task events with a sequence number above ``seq``, oldest first."""
-        return self.event_batch(seq, limit).events
+        return self._event_batch("seq", seq, limit).events
 
     def event_batch(self, after_seq: int = 0, limit: int | None = None) -> EventBatch:
         """Task events with a sequence number above ``after_seq`` (at most
         ``limit``), with the ring's bounds: ``batch.lost_before(after_seq)``
         says how many the ring dropped before they were read."""
+        return self._event_batch("after_seq", after_seq, limit)
+
+    def _event_batch(self, name: str, after_seq: object, limit: object) -> EventBatch:
         if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
-            raise ValueError(f"seq must be an integer >= 0, got {after_seq!r}")
+            raise ValueError(f"{name} must be an integer >= 0, got {after_seq!r}")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 1):
             raise ValueError(f"limit must be None or an integer >= 1, got {limit!r}")

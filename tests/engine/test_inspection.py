@@ -4,6 +4,7 @@ by name."""
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pytest
@@ -45,6 +46,10 @@ def test_a_wrapped_ring_shows_how_many_events_were_lost(sup):
     assert batch.lost_before(30) == 0 and batch.lost_before(60) == 0
     assert [e.seq for e in batch.events] == [31, 32, 33, 34, 35]
     assert sup.events_since(58) == sup.event_batch(58).events
+    with pytest.raises(ValueError, match="after_seq.*-1"):
+        sup.event_batch(-1)
+    with pytest.raises(ValueError, match="limit.*0"):
+        sup.event_batch(0, limit=0)
 
 
 def test_live_and_finished_by_id(sup):
@@ -72,33 +77,84 @@ def test_live_and_finished_by_id(sup):
 def test_a_flood_from_another_thread_ends_with_every_id_finished(sup):
     sup.set_thread_pool(pool_size=8)
     ids: list = []
+    flooded = threading.Event()
 
     def flood():
-        ids.extend(sup.submit(int).id for _ in range(100_000))
+        try:
+            ids.extend(sup.submit(int).id for _ in range(100_000))
+        finally:
+            flooded.set()
 
     thread = threading.Thread(target=flood)
     thread.start()
     samples = 0
-    while thread.is_alive():  # reads under load: consistent records, never an error
+    while not flooded.is_set() or samples == 0:  # reads under load, consistent every time
+        finished_before = sup.stats().thread.completed
         sample = list(ids[-500:])
-        for state in sup.live_tasks(sample).values():
+        before = sup.live_tasks(sample)
+        done = sup.finished_tasks(sample)
+        after = sup.live_tasks(sample)
+        finished_after = sup.stats().thread.completed
+        for state in before.values():
             assert state.status in (TASK_STATUS_QUEUED, 100)
-        for record in sup.finished_tasks(sample).values():
+        for record in done.values():
             assert record.status == TASK_STATUS_COMPLETED
+        assert not set(done) & set(after)  # a finished task is never live again
+        # Neither live before nor finished after: the history dropped it, so
+        # 2,000 tasks finished after it, of which at most the 499 submitted
+        # after it in the sample (and a few out of order) before the sample.
+        missing = set(sample) - set(before) - set(done)
+        assert not missing or finished_after - finished_before >= 1000
         samples += 1
     thread.join()
-    assert samples > 0
+    assert len(ids) == len(set(ids)) == 100_000
     while sup.live_tasks(ids[-1000:]):
         threading.Event().wait(0.01)
     assert sup.live_tasks(ids) == {}
     done = sup.finished_tasks(ids)
-    # The history's bound: the last 2,000 to finish (8 threads finish a few out of order).
+    # Every id is live, finished in the history, or dropped from it: the
+    # history's bound is the last 2,000 to finish (8 threads finish a few out of order).
     assert len(done) == 2000 and set(ids[-1900:]) <= set(done) <= set(ids)
-    assert sup.stats().thread.reconciles()
+    stats = sup.stats().thread
+    assert stats.reconciles() and stats.completed == stats.submitted == 100_000
 
 
 def _echo(value, _task_id=None):
     return value
+
+
+_SUPERVISORS: dict = {}
+_MARKED: list = []
+
+
+def _mark_done(supervisor_id, _task_id):
+    """A put_task target with plain arguments (its record keeps them)."""
+    _MARKED.append(_task_id)
+    _SUPERVISORS[supervisor_id].mark_task_completed(task_id=_task_id)
+
+
+def test_resubmit_of_history_records(sup):
+    """Once nobody holds the tasks, the history's records re-run them:
+    a submit task auto-completed, a put_task task with put_task's contract."""
+    _SUPERVISORS[sup.id] = sup
+    try:
+        auto = sup.submit(_echo, 5, _priority=TASK_HIGH)
+        held = sup.put_task(_mark_done, args=(sup.id,))
+        assert auto.wait(WAIT) and held.wait(WAIT)
+        auto_id, held_id = auto.id, held.id
+        del auto, held
+        gc.collect()
+        assert isinstance(sup.get_task(auto_id), FinishedTask)
+        assert isinstance(sup.get_task(held_id), FinishedTask)
+        again = sup.resubmit(auto_id)
+        assert again.id != auto_id and again.auto and again.priority == TASK_HIGH
+        assert wait_completed(again, WAIT) == 5
+        rerun = sup.resubmit(held_id)
+        assert not rerun.auto and rerun.kwargs["_task_id"] == rerun.id
+        assert rerun.wait(WAIT) and rerun.status == TASK_STATUS_COMPLETED
+        assert _MARKED == [held_id, rerun.id]  # it marked itself completed with its new id
+    finally:
+        del _SUPERVISORS[sup.id]
 
 
 def test_resubmit_keeps_the_target_and_the_mode(sup):
@@ -146,16 +202,20 @@ def test_resubmit_refusals_name_the_task(sup):
 
 
 def test_set_timeouts_changes_all_or_nothing(sup):
-    before = (sup.poll_delay, sup.timeout_warning, sup.timeout_critical,
-              sup.timeout_warning_func)
+    def current():
+        return (sup.poll_delay, sup.timeout_warning, sup.timeout_critical,
+                sup.timeout_warning_func, sup.timeout_critical_func)
+
+    before = current()
+    good = {"poll_delay": 0.25, "timeout_warning": 1.0, "timeout_critical": 2.0,
+            "timeout_warning_func": print, "timeout_critical_func": print}
     for bad in ({"poll_delay": 0}, {"timeout_critical": float("inf")},
-                {"timeout_warning_func": "not callable"}, {"timeout_warning": -1}):
-        name = next(iter(bad))
-        with pytest.raises((ValueError, TypeError), match=name):
-            sup.set_timeouts(poll_delay=0.25, timeout_warning=1.0, **{**{"timeout_critical": 2.0},
-                                                                     **bad})
-        assert (sup.poll_delay, sup.timeout_warning, sup.timeout_critical,
-                sup.timeout_warning_func) == before
+                {"timeout_warning_func": "not callable"}, {"timeout_warning": -1},
+                {"timeout_critical_func": 3}, {"timeout_critical": "soon"}):
+        (name, value), = bad.items()
+        with pytest.raises((ValueError, TypeError), match=f"{name}.*{value!r}"):
+            sup.set_timeouts(**{**good, **bad})
+        assert current() == before
     with pytest.raises(TypeError):
         sup.set_timeouts(0.5)  # keyword-only
     sup.set_timeouts(poll_delay=0.25, timeout_warning=None, timeout_critical=2.0,
