@@ -1,4 +1,5 @@
-"""Small read-only tables shared by the aloops and workers panels."""
+"""Small read-only tables shared by the aloops and workers panels: Qt widgets
+only, no engine and no client. GUI thread only."""
 
 from __future__ import annotations
 
