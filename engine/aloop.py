@@ -1,19 +1,16 @@
-"""Aloops: asyncio loops in their own threads, and coroutine tasks on them.
+"""Aloops: asyncio loops in their own threads, managed by a supervisor.
 
 ``ALoop`` owns one loop and its thread (``supervisor_aloop_<name>`` for the
 default supervisor, ``supervisor_<id>_aloop_<name>`` otherwise). Its
 ``background_task(coro)`` turns a coroutine into a supervisor ``Task`` of
-type ``TT_COROUTINE``; ``run(coro)`` blocks the calling thread for the
-result (never from the aloop's own thread, which would deadlock).
+type ``TT_COROUTINE`` (through the supervisor's ``Dispatcher``; the tasks
+themselves are the ``CoroutinePool``'s, ``engine.coroutines``); ``run(coro)``
+blocks the calling thread for the result (never from the aloop's own
+thread, which would deadlock). Aloops are created by the supervisor's
+registry (``engine.registry``), which hands each its collaborators.
 
-``CoroutinePool`` does the bookkeeping of coroutine tasks for the
-supervisor: they are never limited (a loop interleaves them), so admission
-only counts them. A task is QUEUED until its wrapper starts on the loop,
-STARTED while the coroutine runs, then COMPLETED, FAILED or CANCELED. The
-wrapper runs on the target loop's thread and takes the supervisor's lock
-only to change the task's state.
-
-A task's ``_handle`` is ``[loop, asyncio_task_or_None]``.
+Threads: every method may be called from any thread (``stop(wait=True)``
+not from the aloop's own thread).
 """
 
 from __future__ import annotations
@@ -26,93 +23,20 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from .constants import (
-    TASK_STATUS_CANCELED,
-    TASK_STATUS_COMPLETED,
-    TASK_STATUS_FAILED,
-    TASK_STATUS_QUEUED,
-)
-from .ledger import Ledger, run_callbacks
 from .loopthread import LoopThread
-from .pool import Admission, PoolSettings
 from .task import Task
 from .usercode import UserExit, shielded
 from .validate import check_flag, check_seconds, check_wait
 
 if TYPE_CHECKING:
-    from .supervisor import TaskSupervisor
+    from .coroutines import CoroutinePool
+    from .dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 monotonic = time.monotonic
 
 #: Seconds a stop gives a loop to close once its deadline has passed.
 STOP_GRACE = 0.5
-
-
-class CoroutinePool:
-    """Counts and runs coroutine tasks; every ``*_locked`` call under the lock."""
-
-    def __init__(self, lock: threading.Lock, ledger: Ledger) -> None:
-        self._lock = lock
-        self._ledger = ledger
-        self.admission = Admission(PoolSettings(0, 0, 0))  # unlimited
-
-    def submit_locked(self, task: Task, now: float, actions: list) -> None:
-        self._ledger.queued_locked(task, now)
-        self.admission.count_queued(task)
-        actions.append(task)
-
-    def enqueue_released_locked(self, task: Task, now: float, actions: list) -> None:
-        self._ledger.queued_locked(task, now)
-        self.admission.count_queued(task, from_delay=True)
-        actions.append(task)
-
-    def finish_locked(self, task: Task, status: int, result: Any,
-                      exception: BaseException | None, actions: list) -> list | None:
-        return self._ledger.finish_locked(self.admission, task, status, result, exception,
-                                          monotonic())
-
-    def run_actions(self, actions: list) -> None:
-        """Schedule each task's wrapper on its loop."""
-        for task in actions:
-            loop = task._handle[0]
-            try:
-                asyncio.run_coroutine_threadsafe(self._run(task), loop)
-            except RuntimeError as exc:  # the loop closed under us
-                self._end(task, TASK_STATUS_FAILED, None,
-                          RuntimeError(f"loop of coroutine task {task.id!r} is closed: {exc}"))
-
-    def cancel_running(self, tasks: list[Task]) -> None:
-        """Ask started coroutine tasks to cancel (they end CANCELED)."""
-        for task in tasks:
-            loop, atask = task._handle
-            if atask is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(atask.cancel)
-
-    async def _run(self, task: Task) -> None:
-        coro = task.target
-        with self._lock:
-            if task.status != TASK_STATUS_QUEUED:  # canceled before it could start
-                coro.close()
-                return
-            task._handle[1] = asyncio.current_task()
-            self.admission.count_started(task)
-            self._ledger.started_locked(task, monotonic())
-        try:
-            result = await coro
-        except asyncio.CancelledError:
-            self._end(task, TASK_STATUS_CANCELED, None, None)
-        except BaseException as exc:  # noqa: BLE001 - a task failure is data
-            self._end(task, TASK_STATUS_FAILED, None, exc)
-        else:
-            self._end(task, TASK_STATUS_COMPLETED, result, None)
-
-    def _end(self, task: Task, status: int, result: Any, exception: BaseException | None) -> None:
-        with self._lock:
-            if task.time_completed is not None:
-                return
-            callbacks = self.finish_locked(task, status, result, exception, [])
-        run_callbacks(callbacks, log)
 
 
 class ALoop:
@@ -122,19 +46,19 @@ class ALoop:
     thread; ``stop(wait=False)`` also from the aloop's own thread.
     """
 
-    def __init__(self, name: str, supervisor: TaskSupervisor, daemon: bool = False) -> None:
+    def __init__(self, name: str, supervisor: Any, daemon: bool = False, *,
+                 dispatcher: Dispatcher, coroutines: CoroutinePool) -> None:
         self.name = name
         self.daemon = daemon
         self.supervisor = supervisor
         self.thread_name = (f"supervisor_aloop_{name}" if supervisor.id == "default"
                             else f"supervisor_{supervisor.id}_aloop_{name}")
+        self._dispatcher = dispatcher
+        self._coroutines = coroutines
         # Guards _runner and _active against concurrent start/stop.
         self._state_lock = threading.Lock()
         self._runner: LoopThread | None = None
         self._active = False
-        # Coroutine tasks on this aloop; guarded by the supervisor's lock.
-        self.tasks_pending = 0
-        self.tasks_done = 0
 
     def __repr__(self) -> str:
         return f"<ALoop {self.name!r} {'active' if self._active else 'stopped'}>"
@@ -157,13 +81,23 @@ class ALoop:
         runner = self._runner
         return runner is not None and runner.is_current()
 
+    @property
+    def runner(self) -> LoopThread | None:
+        """The ``LoopThread`` of the current (or last) run; engine-internal."""
+        return self._runner
+
+    @property
+    def tasks_pending(self) -> int:
+        """Unfinished coroutine tasks on this aloop."""
+        return self._coroutines.pending(self.get_loop())
+
     def start(self) -> None:
         """Start a new loop in a new thread; ``RuntimeError`` if it runs already."""
         with self._state_lock:
             if self._active:
                 raise RuntimeError(f"aloop {self.name!r} is already running")
             runner = LoopThread(self.thread_name, daemon=self.daemon,
-                                on_closed=self.supervisor._end_orphaned_coroutines)
+                                on_closed=self._coroutines.end_orphans)
             runner.start()  # if the OS refuses the thread, nothing has changed
             self._runner, self._active = runner, True
         log.info("aloop %r started", self.name)
@@ -192,13 +126,13 @@ class ALoop:
                                    f"stop(wait=False) from its own thread")
             self._active = False
         loop = runner.loop
-        sup = self.supervisor
+        coroutines = self._coroutines
         if cancel_tasks:
-            sup._cancel_coroutines(loop)
+            coroutines.cancel_on(loop)
         if waiting:
-            for task in sup._coroutine_tasks(loop):
+            for task in coroutines.tasks_on(loop):
                 task.wait(remaining(deadline))
-        sup._cancel_coroutines(loop)
+        coroutines.cancel_on(loop)
         runner.request_stop()
         if not join or runner.is_current():
             return False
@@ -211,15 +145,6 @@ class ALoop:
         log.info("aloop %r stopped", self.name)
         return True
 
-    def _count_task_locked(self, task: Task) -> None:
-        self.tasks_pending += 1
-        task._add_done_callback_locked(self._task_finished)
-
-    def _task_finished(self) -> None:
-        with self.supervisor._lock:
-            self.tasks_pending -= 1
-            self.tasks_done += 1
-
     def background_task(self, coro: Coroutine, name: str | None = None,
                         priority: int | None = None) -> Task:
         """Run ``coro`` on this loop as a supervisor task; returns the ``Task``."""
@@ -227,7 +152,7 @@ class ALoop:
             if asyncio.iscoroutine(coro):
                 coro.close()
             raise RuntimeError(f"aloop {self.name!r} is not running")
-        return self.supervisor._submit_coroutine(coro, self.get_loop(), name=name,
+        return self._dispatcher.submit_coroutine(coro, self.get_loop(), name=name,
                                                  priority=priority)
 
     def run(self, coro: Coroutine, timeout: float | None = None) -> Any:
@@ -269,4 +194,4 @@ def remaining(deadline: float | None, grace: float | None = None) -> float | Non
     return max(0.0, deadline - monotonic()) + (grace or 0.0)
 
 
-__all__ = ["ALoop", "CoroutinePool"]
+__all__ = ["STOP_GRACE", "ALoop", "remaining"]

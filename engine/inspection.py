@@ -1,27 +1,27 @@
 """What a supervisor shows of itself: snapshots, events, tasks, schedulers.
 
-``Inspection`` is the read side of ``TaskSupervisor`` (a base class: it
-reads the supervisor's own ledger and registries under their locks, and
-changes nothing but its memory of the schedulers it has seen). Every read
-takes the lock once and copies plain fields; frozen records are built
-outside it. Snapshots cost O(priorities + aloops + schedulers), never
-O(tasks); ``live_tasks(ids)`` and ``finished_tasks(ids)`` cost O(len(ids)).
+``Inspection`` is the read side of ``TaskSupervisor``: it reads the ledger
+and the pools under the supervisor's lock, the registry under its own, and
+changes nothing. Every read takes the lock once and copies plain fields;
+frozen records are built outside it. Snapshots cost O(priorities + aloops
++ schedulers), never O(tasks); ``live_tasks(ids)`` and
+``finished_tasks(ids)`` cost O(len(ids)).
 
-Any thread.
+Threads: any.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .admission import Admission, PoolSettings
 from .constants import TASK_TYPES
-from .pool import Admission, PoolSettings
+from .dispatch import ACTIVE
 from .stats import (
     EventBatch,
     PoolStats,
-    SchedulerStats,
     SupervisorInfo,
     SupervisorStats,
     TaskEvent,
@@ -31,11 +31,27 @@ from .stats import (
 from .task import FinishedTask, Task
 from .validate import MAX_SIZE, check_task_id
 
-_ACTIVE = "active"  # TaskSupervisor's state while it accepts tasks
+if TYPE_CHECKING:
+    from .coroutines import CoroutinePool
+    from .dispatch import Dispatcher
+    from .mp import MpPool
+    from .registry import Registry
+    from .threads import ThreadPool
 
 
 class Inspection:
-    """The read side of ``TaskSupervisor``."""
+    """The read side of one supervisor (``front``: its public settings)."""
+
+    def __init__(self, front: Any, dispatcher: Dispatcher, threads: ThreadPool, mp: MpPool,
+                 coroutines: CoroutinePool, registry: Registry) -> None:
+        self._front = front
+        self._dispatcher = dispatcher
+        self._lock = dispatcher.lock
+        self._ledger = dispatcher.ledger
+        self._threads = threads
+        self._mp = mp
+        self._coroutines = coroutines
+        self._registry = registry
 
     def get_task(self, task_id: Any) -> Task | FinishedTask | None:
         """A live task, or a recently finished one from the history; else ``None``."""
@@ -52,47 +68,48 @@ class Inspection:
         return tasks if tt is None else [t for t in tasks if t.tt == tt]
 
     def get_info(self) -> SupervisorInfo:
+        """Active task counts, thread pool settings, aloop and scheduler names."""
         with self._lock:
-            settings = self._thread_settings
+            settings = self._threads.admission.settings
             alive, _ = self._threads.counts_locked()
-            info = SupervisorInfo(
-                supervisor_id=self.id, active=self._state == _ACTIVE,
-                thread_tasks_count=self._threads.admission.active,
-                mp_tasks_count=self._mp.admission.active,
-                thread_pool_size=settings.pool_size,
-                thread_reserve_normal=settings.reserve_normal,
-                thread_reserve_high=settings.reserve_high,
-                thread_min_size=settings.effective_min_size,
-                thread_max_size=settings.effective_max_size,
-                threads_alive=alive, poll_delay=self._poll_delay)
-        return info
+            counts = (self._dispatcher.state == ACTIVE, self._threads.admission.active,
+                      self._mp.admission.active)
+        front = self._front
+        return SupervisorInfo(
+            supervisor_id=front.id, active=counts[0], thread_tasks_count=counts[1],
+            mp_tasks_count=counts[2], thread_pool_size=settings.pool_size,
+            thread_reserve_normal=settings.reserve_normal,
+            thread_reserve_high=settings.reserve_high,
+            thread_min_size=settings.effective_min_size,
+            thread_max_size=settings.effective_max_size,
+            threads_alive=alive, poll_delay=front.poll_delay,
+            aloops=tuple(self._registry.aloops()),
+            schedulers=tuple(self._registry.known_schedulers()))
 
     def stats(self) -> SupervisorStats:
         """An immutable snapshot of every counter; O(1) in the number of tasks."""
+        aloop_list, default = self._registry.aloops_and_default()
+        loops = [(a.name, a.get_loop()) for a in aloop_list]
+        coroutines = self._coroutines
         with self._lock:
             now = monotonic()
             alive, busy = self._threads.counts_locked()
-            thread = _pool_stats(self._threads.admission, self._thread_settings, alive, busy)
-            mp = _pool_stats(self._mp.admission, self._mp.admission.settings,
-                             self._mp.counts_locked(), 0)
-            coroutine = _pool_stats(self._coroutines.admission,
-                                    self._coroutines.admission.settings, 0, 0)
+            thread = _pool_stats(self._threads.admission, alive, busy)
+            mp = _pool_stats(self._mp.admission, self._mp.counts_locked(), 0)
+            coroutine = _pool_stats(coroutines.admission, 0, 0)
             waits = self._ledger.waits.recent(now)
             last_seq = self._ledger.events.last_seq
-            active = self._state == _ACTIVE
-        with self._registry_lock:
-            aloop_list = list(self._aloops.values())
-            default = self._default_aloop
-        info = self._scheduler_info()
+            active = self._dispatcher.state == ACTIVE
+            aloop_tasks = {name: coroutines.pending_locked(loop) for name, loop in loops}
+        info = self._registry.scheduler_info()
         aloops = {a.name: a.is_active() for a in aloop_list}
-        with self._lock:
-            aloop_tasks = {a.name: a.tasks_pending for a in aloop_list}
         p50, p95, wmax = percentiles(waits)
+        front = self._front
         return SupervisorStats(
-            supervisor_id=self.id, time=now, active=active, thread=thread, mp=mp,
+            supervisor_id=front.id, time=now, active=active, thread=thread, mp=mp,
             coroutine=coroutine, wait_p50=p50, wait_p95=p95, wait_max=wmax,
-            poll_delay=self._poll_delay, timeout_warning=self._timeouts.warning,
-            timeout_critical=self._timeouts.critical, last_event_seq=last_seq, aloops=aloops,
+            poll_delay=front.poll_delay, timeout_warning=front.timeout_warning,
+            timeout_critical=front.timeout_critical, last_event_seq=last_seq, aloops=aloops,
             aloop_tasks=aloop_tasks,
             schedulers={name: s.active for name, s in info.items() if s.registered},
             default_aloop=None if default is None else default.name, scheduler_info=info)
@@ -141,68 +158,6 @@ class Inspection:
             records = [history.record(task_id) for task_id in ids]
         return {r.id: r for r in records if r is not None}
 
-    # -- schedulers ---------------------------------------------------------------
-    def get_scheduler(self, name: str) -> Any:
-        """The registered scheduler or worker shown as ``name`` (``stats().
-        scheduler_info``); a stopped worker stays known while it exists."""
-        if not isinstance(name, str):
-            raise TypeError(f"scheduler name must be a string, got {name!r}")
-        found = self._known_schedulers().get(name)
-        if found is None:
-            raise LookupError(f"no scheduler or worker named {name!r}")
-        return found
-
-    def _known_schedulers(self) -> dict[str, Any]:
-        """Registered schedulers and the workers seen registered before (a
-        worker leaves the registry when it stops; it can start again), by
-        unique name, in the order first seen."""
-        with self._registry_lock:
-            registered = list(self._schedulers)
-            seen = self._seen_schedulers
-            for scheduler in registered:  # a worker can start again: remember it
-                if callable(getattr(scheduler, "restart", None)) and scheduler not in seen:
-                    try:
-                        seen[scheduler] = None
-                    except TypeError:  # not weakly referable: known while registered
-                        pass
-            known = list(seen) + [s for s in registered if s not in seen]
-        named: dict[str, Any] = {}
-        for scheduler in known:
-            base = name = scheduler_name(scheduler)
-            number = 1
-            while name in named:
-                number += 1
-                name = f"{base} #{number}"
-            named[name] = scheduler
-        return named
-
-    def _scheduler_info(self) -> dict[str, SchedulerStats]:
-        with self._registry_lock:
-            registered = set(map(id, self._schedulers))
-        return {name: _scheduler_stats(name, s, id(s) in registered)
-                for name, s in self._known_schedulers().items()}
-
-
-def scheduler_name(scheduler: Any) -> str:
-    return str(getattr(scheduler, "name", None) or repr(scheduler))
-
-
-def _scheduler_stats(name: str, scheduler: Any, registered: bool) -> SchedulerStats:
-    is_active = getattr(scheduler, "is_active", None)
-    active = bool(is_active()) if callable(is_active) else registered
-    kind = getattr(scheduler, "kind", None)
-    if isinstance(kind, str):  # the engine's workers: "interval", "queue", ...
-        kind = f"{kind} worker" if kind != "worker" else "worker"
-    else:
-        kind = ("async scheduler" if callable(getattr(scheduler, "loop", None))
-                else "sync scheduler")
-    runs, errors, last = (getattr(scheduler, attr, None) for attr in ("runs", "errors",
-                                                                      "last_run"))
-    return SchedulerStats(name, kind, active, registered,
-                          runs if isinstance(runs, int) else None,
-                          errors if isinstance(errors, int) else None,
-                          last if isinstance(last, (int, float)) else None)
-
 
 def _id_list(ids: Iterable[Any]) -> list[Any]:
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
@@ -215,8 +170,8 @@ def _id_list(ids: Iterable[Any]) -> list[Any]:
     return ids
 
 
-def _pool_stats(admission: Admission, settings: PoolSettings, alive: int,
-                busy: int) -> PoolStats:
+def _pool_stats(admission: Admission, alive: int, busy: int) -> PoolStats:
+    settings: PoolSettings = admission.settings
     return PoolStats(
         running=dict(admission.running), queued=dict(admission.queued),
         delayed=dict(admission.delayed), limits=dict(admission.limits),
@@ -227,4 +182,4 @@ def _pool_stats(admission: Admission, settings: PoolSettings, alive: int,
         completed=admission.completed, failed=admission.failed, canceled=admission.canceled)
 
 
-__all__ = ["Inspection", "scheduler_name"]
+__all__ = ["Inspection"]

@@ -2,13 +2,20 @@
 
 It owns the table of live (unfinished) tasks, the bounded history of
 finished ones, the event ring and the queue-wait window, and it performs the
-state changes every pool shares (queued, started, finished) so that a task's
-fields, the pool counts and the events always change together.
+state changes every pool shares, each in ONE call that changes the task's
+fields, its pool's counts (``Admission``) and the events together:
 
-Not thread-safe on its own: every ``*_locked`` method is called with the
-supervisor's lock held, and returns the callbacks the caller must run after
-releasing it (user code never runs under the lock). ``History.get`` is also
-called under that lock (by ``get_task``).
+* ``delay_locked`` -- a new task waits out its delay;
+* ``queue_locked`` -- a task enters its queue (new, or released from its
+  delay; filed in the FIFO or only counted);
+* ``start_locked`` -- a queued task starts;
+* ``finish_locked`` -- a task ends COMPLETED, FAILED or CANCELED; the
+  callbacks to run once the lock is released come back.
+
+Not thread-safe on its own: every ``*_locked`` method, and every read of
+``tasks``, ``history`` and ``events``, is made with the supervisor's lock
+held; user code never runs under it (``run_callbacks`` runs, unlocked, what
+``finish_locked`` returned).
 
 **Memory: bounded by size, not only by count** (DESIGN rules 4 and 9). The
 live table holds the unfinished tasks, nothing else. A finished task leaves
@@ -27,18 +34,19 @@ and priorities only; the wait window floats.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from .admission import Admission
 from .constants import (
     STATUS_NAMES,
     TASK_STATUS_DELAYED,
     TASK_STATUS_QUEUED,
     TASK_STATUS_STARTED,
 )
-from .pool import Admission
 from .stats import EventRing, WaitWindow
 from .task import FinishedTask, Task
 from .usercode import log_contained
@@ -86,6 +94,8 @@ class History:
 
 
 class Ledger:
+    """A supervisor's table, history, events and waits; see the module docstring."""
+
     def __init__(self, history: int = 2000, events: int = 20_000) -> None:
         self.tasks: dict[Any, Task] = {}
         self.history = History(history)
@@ -99,16 +109,25 @@ class Ledger:
             raise ValueError(f"task id {task.id!r} is already in use by a live task")
         self.tasks[task.id] = task
 
-    def delayed_locked(self, task: Task, now: float) -> None:
+    def delay_locked(self, admission: Admission, task: Task, now: float) -> None:
+        """A new task waits ``task.delay`` seconds before it is queued."""
+        admission.count_delayed(task)
         task.status = TASK_STATUS_DELAYED
         self.events.append(now, "delayed", task)
 
-    def queued_locked(self, task: Task, now: float) -> None:
+    def queue_locked(self, admission: Admission, task: Task, now: float, *,
+                     released: bool = False, file: bool = True) -> None:
+        """``task`` enters its queue: new, or ``released`` from its delay;
+        ``file=False`` when it starts at once or its pool keeps its own queue."""
+        admission.count_queued(task, released=released, file=file)
         task.status = TASK_STATUS_QUEUED
         task.time_queued = now
         self.events.append(now, "queued", task)
 
-    def started_locked(self, task: Task, now: float) -> None:
+    def start_locked(self, admission: Admission, task: Task, now: float, *,
+                     head: bool = False) -> None:
+        """Queued ``task`` starts (``head``: it is its admission's queue head)."""
+        admission.count_started(task, head=head)
         task.status = TASK_STATUS_STARTED
         task.time_started = now
         self.events.append(now, "started", task)
@@ -128,16 +147,19 @@ class Ledger:
         # First, before the waiters wake: the record is filled (result repr,
         # exception text) by the finishing thread, once the lock is released.
         callbacks: list[Callback] = [record.fill]
-        if task._done_callbacks:
-            callbacks += task._done_callbacks
-        task._done_callbacks = None
+        done = task.take_done_callbacks_locked()
+        if done:
+            callbacks += done
         if not self.tasks and self.drain_listeners:
             callbacks += self.drain_listeners
             self.drain_listeners = []
         return callbacks
 
 
-def run_callbacks(callbacks: list[Callback] | None, log: Any) -> None:
+_log = logging.getLogger("engine")
+
+
+def run_callbacks(callbacks: list[Callback] | None, log: Any = _log) -> None:
     """Run callbacks returned by a ``*_locked`` method; log, never raise."""
     if not callbacks:
         return

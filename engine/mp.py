@@ -53,6 +53,12 @@ with a ``RemoteTaskError`` instead of breaking the backend's threads. A
 
 The start method (never ``fork``), the child-side call and the errors that
 cross the process boundary live in ``procpool.py``.
+
+``MpPool`` follows the pool protocol of ``engine.dispatch`` (action
+``Send``; a started task's ``handle`` is the ``Backend`` it was sent to).
+Threads: ``*_locked`` methods with the supervisor's lock held; the others
+from any thread without it -- results arrive on the backends' own threads,
+rebuilds run on a thread of their own.
 """
 
 from __future__ import annotations
@@ -71,9 +77,10 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from .admission import CPU_COUNT, Admission, PoolSettings
 from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED, TASK_STATUS_STARTED
+from .dispatch import Action, Send
 from .ledger import Callback, Ledger, run_callbacks
-from .pool import CPU_COUNT, Admission, PoolSettings
 from .procpool import (  # noqa: F401 - re-exported: engine.mp names them too
     GUARD_ADVICE,
     START_METHOD,
@@ -408,7 +415,7 @@ class MpPool:
         """Install ``backend`` (the caller's choice: a rebuild under way is
         called off and the count of breaks starts again); returns the
         previous one (the caller closes it)."""
-        actions: list = []
+        actions: list[Action] = []
         try:
             with self._lock:
                 previous, self._backend = self._backend, backend
@@ -423,23 +430,23 @@ class MpPool:
         return previous
 
     # -- called with the lock held ----------------------------------------
-    def submit_locked(self, task: Task, now: float, actions: list) -> None:
+    def submit_locked(self, task: Task, now: float, actions: list[Action]) -> None:
+        """Send ``task`` now if admission allows (and there is a backend), else queue it."""
         admission = self.admission
-        self._ledger.queued_locked(task, now)
         p = task.priority
-        if self._backend is not None and (p == TASK_CRITICAL or (
-                admission.may_start(p) and not admission.is_blocked(p))):
-            admission.start_new(task)
-            self._start_locked(task, now, actions)
-        else:
-            admission.enqueue(task)
+        start = self._backend is not None and (p == TASK_CRITICAL or (
+            admission.may_start(p) and not admission.is_blocked(p)))
+        self._ledger.queue_locked(admission, task, now, file=not start)
+        if start:
+            self._start_locked(task, now, actions, head=False)
 
-    def enqueue_released_locked(self, task: Task, now: float, actions: list) -> None:
-        self._ledger.queued_locked(task, now)
-        self.admission.enqueue(task, from_delay=True)
+    def release_locked(self, task: Task, now: float, actions: list[Action]) -> None:
+        """A delayed task's delay is over: queue it and dispatch."""
+        self._ledger.queue_locked(self.admission, task, now, released=True)
         self.dispatch_locked(actions)
 
-    def dispatch_locked(self, actions: list) -> None:
+    def dispatch_locked(self, actions: list[Action]) -> None:
+        """Send queued tasks while the most urgent one may start."""
         if self._backend is None:
             return
         admission = self.admission
@@ -447,53 +454,55 @@ class MpPool:
             task = admission.head()
             if task is None or not admission.may_start(task.priority):
                 return
-            admission.start_head(task)
-            self._start_locked(task, monotonic(), actions)
+            self._start_locked(task, monotonic(), actions, head=True)
 
     def finish_locked(self, task: Task, status: int, result: Any,
-                      exception: BaseException | None, actions: list) -> list[Callback] | None:
+                      exception: BaseException | None,
+                      actions: list[Action]) -> list[Callback] | None:
+        """End ``task`` and send what may start next."""
         callbacks = self._ledger.finish_locked(self.admission, task, status, result, exception,
                                                monotonic())
         self.dispatch_locked(actions)
         return callbacks
 
-    def _start_locked(self, task: Task, now: float, actions: list) -> None:
-        self._ledger.started_locked(task, now)
-        task._handle = self._backend
-        actions.append(task)
+    def _start_locked(self, task: Task, now: float, actions: list[Action], head: bool) -> None:
+        self._ledger.start_locked(self.admission, task, now, head=head)
+        task.handle = self._backend
+        actions.append(Send(task))
 
     # -- called without the lock ---------------------------------------------
-    def run_actions(self, actions: list) -> None:
-        """Send the tasks ``actions`` holds to their backends. A task whose
-        send raises (it cannot be pickled -- whatever its ``__reduce__``
-        raises --, the pool was closed under us or is broken) fails with
-        that exception; the tasks its end lets start are appended and sent
-        in this same loop (no recursion, however many fail)."""
+    def run_actions(self, actions: list[Action]) -> None:
+        """Carry out the ``Send`` actions: each task to its backend. A task
+        whose send raises (it cannot be pickled -- whatever its
+        ``__reduce__`` raises --, the pool was closed under us or is broken)
+        fails with that exception; the tasks its end lets start are appended
+        and sent in this same loop (no recursion, however many fail)."""
         interrupt = None
         i = 0
         while i < len(actions):
-            task = actions[i]
+            task = actions[i].task
             i += 1
+            backend = task.handle
             try:
-                task._handle.send(task, self._done)
+                backend.send(task, self._done)
             except BaseException as exc:  # noqa: BLE001 - user __reduce__ code included
                 if is_main_interrupt(exc):
                     interrupt = exc
-                self._finish(task, task._handle, False, exc, actions)
+                self._finish(task, backend, False, exc, actions)
         reraise_if_main_interrupt(interrupt)
 
     def _done(self, task: Task, backend: Backend, ok: bool, value: Any) -> None:
         """A result or an exception came back for ``task`` (on the backend's
         thread): run its ``callback=`` (contained), then end it."""
         interrupt = None
-        if ok and task.callback is not None and task._handle is backend \
+        if ok and task.callback is not None and task.handle is backend \
                 and task.time_completed is None:
             called, exc = call_user(
                 f"callback {safe_repr(task.callback)} of mp task {safe_repr(task.id)} "
                 f"({task.name})", task.callback, value, logger=log)
             if not called and is_main_interrupt(exc):
                 interrupt = exc
-        actions: list = []
+        actions: list[Action] = []
         try:
             self._finish(task, backend, ok, value, actions)
         finally:
@@ -501,21 +510,21 @@ class MpPool:
         reraise_if_main_interrupt(interrupt)
 
     def _finish(self, task: Task, backend: Backend, ok: bool, value: Any,
-                actions: list) -> None:
+                actions: list[Action]) -> None:
         """End ``task`` with its outcome, unless it has ended already (failed
         by a broken backend, or marked completed); what may start next is
         appended to ``actions``."""
         callbacks = None
         try:
             with self._lock:
-                if task.time_completed is not None or task._handle is not backend:
+                if task.time_completed is not None or task.handle is not backend:
                     return
                 if not ok:
                     callbacks = self.finish_locked(task, TASK_STATUS_FAILED, None, value,
                                                    actions)
                 else:
                     self._breaks = 0  # a backend that completes tasks is not broken
-                    if task._auto:
+                    if task.auto:
                         callbacks = self.finish_locked(task, TASK_STATUS_COMPLETED, value,
                                                        None, actions)
                     else:  # put_task: the caller marks completion
@@ -534,7 +543,7 @@ class MpPool:
         callbacks: list = []
         with self._lock:
             victims = [t for t in self._ledger.tasks.values()
-                       if t.status == TASK_STATUS_STARTED and t._handle is backend]
+                       if t.status == TASK_STATUS_STARTED and t.handle is backend]
             for task in victims:
                 error = WorkerDiedError(f"{reason}; task {task.id!r} ({task.name}) was in "
                                         f"flight on that pool")
@@ -603,7 +612,7 @@ class MpPool:
                 delay = _rebuild_delay(breaks)
                 log.error("%s; trying again in %.2f s (break %d of at most %d in a row)",
                           reason, delay, breaks, MAX_REBUILDS)
-            actions: list = []
+            actions: list[Action] = []
             try:
                 with self._lock:
                     installed = not cancel.is_set() and self.active and self._backend is None
@@ -628,7 +637,7 @@ class MpPool:
                    f"completing a task, so it is not rebuilt again; the last: {reason}")
         message += f"{advice}. Set mp_pool or call create_mp_pool() to replace it"
         log.error("%s", message)
-        actions: list = []
+        actions: list[Action] = []
         try:
             with self._lock:
                 if cancel.is_set() or not self.active or self._backend is not None:

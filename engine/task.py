@@ -10,6 +10,26 @@ register a wake-up, so a task that finishes concurrently is never missed.
 Done callbacks run exactly once, after the supervisor releases its lock, on
 the thread that finished the task.
 
+**The engine-internal API of a task** (used by the engine's own modules,
+not public; the names carry no underscore so that no module reaches into
+another's privates):
+
+* ``auto`` -- True for a ``submit`` task (completed when its target
+  returns), False for a ``put_task`` one.
+* ``handle`` -- the pool's own per-task handle, written under the
+  supervisor's lock: ``None`` for a thread task, the ``Backend`` an mp task
+  was sent to, the ``CoroutineHandle`` (loop, asyncio task) of a coroutine.
+* ``timeouts_fired`` -- bits of the queue-timeout levels already fired
+  (``admission.TIMEOUT_WARNING`` / ``TIMEOUT_CRITICAL``), under the lock.
+* ``add_done_callback_locked(fn)`` -- with the supervisor's lock held:
+  ``fn()`` runs once the task finishes, unlocked.
+* ``take_done_callbacks_locked()`` -- with the lock held, by the ledger as
+  it finishes the task: the callbacks registered so far, now released.
+* ``call_when_done(fn)`` -- any thread, no lock held: register ``fn()``
+  unless the task has finished already (then ``False``, ``fn`` not called).
+* ``await task.finished()`` -- wait on the running loop until the task
+  finishes, without raising its exception (the workers read it as data).
+
 **What a finished task keeps alive, and for how long** (DESIGN rule 9).
 A ``Task`` keeps everything -- its result, its exception (with the
 traceback, hence the frames and their locals), target, args, kwargs and
@@ -87,7 +107,7 @@ class Task:
         "id", "name", "tt", "priority", "status", "target", "args", "kwargs",
         "callback", "delay", "time_submitted", "time_queued", "time_started",
         "time_completed", "result", "exception", "supervisor_id",
-        "_auto", "_lock", "_done_callbacks", "_timeouts_fired", "_handle",
+        "auto", "handle", "timeouts_fired", "_lock", "_done_callbacks",
         "__weakref__",
     )
 
@@ -112,15 +132,17 @@ class Task:
         self.result: Any = None
         self.exception: BaseException | None = None
         self.supervisor_id = supervisor_id
-        # True: the supervisor completes the task when its target returns.
-        # False (put_task): the target holds its slot until mark_task_completed.
-        self._auto = auto
+        # Engine-internal (see the module docstring). True: the supervisor
+        # completes the task when its target returns; False (put_task): the
+        # target holds its slot until mark_task_completed.
+        self.auto = auto
+        # The pool's per-task handle (None, an mp Backend, a CoroutineHandle).
+        self.handle: Any = None
+        # Bit 1: timeout_warning fired, bit 2: timeout_critical fired.
+        self.timeouts_fired = 0
+        # The supervisor's lock: it guards every mutable field of the task.
         self._lock = lock
         self._done_callbacks: list[Callable[[], Any]] | None = None
-        # Bit 1: timeout_warning fired, bit 2: timeout_critical fired.
-        self._timeouts_fired = 0
-        # Engine-private per-type handle (timer of a delayed task, future, ...).
-        self._handle: Any = None
 
     # -- state -----------------------------------------------------------
     def is_started(self) -> bool:
@@ -137,7 +159,7 @@ class Task:
             if self.status in FINAL_STATUSES:
                 return True
             event = threading.Event()
-            self._add_done_callback_locked(event.set)
+            self.add_done_callback_locked(event.set)
         return event.wait(timeout)
 
     def outcome(self) -> Any:
@@ -159,10 +181,10 @@ class Task:
         return self._wait_async().__await__()
 
     async def _wait_async(self) -> Any:
-        await self._wait_finished()
+        await self.finished()
         return self.outcome()
 
-    async def _wait_finished(self) -> None:
+    async def finished(self) -> None:
         """Wait on the running loop until the task finishes; never raises its
         exception (the engine's own waiters, e.g. workers, read it as data)."""
         loop = asyncio.get_running_loop()
@@ -177,14 +199,8 @@ class Task:
                 except RuntimeError:  # that loop closed: nobody waits any more
                     pass
 
-            self._add_done_callback_locked(wake)
+            self.add_done_callback_locked(wake)
         await future
-
-    @property
-    def auto(self) -> bool:
-        """True for a ``submit`` task (completed when its target returns),
-        False for a ``put_task`` one (it holds its slot until marked completed)."""
-        return self._auto
 
     def add_done_callback(self, fn: Callable[[Task], Any]) -> None:
         """Call ``fn(task)`` once the task has finished: at once if it has,
@@ -194,18 +210,34 @@ class Task:
             raise TypeError(f"fn must be callable, got {fn!r}")
         with self._lock:
             if self.status not in FINAL_STATUSES:
-                self._add_done_callback_locked(functools.partial(fn, self))
+                self.add_done_callback_locked(functools.partial(fn, self))
                 return
         try:
             fn(self)
         except BaseException as exc:  # noqa: BLE001 - contained like every done callback
             log_contained(f"task done callback {fn!r}", exc, _log)
 
-    def _add_done_callback_locked(self, fn: Callable[[], Any]) -> None:
+    # -- engine-internal ------------------------------------------------------
+    def add_done_callback_locked(self, fn: Callable[[], Any]) -> None:
+        """With the supervisor's lock held: ``fn()`` once the task finishes."""
         if self._done_callbacks is None:
             self._done_callbacks = [fn]
         else:
             self._done_callbacks.append(fn)
+
+    def take_done_callbacks_locked(self) -> list[Callable[[], Any]] | None:
+        """With the lock held, as the task finishes: its callbacks, released."""
+        callbacks, self._done_callbacks = self._done_callbacks, None
+        return callbacks
+
+    def call_when_done(self, fn: Callable[[], Any]) -> bool:
+        """Any thread: ``fn()`` once the task finishes; ``False`` (and ``fn``
+        not called) if it has finished already."""
+        with self._lock:
+            if self.status in FINAL_STATUSES:
+                return False
+            self.add_done_callback_locked(fn)
+            return True
 
     def __repr__(self) -> str:
         return (
@@ -302,7 +334,7 @@ class FinishedTask:
         self.time_started = task.time_started
         self.time_completed = task.time_completed
         self.supervisor_id = task.supervisor_id
-        self.auto = task._auto
+        self.auto = task.auto
         self.result: str | None = None
         self.exception: RecordedError | None = None
         self.target: Callable[..., Any] | None = None

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .constants import FINAL_STATUSES, TASK_NORMAL, TT_MP, TT_THREAD, check_priority
+from .constants import TASK_NORMAL, TT_MP, TT_THREAD, check_priority
 from .default import task_supervisor
 from .supervisor import TaskSupervisor
 from .task import Task
@@ -60,12 +60,12 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
         @functools.wraps(f)
         def submit_coroutine(*args: Any, **kwargs: Any) -> Task:
             sup = supervisor or _default_supervisor()
-            target_loop = sup._resolve_loop(loop)
+            target_loop = sup.registry.resolve_loop(loop)
             coro = f(*args, **kwargs)
             if callback is not None:
                 coro = _then(coro, callback)
-            return sup._submit_coroutine(coro, target_loop, name=task_name, priority=priority,
-                                         delay=delay)
+            return sup.dispatcher.submit_coroutine(coro, target_loop, name=task_name,
+                                                   priority=priority, delay=delay)
 
         return submit_coroutine
     if isinstance(tt, bool) or tt not in (TT_THREAD, TT_MP):
@@ -157,10 +157,8 @@ def _wait_all(tasks: list[Task], timeout: float | None) -> bool:
 
     registered = 0
     for task in tasks:
-        with task._lock:
-            if task.status not in FINAL_STATUSES:
-                task._add_done_callback_locked(done)
-                registered += 1
+        if task.call_when_done(done):
+            registered += 1
     if not registered:
         return True
     last_ticket[0] = registered + 1  # the callbacks' tickets and ours

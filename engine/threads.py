@@ -24,6 +24,12 @@ contained on the worker thread (see ``usercode``): the target's exception
 fails its task, the callback's is logged, and the thread goes on serving.
 If the OS refuses a new thread, the task it was for fails and the thread
 counts are given back.
+
+``ThreadPool`` follows the pool protocol of ``engine.dispatch`` (actions
+``Wake`` and ``Spawn``). Threads: ``*_locked`` methods with the supervisor's
+lock held, from any thread; ``run_actions``, ``current_task`` and
+``owns_current_thread`` from any thread without it; the rest runs on the
+pool's own worker threads.
 """
 
 from __future__ import annotations
@@ -34,9 +40,10 @@ import threading
 import time
 from typing import Any
 
+from .admission import Admission, PoolSettings
 from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED
+from .dispatch import Action, Spawn, Wake
 from .ledger import Callback, Ledger, run_callbacks
-from .pool import Admission, PoolSettings
 from .task import Task
 from .usercode import call_user
 
@@ -48,6 +55,8 @@ monotonic = time.monotonic
 
 
 class _Worker:
+    """A parked (or busy) pool thread's hand-off point."""
+
     __slots__ = ("wake", "item")
 
     def __init__(self) -> None:
@@ -90,7 +99,7 @@ class ThreadPool:
         self.min_size = settings.effective_min_size
 
     # -- called with the lock held ----------------------------------------
-    def configure_locked(self, settings: PoolSettings, actions: list) -> None:
+    def configure_locked(self, settings: PoolSettings, actions: list[Action]) -> None:
         """Apply new settings: admit what now fits, retire what no longer does."""
         self.admission.configure(settings)
         self.max_size = settings.effective_max_size
@@ -103,36 +112,33 @@ class ThreadPool:
         if not self._closing:
             self.prespawn_locked(actions)
 
-    def prespawn_locked(self, actions: list) -> None:
+    def prespawn_locked(self, actions: list[Action]) -> None:
         """Start idle threads up to ``min_size``."""
         for _ in range(self.min_size - self._alive):
             self._alive += 1
-            actions.append(None)
+            actions.append(Spawn(None))
 
-    def submit_locked(self, task: Task, now: float, actions: list) -> None:
+    def submit_locked(self, task: Task, now: float, actions: list[Action]) -> None:
         """Start ``task`` now if admission allows, else queue it."""
         admission = self.admission
-        ledger = self._ledger
-        ledger.queued_locked(task, now)
         p = task.priority
-        if p == TASK_CRITICAL or (
+        start = p == TASK_CRITICAL or (
             admission.may_start(p)
             and self._busy < self.max_size
             and not admission.is_blocked(p)
-        ):
-            admission.start_new(task)
-            ledger.started_locked(task, now)
+        )
+        ledger = self._ledger
+        ledger.queue_locked(admission, task, now, file=not start)
+        if start:
+            ledger.start_locked(admission, task, now)
             self._assign_locked(task, actions)
-        else:
-            admission.enqueue(task)
 
-    def enqueue_released_locked(self, task: Task, now: float, actions: list) -> None:
+    def release_locked(self, task: Task, now: float, actions: list[Action]) -> None:
         """A delayed task's delay is over: queue it and dispatch."""
-        self._ledger.queued_locked(task, now)
-        self.admission.enqueue(task, from_delay=True)
+        self._ledger.queue_locked(self.admission, task, now, released=True)
         self.dispatch_locked(actions)
 
-    def dispatch_locked(self, actions: list, own: bool = False) -> Task | None:
+    def dispatch_locked(self, actions: list[Action], own: bool = False) -> Task | None:
         """Start queued tasks while the most urgent one may start.
 
         With ``own``, the first task is returned for the calling worker
@@ -148,51 +154,51 @@ class ThreadPool:
                 return None
             if p != TASK_CRITICAL and self._busy - own >= self.max_size:
                 return None  # no OS thread may take it
-            admission.start_head(task)
-            self._ledger.started_locked(task, monotonic())
+            self._ledger.start_locked(admission, task, monotonic(), head=True)
             if own:
                 return task
             self._assign_locked(task, actions)
 
     def finish_locked(self, task: Task, status: int, result: Any,
-                      exception: BaseException | None, actions: list) -> list[Callback] | None:
+                      exception: BaseException | None,
+                      actions: list[Action]) -> list[Callback] | None:
         """End a started task and refill its slot."""
         callbacks = self._ledger.finish_locked(
             self.admission, task, status, result, exception, monotonic())
         self.dispatch_locked(actions)
         return callbacks
 
-    def close_locked(self, actions: list) -> None:
+    def close_locked(self, actions: list[Action]) -> None:
         """Supervisor stopping: idle workers exit, busy ones exit when done."""
         self._closing = True
         while self._idle:
             self._retire_one_locked(actions)
 
-    def reopen_locked(self, actions: list) -> None:
+    def reopen_locked(self, actions: list[Action]) -> None:
         self._closing = False
         self.prespawn_locked(actions)
 
     def counts_locked(self) -> tuple[int, int]:
         return self._alive, self._busy
 
-    def _assign_locked(self, task: Task, actions: list) -> None:
+    def _assign_locked(self, task: Task, actions: list[Action]) -> None:
         self._busy += 1
         if self._idle:
             worker = self._idle.pop()
             worker.item = task
-            actions.append(worker)
+            actions.append(Wake(worker))
         else:
             self._alive += 1
-            actions.append(task)
+            actions.append(Spawn(task))
 
-    def _retire_one_locked(self, actions: list) -> None:
+    def _retire_one_locked(self, actions: list[Action]) -> None:
         worker = self._idle.pop(0)  # the coldest
         worker.item = _RETIRE
         self._alive -= 1
-        actions.append(worker)
+        actions.append(Wake(worker))
 
     # -- called without the lock --------------------------------------------
-    def run_actions(self, actions: list) -> None:
+    def run_actions(self, actions: list[Action]) -> None:
         """Carry out hand-offs decided under the lock: wake or start workers.
 
         Every hand-off is carried out even if the calling thread is
@@ -202,17 +208,18 @@ class ThreadPool:
         interrupted: BaseException | None = None
         for action in actions:
             try:
-                if type(action) is _Worker:
-                    action.wake.release()
-                else:  # a Task to start on a new thread, or None for an idle one
+                if type(action) is Wake:
+                    action.worker.wake.release()
+                else:  # Spawn: a thread for its task, or an idle one
+                    task, action.task = action.task, None
                     # In a list the thread empties: Thread keeps its args for life.
                     thread = threading.Thread(
-                        target=self._thread_main, args=([action],),
+                        target=self._thread_main, args=([task],),
                         name=f"{self.name_prefix}{next(self._names)}", daemon=True)
                     try:
                         thread.start()
                     except RuntimeError as exc:  # "can't start new thread": it never ran
-                        self._thread_refused(action, exc)
+                        self._thread_refused(task, exc)
             except BaseException as exc:  # noqa: BLE001 - the hand-off itself was done
                 interrupted = interrupted or exc
         if interrupted is not None:
@@ -223,7 +230,7 @@ class ThreadPool:
         reservation back and fail the task it was for (the counters stay right)."""
         log.error("the OS refused a new worker thread (%s: %s)%s", type(exc).__name__, exc,
                   f"; task {task.id!r} ({task.name}) fails" if task is not None else "")
-        actions: list = []
+        actions: list[Action] = []
         callbacks = None
         with self._lock:
             self._alive -= 1
@@ -261,7 +268,7 @@ class ThreadPool:
                 if task is None:
                     return
             result, exception = self._execute(task)
-            actions: list = []
+            actions: list[Action] = []
             with lock:
                 callbacks = self._after_run_locked(task, result, exception, actions)
                 task = self.dispatch_locked(actions, own=True)
@@ -315,13 +322,13 @@ class ThreadPool:
         return result, None
 
     def _after_run_locked(self, task: Task, result: Any, exception: BaseException | None,
-                          actions: list) -> list[Callback] | None:
+                          actions: list[Action]) -> list[Callback] | None:
         if task.time_completed is not None:  # marked completed by its target
             return None
         if exception is not None:
             return self._ledger.finish_locked(
                 self.admission, task, TASK_STATUS_FAILED, None, exception, monotonic())
-        if task._auto:
+        if task.auto:
             return self._ledger.finish_locked(
                 self.admission, task, TASK_STATUS_COMPLETED, result, None, monotonic())
         task.result = result  # put_task: the slot is held until mark_task_completed

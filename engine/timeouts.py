@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .admission import TIMEOUT_CRITICAL, TIMEOUT_WARNING, Admission
 from .ledger import Ledger
-from .pool import TIMEOUT_CRITICAL, TIMEOUT_WARNING, Admission
 from .task import Task
 from .usercode import call_user, reraise_if_main_interrupt
 from .validate import check_seconds

@@ -304,9 +304,9 @@ class BackgroundWorker:
     def _resolve_loop(self, sup: TaskSupervisor, loop_ref: Any) -> asyncio.AbstractEventLoop:
         if self._is_async():
             if loop_ref is None and sup.get_aloop() is None:
-                return sup._loop  # no aloop at all: the supervisor's own loop
-            return sup._resolve_loop(loop_ref)
-        return sup._loop  # sync executors are scheduled from the supervisor's loop
+                return sup.dispatcher.loop  # no aloop at all: the supervisor's own loop
+            return sup.registry.resolve_loop(loop_ref)
+        return sup.dispatcher.loop  # sync executors are scheduled from the supervisor's loop
 
     def stop(self, wait: bool | float = True) -> None:
         """Stop after the current execution and wait for it: ``wait=True``
@@ -453,7 +453,7 @@ class BackgroundWorker:
             return ok, value
         if self._is_async():
             coro = self.run(*args, **self._executor_kwargs())
-            return await self._await_task(self._sup._submit_coroutine(
+            return await self._await_task(self._sup.dispatcher.submit_coroutine(
                 coro, asyncio.get_running_loop(), name=self.name, priority=self.priority))
         return await self._await_task(self._submit(self._run_in_thread, args,
                                                    self._executor_kwargs()))
@@ -470,7 +470,7 @@ class BackgroundWorker:
         """Wait for ``task`` without re-raising its exception on this loop."""
         self._current = task
         try:
-            await task._wait_finished()
+            await task.finished()
         finally:
             self._current = None
         if task.status == TASK_STATUS_COMPLETED:
@@ -491,8 +491,8 @@ class BackgroundWorker:
     def _submit(self, target: Callable[..., Any], args: tuple, kwargs: dict,
                 tt: int = TT_THREAD) -> Task:
         """A task completed when ``target`` returns, named after the worker."""
-        return self._sup._submit(target, args, kwargs, None, self.priority, None, tt, None,
-                                 name=self.name, auto=True)
+        return self._sup.dispatcher.submit(target=target, args=args, kwargs=kwargs,
+                                           priority=self.priority, tt=tt, name=self.name)
 
     def _executor_kwargs(self) -> dict:
         return {**self._kwargs, "_worker": self, "_name": self.name, "o": self.o}

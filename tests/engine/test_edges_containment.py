@@ -143,7 +143,7 @@ def test_coroutine_task_on_an_external_loop_raising_system_exit(make_supervisor,
     async def leave():
         raise SystemExit(7)
 
-    task = sup._submit_coroutine(leave(), external_loop)
+    task = sup.dispatcher.submit_coroutine(leave(), external_loop)
     assert task.wait(WAIT) and task.status == TASK_STATUS_FAILED
 
     async def ping():

@@ -184,7 +184,7 @@ def test_a_flood_of_queue_timeouts_is_bounded_per_loop_turn(make_supervisor, cap
     sup = make_supervisor(pool_size=1, reserve_normal=0, reserve_high=0)
     blocker = threading.Event()
     sup.submit(blocker.wait, 30)
-    loop = sup._loop
+    loop = sup.dispatcher.loop
     turn = [0]
 
     def tick():  # counts the loop's turns: it re-arms itself for the next one

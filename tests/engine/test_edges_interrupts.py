@@ -28,7 +28,7 @@ def test_ctrl_c_in_the_last_step_of_stop_leaves_no_loop_thread(monkeypatch):
 
     sup = TaskSupervisor("ctrlc_last_step")
     sup.start()
-    thread = sup._runner.thread
+    thread = sup._life.runner.thread
 
     def interrupted_detach():
         raise KeyboardInterrupt

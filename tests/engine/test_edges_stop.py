@@ -228,7 +228,7 @@ def test_a_closed_host_loop_ends_its_coroutine_tasks(make_supervisor):
     async def forever():
         await asyncio.sleep(3600)
 
-    task = sup._submit_coroutine(forever(), loop)
+    task = sup.dispatcher.submit_coroutine(forever(), loop)
     loop.run_until_complete(asyncio.sleep(0.01))
     loop.close()
     assert not sup.is_active()

@@ -19,7 +19,10 @@ cannot start" implies "nothing can start", so a dispatcher only ever looks
 at one queue head.
 
 ``Admission`` is not thread-safe: its owner calls every method while holding
-the supervisor's lock.
+the supervisor's lock. Its transitions (``count_*``, ``finish``) are made
+only by the ledger (``engine.ledger``), which changes a task's fields, the
+counts and the events together; pools only read ``may_start``, ``head``
+and ``is_blocked``. ``PoolSettings`` is immutable: any thread.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from .validate import MAX_THREADS, check_count
 
 CPU_COUNT = os.cpu_count() or 1
 
-#: Timeout levels (bit values stored in ``Task._timeouts_fired``).
+#: Timeout levels (bit values stored in ``Task.timeouts_fired``).
 TIMEOUT_WARNING = 1
 TIMEOUT_CRITICAL = 2
 TIMEOUT_LEVELS = (TIMEOUT_WARNING, TIMEOUT_CRITICAL)
@@ -163,43 +166,31 @@ class Admission:
                 return False
         return False
 
-    # -- transitions (the caller sets the task's own fields) ---------------
-    def submit_delayed(self, task: Task) -> None:
+    # -- transitions: called by the ledger only ------------------------------
+    def count_delayed(self, task: Task) -> None:
+        """A new task waits out its delay (no slot, no queue)."""
         self.submitted += 1
         self.delayed[task.priority] += 1
 
-    def enqueue(self, task: Task, *, from_delay: bool = False) -> None:
-        self.count_queued(task, from_delay=from_delay)
-        self.queues[task.priority].append(task)
-
-    def count_queued(self, task: Task, *, from_delay: bool = False) -> None:
-        """Count a queued task; ``enqueue`` also files it, pools that keep
-        their own queue (an aloop's) only count it."""
+    def count_queued(self, task: Task, *, released: bool = False, file: bool = True) -> None:
+        """A task enters the queue: a new one, or ``released`` from its delay.
+        With ``file`` it joins its priority's FIFO; without, it is only
+        counted (it starts at once, or its pool keeps its own queue)."""
         p = task.priority
-        if from_delay:
+        if released:
             self.delayed[p] -= 1
         else:
             self.submitted += 1
         self.queued[p] += 1
+        if file:
+            self.queues[p].append(task)
 
-    def count_started(self, task: Task) -> None:
-        """Count the start of a task counted by ``count_queued``."""
-        self.queued[task.priority] -= 1
-        self._count_start(task.priority)
-
-    def start_new(self, task: Task) -> None:
-        """Count a task that starts without ever waiting in a queue."""
-        self.submitted += 1
-        self._count_start(task.priority)
-
-    def start_head(self, task: Task) -> None:
-        """Count the start of ``task``, which ``head()`` just returned."""
+    def count_started(self, task: Task, *, head: bool = False) -> None:
+        """A queued task starts; ``head``: it is the one ``head()`` just returned."""
         p = task.priority
-        self._popleft(p)
+        if head:
+            self._popleft(p)
         self.queued[p] -= 1
-        self._count_start(p)
-
-    def _count_start(self, p: int) -> None:
         self.running[p] += 1
         self.active += 1
         self.started += 1
@@ -246,8 +237,8 @@ class Admission:
             for task in islice(queue, i, None):
                 if task.time_queued > deadline or len(due) >= limit:
                     break
-                if task.status == TASK_STATUS_QUEUED and not task._timeouts_fired & level:
-                    task._timeouts_fired |= level
+                if task.status == TASK_STATUS_QUEUED and not task.timeouts_fired & level:
+                    task.timeouts_fired |= level
                     due.append(task)
                 i += 1
             upto[p] = i
