@@ -3,9 +3,9 @@
 ``GraphsPanel`` draws the console's recorded time series (``gui.series``:
 one sample per ``bridge.stats_updated``, 30 minutes at 20 Hz, and the rates;
 the window's status bar shares the same recorder). It reads nothing else of
-the engine. Every
-``bridge.action_applied`` becomes a marker (a vertical line with a short
-label) on every graph, so an operator action and its effect share a screen.
+the engine. Every ``bridge.action_applied`` becomes a marker (a vertical
+line with a short label, ``graph_markers``) on every graph, so an operator
+action and its effect share a screen.
 
 What is drawn, per pool (thread and process): running tasks per priority as
 stacked areas (CRITICAL at the bottom), queued tasks per priority as dashed
@@ -35,14 +35,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette, QPen
+from PySide6.QtGui import QPalette, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -73,19 +72,17 @@ from ..series import (
 )
 from ..theme import (
     LIMIT_COLORS,
-    MARKER_COLOR,
     PRIORITY_COLORS,
     legend_html,
     mix_colors,
     pool_legend_html,
 )
+from .graph_markers import Markers
 
 #: Time windows offered to the operator: label → seconds.
 WINDOWS = {"1 min": 60, "5 min": 300, "30 min": 1800}
 assert max(WINDOWS.values()) <= HISTORY and max(REFRESH_RATES) <= MAX_SAMPLE_HZ
 SCROLL_STEP = 0.02  # of the window: how far a live view scrolls at once
-MAX_MARKERS = 200
-MARKER_LABEL_CHARS = 32
 POOL_TITLES = {"thread": "Thread pool", "mp": "Process pool"}
 LIMIT_SHORT = {"pool_size": "pool", "reserve_normal": "normal", "reserve_high": "high",
                "max_size": "max"}
@@ -125,7 +122,6 @@ class GraphsPanel(QWidget):
         self._dirty = False  # data recorded since the last redraw
         self._setting_range = False  # our own range change, not the operator's
         self._redraws = 0
-        self._markers: deque[tuple[float, str, list[Any]]] = deque()
         self._curves: dict[str, pg.PlotCurveItem] = {}  # column → its curve
         self._plot_columns: dict[str, list[str]] = {}  # plot → columns drawn on it
         # column → when its curve is worth drawing: "finite", "nonzero", or the
@@ -141,6 +137,7 @@ class GraphsPanel(QWidget):
 
         self._build_controls()
         self._build_graphs()
+        self._markers = Markers(self._plots, tuple(POOLS), self._clock_offset)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
@@ -324,36 +321,8 @@ class GraphsPanel(QWidget):
             self._redraw()
 
     def _on_action_applied(self, description: str) -> None:
-        self._add_marker(time.monotonic(), description)
-
-    # -- markers --------------------------------------------------------------
-    def _add_marker(self, when: float, description: str) -> None:
-        x = when + self._clock_offset
-        short = description if len(description) <= MARKER_LABEL_CHARS else (
-            description[:MARKER_LABEL_CHARS - 1] + "…")
-        pen = pg.mkPen(MARKER_COLOR, width=1, style=Qt.PenStyle.DashLine)
-        fill = QColor(self.palette().color(QPalette.ColorRole.Base))
-        fill.setAlpha(200)  # the label stays readable over the data
-        items = []
-        for name, plot in self._plots.items():
-            labelled = name in POOLS
-            line = pg.InfiniteLine(
-                pos=x, angle=90, movable=False, pen=pen,
-                label=short if labelled else None,
-                labelOpts={"position": 0.97, "color": MARKER_COLOR, "rotateAxis": (1, 0),
-                           "anchors": [(1, 0), (1, 0)], "fill": fill} if labelled else None)
-            line.setToolTip(description)
-            line.setZValue(40)
-            plot.addItem(line, ignoreBounds=True)
-            items.append(line)
-        self._markers.append((when, description, items))
-        while len(self._markers) > MAX_MARKERS:
-            self._drop_marker()
-
-    def _drop_marker(self) -> None:
-        _, _, items = self._markers.popleft()
-        for item, plot in zip(items, self._plots.values(), strict=True):
-            plot.removeItem(item)
+        self._markers.add(time.monotonic(), description,
+                          self.palette().color(QPalette.ColorRole.Base))
 
     # -- drawing ----------------------------------------------------------------
     def _redraw(self) -> None:
@@ -393,7 +362,7 @@ class GraphsPanel(QWidget):
                     curve.setVisible(False)
             self._set_y_top(key, top)
         self._label_limits(i1 - 1)
-        self._prune_markers(x[0])
+        self._markers.prune(x[0])
         self._dirty = False
         self._redraws += 1
 
@@ -438,10 +407,6 @@ class GraphsPanel(QWidget):
     def limit_labels(self, pool: str) -> list[str]:
         """The limit labels shown beside a pool's graph ("thread" or "mp")."""
         return [text for _, text in self._limit_ticks[pool]]
-
-    def _prune_markers(self, oldest_x: float) -> None:
-        while self._markers and self._markers[0][0] + self._clock_offset < oldest_x:
-            self._drop_marker()
 
     def _follow(self, newest: float) -> None:
         """Keep the newest sample in view, scrolling in steps of ``SCROLL_STEP``
@@ -576,7 +541,7 @@ class GraphsPanel(QWidget):
 
     def markers(self) -> list[tuple[float, str]]:
         """Operator actions drawn as markers: (monotonic time, description)."""
-        return [(when, description) for when, description, _ in self._markers]
+        return self._markers.listed()
 
     def plots(self) -> dict[str, pg.PlotItem]:
         """The plots: "thread", "mp" (pools), "rates" and "waits"."""

@@ -1,0 +1,70 @@
+"""Operator-action markers on the graphs: a dashed vertical line on every plot
+at the moment an action was applied, labelled on the pool plots.
+
+``Markers`` owns the lines it drew (at most ``MAX_MARKERS``, the oldest
+dropped first, and those older than the recorded history pruned). Times are
+monotonic seconds; lines are drawn at wall-clock x (monotonic + the
+recorder's clock offset). GUI thread only.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from ..theme import MARKER_COLOR
+
+MAX_MARKERS = 200
+MARKER_LABEL_CHARS = 32
+
+
+class Markers:
+    """The markers drawn on ``plots`` (name → plot; ``labelled`` names get a label)."""
+
+    def __init__(self, plots: dict[str, pg.PlotItem], labelled: tuple[str, ...],
+                 clock_offset: float) -> None:
+        self._plots = plots
+        self._labelled = labelled
+        self._clock_offset = clock_offset
+        self._markers: deque[tuple[float, str, list[pg.InfiniteLine]]] = deque()
+
+    def add(self, when: float, description: str, fill: QColor) -> None:
+        """A marker at monotonic time ``when``; ``fill`` behind its label."""
+        x = when + self._clock_offset
+        short = description if len(description) <= MARKER_LABEL_CHARS else (
+            description[:MARKER_LABEL_CHARS - 1] + "…")
+        pen = pg.mkPen(MARKER_COLOR, width=1, style=Qt.PenStyle.DashLine)
+        fill = QColor(fill)
+        fill.setAlpha(200)  # the label stays readable over the data
+        items = []
+        for name, plot in self._plots.items():
+            labelled = name in self._labelled
+            line = pg.InfiniteLine(
+                pos=x, angle=90, movable=False, pen=pen,
+                label=short if labelled else None,
+                labelOpts={"position": 0.97, "color": MARKER_COLOR, "rotateAxis": (1, 0),
+                           "anchors": [(1, 0), (1, 0)], "fill": fill} if labelled else None)
+            line.setToolTip(description)
+            line.setZValue(40)
+            plot.addItem(line, ignoreBounds=True)
+            items.append(line)
+        self._markers.append((when, description, items))
+        while len(self._markers) > MAX_MARKERS:
+            self._drop_oldest()
+
+    def prune(self, oldest_x: float) -> None:
+        """Drop the markers left of ``oldest_x`` (wall-clock x of the oldest sample)."""
+        while self._markers and self._markers[0][0] + self._clock_offset < oldest_x:
+            self._drop_oldest()
+
+    def listed(self) -> list[tuple[float, str]]:
+        """(monotonic time, description) of every marker, oldest first."""
+        return [(when, description) for when, description, _ in self._markers]
+
+    def _drop_oldest(self) -> None:
+        _, _, items = self._markers.popleft()
+        for item, plot in zip(items, self._plots.values(), strict=True):
+            plot.removeItem(item)
