@@ -3,6 +3,7 @@ a multiprocessing pool and background workers.
 
 Public names only. ``task_supervisor`` is the default supervisor (id
 ``"default"``), created on import and not started. No Qt is imported here.
+Every public name may be used from any thread unless its docstring says otherwise.
 """
 
 from .aloop import ALoop

@@ -221,10 +221,6 @@ class Admission:
                 upto[p] -= 1
 
     # -- inspection -------------------------------------------------------
-    def pending(self) -> int:
-        """Tasks accepted and not finished: queued + delayed + running."""
-        return sum(self.queued.values()) + sum(self.delayed.values()) + self.active
-
     def due_for_timeout(self, level: int, deadline: float, limit: int) -> list[Task]:
         """Queued tasks that entered their queue at or before ``deadline`` and
         have not been checked for ``level`` yet, at most ``limit`` of them

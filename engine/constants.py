@@ -2,6 +2,8 @@
 
 Values are compatible with the original task-supervisor library: a lower
 priority number is more urgent.
+
+Constants and one pure check: importable and callable from any thread.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .admission import Admission
 from .constants import (
@@ -68,6 +68,9 @@ from .constants import (
 from .ledger import Callback, Ledger, run_callbacks
 from .task import Task
 from .validate import check_seconds, check_task_id
+
+if TYPE_CHECKING:
+    from .coroutines import CoroutinePool
 
 monotonic = time.monotonic
 
@@ -148,6 +151,7 @@ class Dispatcher:
         self.lock = lock
         self.ledger = ledger
         self.pools = pools
+        self._coroutines: CoroutinePool = pools[TT_COROUTINE]  # type: ignore[assignment]
         # Before an mp task is built: checks that its target pickles and makes
         # sure there is a pool (the supervisor's; raises to refuse the task).
         self._prepare_mp = prepare_mp
@@ -215,7 +219,7 @@ class Dispatcher:
                 raise RuntimeError(f"loop {loop!r} is closed")
             task = Task(next(self._ids), name or coro.__qualname__, TT_COROUTINE, priority,
                         coro, (), {}, None, delay, True, self.lock, self.supervisor_id)
-            task.handle = self.pools[TT_COROUTINE].handle_for(loop)  # type: ignore[attr-defined]
+            task.handle = self._coroutines.handle_for(loop)
         except BaseException:
             coro.close()
             raise

@@ -46,6 +46,7 @@ class Inspection:
                  coroutines: CoroutinePool, registry: Registry) -> None:
         self._front = front
         self._dispatcher = dispatcher
+        # The supervisor's lock: guards the ledger, the pools and the state read here.
         self._lock = dispatcher.lock
         self._ledger = dispatcher.ledger
         self._threads = threads

@@ -80,6 +80,8 @@ class Lifecycle:
                  timeouts: QueueTimeouts) -> None:
         self.id = supervisor_id
         self.dispatcher = dispatcher
+        # The supervisor's lock: guards the dispatcher's state and loop, the
+        # ledger and the pools (see engine.supervisor).
         self.lock = dispatcher.lock
         self.ledger = dispatcher.ledger
         self.threads = threads

@@ -7,7 +7,7 @@ admitted task to it. Results come back on the backend's own thread (the
 executor's callback thread), which completes the task and sends the next
 eligible one -- no polling.
 
-Backends:
+Backends (``engine.backends``):
 
 * the engine's ``ProcessPool`` (``procpool.py``; what ``create_mp_pool``
   makes): the admitting thread writes the task straight to a worker's pipe,
@@ -46,7 +46,7 @@ User code is contained (``usercode``): a ``callback=`` that raises anything
 (``SystemExit`` included) is logged on the ``engine.mp`` logger and the task
 keeps its target's outcome; a job that cannot be pickled (whatever its
 ``__reduce__`` raises) fails its task on the sending thread; on every
-backend the job travels as bytes through ``procpool._child_job``, so a
+backend the job travels as bytes through ``procpool.child_job``, so a
 result or an exception that cannot be pickled or unpickled fails its task
 with a ``RemoteTaskError`` instead of breaking the backend's threads. A
 ``KeyboardInterrupt`` on the main thread is re-raised after the bookkeeping.
@@ -64,7 +64,6 @@ rebuilds run on a thread of their own.
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -74,31 +73,37 @@ import pickle
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from .admission import CPU_COUNT, Admission, PoolSettings
+from .backends import (
+    Backend,
+    BrokenBackend,
+    ExecutorBackend,
+    PoolBackend,
+    ProcessPoolBackend,
+)
 from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED, TASK_STATUS_STARTED
 from .dispatch import Action, Send
 from .ledger import Callback, Ledger, run_callbacks
-from .procpool import (  # noqa: F401 - re-exported: engine.mp names them too
+from .procchild import (  # noqa: F401 - re-exported: engine.mp names them too
     GUARD_ADVICE,
     START_METHOD,
     PoolBrokenError,
-    ProcessPool,
     RemoteTaskError,
     WorkerDiedError,
     WorkerStartError,
-    _child_call,
-    _child_job,
-    _text,
+    child_call,
+    child_job,
     decode_result,
+    error_text,
     exit_if_bootstrapping,
     mp_context,
     pickle_job,
     reimported_main,
 )
-from .procpool import SUPPORTED as PROCESS_POOL_SUPPORTED
+from .procchild import SUPPORTED as PROCESS_POOL_SUPPORTED
+from .procpool import ProcessPool
 from .task import Task
 from .usercode import (
     call_user,
@@ -137,7 +142,7 @@ def check_picklable(target: Callable[..., Any]) -> None:
     except BaseException as exc:  # noqa: BLE001 - a __reduce__ may raise anything
         reraise_if_main_interrupt(exc)
         raise TypeError(f"mp task target {safe_repr(target)} cannot be pickled "
-                        f"({_text(exc)}); mp targets must be importable module-level "
+                        f"({error_text(exc)}); mp targets must be importable module-level "
                         f"functions") from None
     try:
         _PICKLABLE_TARGETS[target] = None
@@ -145,201 +150,6 @@ def check_picklable(target: Callable[..., Any]) -> None:
             del _PICKLABLE_TARGETS[next(iter(_PICKLABLE_TARGETS))]
     except TypeError:
         pass
-
-
-Done = Callable[[Task, "Backend", bool, Any], None]
-Broken = Callable[["Backend", str], None]
-
-
-class Backend:
-    """Where admitted mp tasks run. ``owned``: the supervisor created it (and
-    terminates it when it stops or replaces it).
-
-    Backends whose worker processes are known are watched by a thread that
-    waits on the processes' sentinels: an abnormal exit is reported at once
-    through ``on_broken`` (the watcher re-reads the process list every half
-    second, as pools replace workers).
-    """
-
-    processes = 0
-
-    def __init__(self, owned: bool, on_broken: Broken) -> None:
-        self.owned = owned
-        self._on_broken = on_broken
-        self._closed = False
-        self._wake_r, self._wake_w = multiprocessing.Pipe(duplex=False)
-        self._watcher: threading.Thread | None = None
-
-    def send(self, task: Task, done: Done) -> None:
-        raise NotImplementedError
-
-    def worker_processes(self) -> list | None:
-        """The live worker processes, or ``None`` if they cannot be known."""
-        return None
-
-    def rebuild(self) -> Backend | None:
-        """A fresh backend like this one (owned by the supervisor), if possible."""
-        return None
-
-    def _terminate(self) -> None:
-        raise NotImplementedError
-
-    def start_watching(self) -> None:
-        if self.worker_processes() is not None:
-            self._watcher = threading.Thread(target=self._watch, name="supervisor_mp_watch",
-                                             daemon=True)
-            self._watcher.start()
-
-    def _watch(self) -> None:
-        try:
-            self._watch_workers()
-        except BaseException as exc:  # noqa: BLE001 - the pool's internals, user values
-            log_contained("the mp pool's worker watcher", exc, log)
-
-    def _watch_workers(self) -> None:
-        while not self._closed:
-            # Check the very processes waited on: a pool may drop a dead one
-            # from its list before we could look again.
-            workers = self.worker_processes() or []
-            multiprocessing.connection.wait([w.sentinel for w in workers] + [self._wake_r],
-                                            timeout=0.5)
-            if self._closed:
-                return
-            for worker in workers:
-                if worker.exitcode not in (0, None):
-                    self._on_broken(self, f"mp worker process {worker.pid} died "
-                                          f"(exit code {worker.exitcode})")
-                    return
-
-    def close(self, terminate: bool) -> None:
-        """Stop watching; ``terminate`` also kills the worker processes."""
-        if not self._closed:
-            self._closed = True
-            self._wake_w.send(None)
-        if terminate:
-            self._terminate()
-
-
-class PoolBackend(Backend):
-    """A ``multiprocessing.Pool``."""
-
-    def __init__(self, pool: multiprocessing.pool.Pool, owned: bool, on_broken: Broken) -> None:
-        super().__init__(owned, on_broken)
-        self.pool = pool
-        self.processes = pool._processes
-        self.start_watching()
-
-    def send(self, task: Task, done: Done) -> None:
-        self.pool.apply_async(
-            _child_job, (job_bytes(task),),
-            callback=lambda body: done(task, self, *decode_result(body, task.target)),
-            error_callback=lambda exc: done(task, self, False, exc))
-
-    def worker_processes(self) -> list:
-        return list(self.pool._pool)
-
-    def rebuild(self) -> Backend:
-        old = self.pool
-        pool = type(old)(processes=self.processes, initializer=old._initializer,
-                         initargs=old._initargs, maxtasksperchild=old._maxtasksperchild,
-                         context=old._ctx)
-        return PoolBackend(pool, True, self._on_broken)
-
-    def _terminate(self) -> None:
-        self.pool.terminate()
-
-
-class ProcessPoolBackend(Backend):
-    """The engine's ``ProcessPool``: it fails exactly the task a dying worker
-    ran and replaces the worker, so this backend is never watched or rebuilt
-    here. A pool whose workers keep dying while starting breaks itself
-    (``PoolBrokenError`` from ``send``: every task then fails with it)."""
-
-    def __init__(self, pool: ProcessPool, owned: bool, on_broken: Broken) -> None:
-        super().__init__(owned, on_broken)
-        self.pool = pool
-        self.processes = pool.processes
-
-    def send(self, task: Task, done: Done) -> None:
-        self.pool.send(task.target, task.args, task.kwargs, functools.partial(done, task, self))
-
-    def _terminate(self) -> None:
-        self.pool.terminate()
-
-
-class ExecutorBackend(Backend):
-    """Any ``concurrent.futures.Executor`` (process pool, Dask client executor...)."""
-
-    def __init__(self, executor: concurrent.futures.Executor, owned: bool,
-                 on_broken: Broken) -> None:
-        super().__init__(owned, on_broken)
-        self.executor = executor
-        self.processes = getattr(executor, "_max_workers", 0) or 0
-        self.start_watching()
-
-    def send(self, task: Task, done: Done) -> None:
-        future = self.executor.submit(_child_job, job_bytes(task))
-        future.add_done_callback(lambda f: self._resolve(task, f, done))
-
-    def _resolve(self, task: Task, future: concurrent.futures.Future, done: Done) -> None:
-        if future.cancelled():
-            done(task, self, False, concurrent.futures.CancelledError("mp future canceled"))
-            return
-        exc = future.exception()
-        if isinstance(exc, BrokenProcessPool):
-            dead = [f"{p.pid} (exit code {p.exitcode})" for p in self.worker_processes() or ()
-                    if p.exitcode not in (0, None)]
-            who = f"mp worker process {', '.join(dead)}" if dead else "mp worker process"
-            self._on_broken(self, f"{who} died ({exc})")
-        elif exc is not None:
-            done(task, self, False, exc)
-        else:
-            done(task, self, *decode_result(future.result(), task.target))
-
-    def worker_processes(self) -> list | None:
-        # A ProcessPoolExecutor starts workers on demand and only notices a
-        # dead one at its next result (CPython 3.11): watch them ourselves.
-        if isinstance(self.executor, concurrent.futures.ProcessPoolExecutor):
-            return list((self.executor._processes or {}).values())
-        return None
-
-    def rebuild(self) -> Backend | None:
-        old = self.executor
-        if not isinstance(old, concurrent.futures.ProcessPoolExecutor):
-            return None
-        executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=old._max_workers, mp_context=old._mp_context,
-            initializer=old._initializer, initargs=old._initargs)
-        return ExecutorBackend(executor, True, self._on_broken)
-
-    def _terminate(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        for process in self.worker_processes() or ():
-            if process.is_alive():
-                process.terminate()
-
-
-class BrokenBackend(Backend):
-    """Where mp tasks go once a standard backend broke ``MAX_REBUILDS``
-    times in a row: each fails at once with ``PoolBrokenError(reason)``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(True, lambda backend, why: None)
-        self.reason = reason
-
-    def send(self, task: Task, done: Done) -> None:
-        raise PoolBrokenError(self.reason)
-
-    def _terminate(self) -> None:
-        pass
-
-
-def job_bytes(task: Task) -> bytes:
-    """``task``'s job pickled for ``_child_job`` (with multiprocessing's
-    pickler, as the backend itself would: it registers reducers for
-    connections and the like)."""
-    return bytes(pickle_job(task.target, task.args, task.kwargs,
-                            multiprocessing.reduction.ForkingPickler.dumps))
 
 
 def _rebuild_delay(breaks: int) -> float:
@@ -602,7 +412,7 @@ class MpPool:
                     break
                 except BaseException as exc:  # noqa: BLE001 - OSError, a bad initializer...
                     log_contained("rebuilding the mp pool", exc, log)
-                    reason = f"the mp pool could not be rebuilt ({_text(exc)})"
+                    reason = f"the mp pool could not be rebuilt ({error_text(exc)})"
                 with self._lock:
                     self._breaks += 1
                     breaks = self._breaks

@@ -80,7 +80,7 @@ locks other threads held at fork time (CPython #84559); ``forkserver`` forks
 children from a clean single-threaded server instead.
 
 What user values can break is contained on both sides: children run
-``_run_job``, which returns the pickled ``(ok, value)`` and never raises --
+``procchild._run_job``, which returns the pickled ``(ok, value)`` and never raises --
 a target raising anything (``SystemExit`` and ``KeyboardInterrupt``
 included), an exception whose class cannot be unpickled (CPython #103061) or
 whose ``__reduce__`` raises, a result that cannot be pickled: each arrives as
@@ -89,8 +89,9 @@ where the exception itself cannot travel) and the worker keeps serving. In
 the parent, a result whose unpickling raises fails its job, and a callback
 that raises anything is logged; the reader thread survives both.
 ``multiprocessing.Pool`` and executor backends (``mp.py``) send the same
-job through ``_child_job`` (bytes in, bytes out), so they get the same
-containment.
+job through ``procchild.child_job`` (bytes in, bytes out), so they get the
+same containment. What crosses the boundary (errors, encoding, wire format,
+the worker's main loop) lives in ``engine.procchild``.
 
 Threads: ``send``, ``submit``, ``shutdown``, ``terminate`` and the properties
 may be called from any thread, callbacks included. POSIX only (``SUPPORTED``:
@@ -108,282 +109,53 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
 import os
-import pickle
 import selectors
-import signal
 import socket
-import struct
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
-from .usercode import is_main_interrupt, log_contained, safe_repr
+from .procchild import (  # noqa: F401 - some re-exported: engine.procpool names them too
+    BIG_JOB_HEADER,
+    BIG_LENGTH,
+    DONTWAIT,
+    EXIT_MESSAGE,
+    EXIT_UNGUARDED_MAIN,
+    GUARD_ADVICE,
+    JOB_HEADER,
+    JOB_ID,
+    LENGTH,
+    MAX_SMALL,
+    MAX_START_FAILURES,
+    READ_SIZE,
+    RESTART_BACKOFF,
+    RESTART_BACKOFF_MAX,
+    SLOT_RUNNING,
+    SLOT_STAGE,
+    STAGE_INIT,
+    STAGE_READY,
+    START_METHOD,
+    SUPPORTED,
+    Callback,
+    PoolBrokenError,
+    RemoteTaskError,
+    WorkerDiedError,
+    WorkerStartError,
+    child_call,
+    child_job,
+    decode_result,
+    error_text,
+    exit_if_bootstrapping,
+    job_name,
+    mp_context,
+    pickle_job,
+    reimported_main,
+    worker_main,
+)
+from .usercode import log_contained, safe_repr
 
 log = logging.getLogger(__name__)
-
-SUPPORTED = os.name == "posix"
-
-START_METHOD = ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                else "spawn")
-
-#: Consecutive start failures (no job completing in between) that break a pool.
-MAX_START_FAILURES = 5
-#: Restart delay after the first start failure at an index; doubled for each
-#: further one there, capped at ``RESTART_BACKOFF_MAX``.
-RESTART_BACKOFF = 0.05
-RESTART_BACKOFF_MAX = 2.0
-#: Exit code of a worker whose re-run main module tried to create a pool.
-EXIT_UNGUARDED_MAIN = 78
-
-GUARD_ADVICE = ('an mp script\'s main module must be guarded with '
-                '`if __name__ == "__main__":` (the engine starts worker processes with the '
-                f'{START_METHOD!r} start method, which re-runs the main module in each)')
-
-
-def mp_context() -> multiprocessing.context.BaseContext:
-    return multiprocessing.get_context(START_METHOD)
-
-
-class WorkerDiedError(RuntimeError):
-    """The process running a task died (killed, crashed) before it finished."""
-
-
-class PoolBrokenError(RuntimeError):
-    """The pool's worker processes keep dying while starting (or cannot be
-    started): it runs nothing any more. The message says why."""
-
-
-class WorkerStartError(RuntimeError):
-    """A worker process could not be started (the OS refused: ``__cause__``)."""
-
-
-class RemoteTaskError(Exception):
-    """A child's exception that could not be sent back as itself."""
-
-    def __init__(self, message: str, remote_traceback: str = "") -> None:
-        super().__init__(message, remote_traceback)
-        self.remote_traceback = remote_traceback
-
-    def __str__(self) -> str:
-        return self.args[0]
-
-
-def _text(exc: BaseException) -> str:
-    """``Type: message`` for ``exc``, whatever its ``__str__`` does."""
-    try:
-        message = str(exc)
-    except BaseException:  # noqa: BLE001 - a user __str__ is user code
-        message = "<str() raised>"
-    return f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
-
-
-def _format_exc() -> str:
-    try:
-        return traceback.format_exc()
-    except BaseException:  # noqa: BLE001 - a broken exception must not escape
-        return ""
-
-
-def _child_call(target: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
-    """Runs in the child process: the target's result or exception, never a raise.
-
-    An exception that does not survive a pickle round trip (or whose pickling
-    raises anything, ``SystemExit`` included) is replaced by a
-    ``RemoteTaskError`` with its text and traceback.
-    """
-    try:
-        return True, target(*args, **kwargs)
-    except BaseException as exc:  # noqa: BLE001 - sent back as data
-        text = _format_exc()
-        try:
-            exc.add_note(f"remote traceback:\n{text}")
-            pickle.loads(pickle.dumps(exc))
-            return False, exc
-        except BaseException:  # noqa: BLE001 - e.g. __reduce__ raising SystemExit
-            return False, RemoteTaskError(_text(exc), text)
-
-
-def _child_job(body: bytes) -> bytes:
-    """A whole job for another backend (``multiprocessing.Pool``, an
-    executor): ``pickle((fn, args, kwargs))`` in, ``pickle((ok, value))`` out.
-
-    Bytes both ways, so that neither the backend's own pickling of the job
-    nor of the result can fail (or raise ``SystemExit``) in its threads."""
-    return _run_job(body, None)
-
-
-def pickle_job(fn: Any, args: tuple, kwargs: dict,
-               dumps: Callable[..., Any] = pickle.dumps) -> bytes:
-    """``dumps((fn, args, kwargs))``. What a ``__reduce__`` raises propagates
-    (an ``Exception`` as itself, so the usual "cannot pickle" errors read as
-    usual), except that a ``SystemExit`` or the like becomes a
-    ``pickle.PicklingError`` naming it; Ctrl+C on the main thread passes."""
-    try:
-        return dumps((fn, args, kwargs), _PROTOCOL)
-    except Exception:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - user __reduce__ code
-        if is_main_interrupt(exc):
-            raise
-        raise pickle.PicklingError(f"the job {_name(fn)} cannot be pickled: pickling its "
-                                   f"arguments raised {_text(exc)}") from exc
-
-
-def decode_result(body: bytes, fn: Any) -> tuple[bool, Any]:
-    """``(ok, value)`` from a result ``body``; never raises."""
-    try:
-        ok, value = _loads(body)
-        return bool(ok), value
-    except BaseException as exc:  # noqa: BLE001 - user __setstate__/__reduce__ code
-        return False, RemoteTaskError(
-            f"the result of {_name(fn)} could not be unpickled ({_text(exc)})", _format_exc())
-
-
-Callback = Callable[[bool, Any], Any]
-
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
-_dumps = pickle.dumps
-_loads = pickle.loads
-# Connection framing: "!i" length, or -1 then a "!Q" length for > 2 GiB.
-_LENGTH = struct.Struct("!i")
-_BIG_LENGTH = struct.Struct("!Q")
-_JOB_ID = struct.Struct("!Q")
-_JOB_HEADER = struct.Struct("!iQ")      # length, job id
-_BIG_JOB_HEADER = struct.Struct("!iQQ")  # -1, length, job id
-_MAX_SMALL = 0x7FFFFFFF
-_EXIT = _LENGTH.pack(0)  # an empty message: the worker exits
-_READ_SIZE = 1 << 18
-_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
-
-# A worker's shared-memory slot: [stage, id of the job it is running].
-_STAGE, _RUNNING = 0, 1
-_STAGE_NEW = 0     # the engine's worker code has not run yet (multiprocessing prepares it)
-_STAGE_INIT = 1    # running the pool's initializer
-_STAGE_READY = 2   # serving jobs
-
-
-def bootstrapping() -> bool:
-    """True in a child process that ``multiprocessing`` is still preparing
-    (re-running the parent's main module in it)."""
-    return bool(getattr(multiprocessing.process.current_process(), "_inheriting", False))
-
-
-def exit_if_bootstrapping(what: str) -> None:
-    """Called before creating a process pool: in a worker still being
-    prepared, the main module was not guarded; say so and exit at once with
-    ``EXIT_UNGUARDED_MAIN`` (``multiprocessing`` would refuse to start the
-    pool's processes anyway), so the parent can tell."""
-    if not bootstrapping():
-        return
-    try:
-        sys.stderr.write(
-            f"engine: {what} was created while this worker process ({os.getpid()}) was "
-            f"re-running its parent's main module at import: {GUARD_ADVICE}\n")
-        sys.stderr.flush()
-    finally:
-        os._exit(EXIT_UNGUARDED_MAIN)
-
-
-def reimported_main() -> str | None:
-    """The parent's main module as ``multiprocessing`` re-runs it in every
-    spawn/forkserver worker (a script path or a ``-m`` module name), or
-    ``None`` if workers do not re-run it (``-c``, interactive, ``-m pkg``)."""
-    main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    name = getattr(spec, "name", None)
-    if name:
-        return None if name == "__main__" or name.endswith(".__main__") else name
-    path = getattr(main, "__file__", None)
-    if not path or os.path.splitext(os.path.basename(path))[0] == "ipython":
-        return None
-    return os.path.normpath(path)
-
-
-# -- the child ---------------------------------------------------------------------
-
-def _worker_main(conn: multiprocessing.connection.Connection,
-                 initializer: Callable[..., Any] | None, initargs: tuple,
-                 slot: Any = None) -> None:
-    """A worker process: run jobs from ``conn`` until an empty message or EOF.
-
-    ``slot`` (shared memory, read by the parent after this process dies):
-    how far it got in starting, and the id of the job it is running.
-    """
-    # Ctrl+C in a terminal reaches the whole process group: the parent
-    # decides what to stop, so a job is never interrupted by it here.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    failure = None
-    if slot is not None:
-        slot[_STAGE] = _STAGE_INIT
-    if initializer is not None:
-        try:
-            initializer(*initargs)
-        except BaseException as exc:  # noqa: BLE001 - every job reports it instead
-            failure = RemoteTaskError(f"the process pool's initializer {safe_repr(initializer)} "
-                                      f"failed: {_text(exc)}", _format_exc())
-    if slot is not None:
-        slot[_STAGE] = _STAGE_READY
-    recv, send = conn.recv_bytes, conn.send_bytes
-    while True:
-        try:
-            data = recv()
-        except (EOFError, OSError):
-            return  # the parent is gone
-        if not data:
-            return
-        if slot is not None:
-            (slot[_RUNNING],) = _JOB_ID.unpack_from(data)
-        if failure is not None:
-            reply = data[:8] + _dumps((False, failure), _PROTOCOL)
-        else:
-            reply = data[:8] + _run_job(memoryview(data)[8:], None)
-        try:
-            send(reply)
-        except OSError:
-            return  # the parent is gone
-        except KeyboardInterrupt:  # a partial frame would desync the pipe: end this worker
-            return
-
-
-def _run_job(body: Any, failure: BaseException | None) -> bytes:
-    """The pickled ``(ok, value)`` for one job's pickled ``(fn, args, kwargs)``;
-    never raises (whatever the job, its result or its exception do)."""
-    fn: Any = None
-    try:
-        if failure is not None:
-            outcome: tuple[bool, Any] = (False, failure)
-        else:
-            try:
-                fn, args, kwargs = _loads(body)
-            except BaseException as exc:  # noqa: BLE001
-                outcome = (False, RemoteTaskError(
-                    f"the job could not be unpickled in the worker process ({_text(exc)})",
-                    _format_exc()))
-            else:
-                outcome = _child_call(fn, args, kwargs)
-        try:
-            return _dumps(outcome, _PROTOCOL)
-        except BaseException as exc:  # noqa: BLE001 - e.g. an unpicklable result
-            ok = outcome[0]
-            what = "result" if ok else "exception"
-            return _dumps((False, RemoteTaskError(
-                f"the {what} of {_name(fn)} cannot be pickled ({_text(exc)})",
-                _format_exc())), _PROTOCOL)
-    except BaseException as exc:  # noqa: BLE001 - last resort: a plain message always pickles
-        return _dumps((False, RemoteTaskError(
-            f"job {_name(fn)} failed in the worker process: {type(exc).__qualname__}")),
-            _PROTOCOL)
-
-
-def _name(fn: Any) -> str:
-    try:
-        name = getattr(fn, "__qualname__", None)
-    except BaseException:  # noqa: BLE001 - a user __getattr__
-        name = None
-    return safe_repr(name if isinstance(name, str) else fn)
 
 
 # -- the parent ---------------------------------------------------------------------
@@ -493,7 +265,7 @@ class ProcessPool(concurrent.futures.Executor):
             if isinstance(exc, OSError):
                 raise WorkerStartError(
                     f"{self._name} could not start worker process {len(self._workers) + 1} "
-                    f"of {processes}: {_text(exc)}") from exc
+                    f"of {processes}: {error_text(exc)}") from exc
             raise
         # What the reader waits on: each worker's pipe and sentinel, and the
         # wake pipe. Registered once (a fresh poll set per wait would cost
@@ -567,11 +339,11 @@ class ProcessPool(concurrent.futures.Executor):
             stranded, self._pending = list(self._pending), collections.deque()
         if first:
             for worker in workers:
-                self._write(worker, [_EXIT])
+                self._write(worker, [EXIT_MESSAGE])
             self._wake()
         for _, callback, fn, _ in stranded:
             _call(callback, False, WorkerDiedError(
-                f"{self._name} was shut down while task {_name(fn)} waited for a worker "
+                f"{self._name} was shut down while task {job_name(fn)} waited for a worker "
                 f"process (the one it was sent to had died before running it)"))
         if wait:
             self._join_reader()
@@ -595,7 +367,7 @@ class ProcessPool(concurrent.futures.Executor):
                 where = (f"mp worker process {pid} was killed" if pid is not None
                          else "it was waiting for a worker process")
                 _call(callback, False, WorkerDiedError(
-                    f"{where}: the process pool terminated while task {_name(fn)} was in "
+                    f"{where}: the process pool terminated while task {job_name(fn)} was in "
                     f"flight"))
 
     # -- sending ----------------------------------------------------------------
@@ -634,7 +406,7 @@ class ProcessPool(concurrent.futures.Executor):
             self._write(worker, _frame(job[0], job[3]))
         for _, callback, fn, _ in jobs if closed else ():
             _call(callback, False, PoolBrokenError(broken) if broken else WorkerDiedError(
-                f"{why} before it could run task {_name(fn)}, and {self._name} is shutting "
+                f"{why} before it could run task {job_name(fn)}, and {self._name} is shutting "
                 f"down: it was not sent again"))
 
     def _write(self, worker: _Worker, buffers: list[bytes]) -> None:
@@ -645,7 +417,7 @@ class ProcessPool(concurrent.futures.Executor):
                 worker.backlog.append(b"".join(buffers))
                 return
             try:
-                sent = worker.sock.sendmsg(buffers, (), _DONTWAIT)
+                sent = worker.sock.sendmsg(buffers, (), DONTWAIT)
             except BlockingIOError:
                 sent = 0
             except OSError:
@@ -693,7 +465,7 @@ class ProcessPool(concurrent.futures.Executor):
     # -- the reader thread ---------------------------------------------------------
     def _read_loop(self) -> None:
         self._reader_ident = threading.get_ident()
-        view = memoryview(bytearray(_READ_SIZE))
+        view = memoryview(bytearray(READ_SIZE))
         try:
             select = self._selector.select
             while not self._finished():
@@ -756,7 +528,7 @@ class ProcessPool(concurrent.futures.Executor):
             worker.gone = True  # callbacks run below must not send to it
         while not worker.eof:  # the process is gone: read what is left
             try:
-                n = worker.sock.recv_into(view, 0, _DONTWAIT)
+                n = worker.sock.recv_into(view, 0, DONTWAIT)
             except OSError:  # BlockingIOError: a grandchild holds its end
                 n = 0
             if not n:
@@ -766,32 +538,32 @@ class ProcessPool(concurrent.futures.Executor):
         self._unwatch(worker)
         worker.process.join()
         code = worker.process.exitcode
-        stage, running = worker.slot[_STAGE], worker.slot[_RUNNING]
+        stage, running = worker.slot[SLOT_STAGE], worker.slot[SLOT_RUNNING]
         with self._lock:
             jobs, worker.jobs = worker.jobs, {}
             worker.reaped = True
-            ran = jobs.pop(running, None) if stage == _STAGE_READY else None
+            ran = jobs.pop(running, None) if stage == STAGE_READY else None
             never_ran = [(job_id, *entry) for job_id, entry in jobs.items()]
         self._release_socket(worker)
-        if stage == _STAGE_READY:
+        if stage == STAGE_READY:
             # At once, before the callbacks below can send more jobs.
             self._replace(worker.index)
         else:
             self._start_failed(worker.index, self._start_failure(worker, stage, code))
         if ran is not None:
             log.error("mp worker process %s died (exit code %s) while running task %s",
-                      worker.pid, code, _name(ran[1]))
+                      worker.pid, code, job_name(ran[1]))
         if never_ran:
             self._resend(never_ran, f"mp worker process {worker.pid} died (exit code {code})")
         if ran is not None:
             _call(ran[0], False, WorkerDiedError(
                 f"mp worker process {worker.pid} died (exit code {code}) while running task "
-                f"{_name(ran[1])}"))
+                f"{job_name(ran[1])}"))
 
     def _start_failure(self, worker: _Worker, stage: int, code: int | None) -> str:
         """Why ``worker``, which never became ready, ended."""
         died = f"worker process {worker.pid} exited with code {code} while starting"
-        if stage == _STAGE_INIT:
+        if stage == STAGE_INIT:
             return f"{died}, in the pool's initializer {safe_repr(self._initializer)}"
         if code == EXIT_UNGUARDED_MAIN and self._main is not None:
             return (f"{died}: the parent's main module {self._main!r}, re-run in the worker "
@@ -836,7 +608,7 @@ class ProcessPool(concurrent.futures.Executor):
         self._restart_due.clear()
         log.error("%s", reason)
         for worker in live:
-            self._write(worker, [_EXIT])
+            self._write(worker, [EXIT_MESSAGE])
         for _, callback, _, _ in stranded:
             _call(callback, False, PoolBrokenError(reason))
 
@@ -854,7 +626,7 @@ class ProcessPool(concurrent.futures.Executor):
         try:
             new = self._start_worker(index)
         except BaseException as exc:  # noqa: BLE001 - OSError (EAGAIN...) and the like
-            self._start_failed(index, f"a worker process could not be started ({_text(exc)})")
+            self._start_failed(index, f"a worker process could not be started ({error_text(exc)})")
             return
         pending: list[Job] = []
         with self._lock:
@@ -870,7 +642,7 @@ class ProcessPool(concurrent.futures.Executor):
             return
         self._watch(new)
         if exit_now:  # shut down while it started: it exits like the others
-            self._write(new, [_EXIT])
+            self._write(new, [EXIT_MESSAGE])
         elif pending:
             self._resend(pending, "their worker process died")
 
@@ -920,7 +692,7 @@ class ProcessPool(concurrent.futures.Executor):
         parent_sock, child_sock = socket.socketpair()
         child_conn = multiprocessing.connection.Connection(child_sock.detach())
         process = self._ctx.Process(
-            target=_worker_main, args=(child_conn, self._initializer, self._initargs, slot),
+            target=worker_main, args=(child_conn, self._initializer, self._initargs, slot),
             name=f"{self._name}-worker-{index}", daemon=True)
         try:
             process.start()
@@ -950,9 +722,9 @@ class ProcessPool(concurrent.futures.Executor):
 
 def _frame(job_id: int, body: bytes) -> list[bytes]:
     size = len(body) + 8
-    if size <= _MAX_SMALL:
-        return [_JOB_HEADER.pack(size, job_id), body]
-    return [_BIG_JOB_HEADER.pack(-1, size, job_id), body]
+    if size <= MAX_SMALL:
+        return [JOB_HEADER.pack(size, job_id), body]
+    return [BIG_JOB_HEADER.pack(-1, size, job_id), body]
 
 
 def _split_frames(buf: bytearray) -> list[tuple[int, bytes]]:
@@ -960,16 +732,16 @@ def _split_frames(buf: bytearray) -> list[tuple[int, bytes]]:
     frames = []
     pos, end = 0, len(buf)
     while end - pos >= 4:
-        (size,) = _LENGTH.unpack_from(buf, pos)
+        (size,) = LENGTH.unpack_from(buf, pos)
         start = pos + 4
         if size < 0:
             if end - start < 8:
                 break
-            (size,) = _BIG_LENGTH.unpack_from(buf, start)
+            (size,) = BIG_LENGTH.unpack_from(buf, start)
             start += 8
         if end - start < size:
             break
-        (job_id,) = _JOB_ID.unpack_from(buf, start)
+        (job_id,) = JOB_ID.unpack_from(buf, start)
         frames.append((job_id, bytes(buf[start + 8:start + size])))
         pos = start + size
     if pos:

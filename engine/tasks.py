@@ -3,6 +3,9 @@
 They add no state of their own: ``background_task`` submits through a
 supervisor, ``wait_completed`` waits on one latch released by the tasks'
 done callbacks, and ``co_mp_apply`` awaits an mp task.
+
+Threads: ``background_task`` wrappers and ``wait_completed`` from any
+thread; ``co_mp_apply`` from any running asyncio loop.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Background workers: schedulers that keep generating tasks.
 
+This module holds ``BackgroundWorker``, the base every kind builds on, and
+the checks they share; the kinds (async, interval, event, queue) and the
+``background_worker`` decorator live in ``engine.worker_kinds``.
+
 A worker is a scheduler (``async loop()`` + ``stop()``) registered with its
 supervisor. Its ``loop()`` waits until the next execution is due -- after a
 delay, at the next interval tick, when items are queued, when triggered --
@@ -66,7 +70,6 @@ import inspect
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -83,7 +86,7 @@ from .default import task_supervisor
 from .supervisor import TaskSupervisor
 from .task import Task, TaskCanceledError
 from .usercode import call_user, is_main_interrupt, log_contained, safe_repr
-from .validate import check_callable, check_flag, check_seconds, check_wait
+from .validate import check_callable, check_seconds, check_wait
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ PREVIOUS_RUN_GRACE = 2.0
 _RESERVED_KWARGS = ("_worker", "o")
 _START_OPTIONS = ("_priority", "_name", "_loop", "_interval")
 #: What ``_attempt`` returns when the supervisor, stopping, refused an execution.
-_STOPPING = object()
+STOPPING = object()
 
 
 def _default_supervisor() -> TaskSupervisor:
@@ -127,13 +130,13 @@ def check_loop_ref(value: object, name: str = "loop") -> Any:
                     f"got {safe_repr(value)}")
 
 
-def _check_supervisor(value: object) -> TaskSupervisor | None:
+def check_supervisor(value: object) -> TaskSupervisor | None:
     if value is not None and not isinstance(value, TaskSupervisor):
         raise TypeError(f"supervisor must be a TaskSupervisor, got {safe_repr(value)}")
     return value
 
 
-def _optional_seconds(name: str, value: object, positive: bool = False) -> float | None:
+def optional_seconds(name: str, value: object, positive: bool = False) -> float | None:
     return None if value is None else check_seconds(name, value, positive=positive)
 
 
@@ -161,11 +164,11 @@ class BackgroundWorker:
         self.name = check_name(name)
         self.priority = check_priority(priority)
         self._loop_ref = check_loop_ref(loop)
-        self.delay = _optional_seconds("delay", delay) or 0.0
-        self.delay_before = _optional_seconds("delay_before", delay_before) or 0.0
-        self.interval = _optional_seconds("interval", interval, positive=True)
+        self.delay = optional_seconds("delay", delay) or 0.0
+        self.delay_before = optional_seconds("delay_before", delay_before) or 0.0
+        self.interval = optional_seconds("interval", interval, positive=True)
         check_callable("on_error", on_error)
-        self.supervisor = _check_supervisor(supervisor)
+        self.supervisor = check_supervisor(supervisor)
         self._executor_func = executor_func
         self.on_error = on_error
         self.o = o
@@ -267,7 +270,7 @@ class BackgroundWorker:
         if options.get("_loop") is not None:
             settings["_loop_ref"] = check_loop_ref(options["_loop"], "_loop")
         if options.get("_interval") is not None:
-            if not isinstance(self, BackgroundIntervalWorker):
+            if self.kind != "interval":
                 raise TypeError(f"_interval={safe_repr(options['_interval'])}: only interval "
                                 f"workers take _interval, {self.name!r} is a {self.kind} worker")
             settings["interval"] = check_seconds("_interval", options["_interval"],
@@ -321,7 +324,7 @@ class BackgroundWorker:
                 return
             self._active = False
             future, loop = self._future, self._loop
-        _call_soon_threadsafe(loop, self._set_wake)
+        call_soon_threadsafe(loop, self._set_wake)
         if (timeout != 0.0 and future is not None and not _on_loop(loop)
                 and not self._in_own_execution()):
             done, _ = concurrent.futures.wait([future], timeout)
@@ -415,7 +418,7 @@ class BackgroundWorker:
     async def _execute(self, *extra: Any) -> Any:
         """One execution: a thread, coroutine or mp task; ``False`` stops."""
         value = await self._attempt(lambda: self._run_execution(self._args + extra))
-        if value is _STOPPING:
+        if value is STOPPING:
             return False
         self.runs += 1
         self._loop_runs += 1
@@ -424,14 +427,14 @@ class BackgroundWorker:
 
     async def _attempt(self, execution: Callable[[], Awaitable[tuple[bool, Any]]]) -> Any:
         """The result of ``await execution()``; a failure is reported and
-        gives ``None``; ``_STOPPING`` if the stopping supervisor refused it."""
+        gives ``None``; ``STOPPING`` if the stopping supervisor refused it."""
         try:
             ok, value = await execution()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - run() itself, or a refused submission
             if self._refused_by_stopping_supervisor(exc):
-                return _STOPPING
+                return STOPPING
             ok, value = False, exc
         if not ok:
             self._report(value)
@@ -531,226 +534,6 @@ def _has_no_run(cls: type) -> bool:
     return inspect.getattr_static(cls, "run") is BackgroundWorker.__dict__["run"]
 
 
-class BackgroundAsyncWorker(BackgroundWorker):
-    """A ``BackgroundWorker`` whose executor is a coroutine, run on an aloop."""
-
-    kind = "async"
-
-
-class BackgroundIntervalWorker(BackgroundWorker):
-    """Runs its executor every ``interval`` seconds, on absolute ticks (no drift).
-
-    ``delay=`` is accepted as another name for ``interval``. A run that
-    overruns skips the ticks it missed instead of bunching up.
-    """
-
-    kind = "interval"
-
-    def __init__(self, *args: Any, interval: float | None = None, **kwargs: Any) -> None:
-        delay = kwargs.pop("delay", None)
-        if interval is not None and delay is not None:
-            raise ValueError(f"give interval= or delay= (the same thing for an interval "
-                             f"worker), not both: got interval={interval!r}, delay={delay!r}")
-        if interval is None:
-            interval = delay
-        if interval is None:
-            raise ValueError("BackgroundIntervalWorker needs interval= (seconds > 0)")
-        super().__init__(*args, interval=check_seconds("interval", interval, positive=True),
-                         **kwargs)
-        self._next_tick: float | None = None
-
-    async def _wait_due(self) -> bool:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._next_tick is None or not self._loop_runs:
-            self._next_tick = now
-        else:
-            self._next_tick += self.interval
-            if self._next_tick < now:  # overran: skip missed ticks
-                missed = int((now - self._next_tick) / self.interval) + 1
-                self._next_tick += missed * self.interval
-        return await self._sleep(self._next_tick - now)
-
-
-class _WakeableWorker(BackgroundWorker):
-    """A worker that sleeps until another thread hands it work."""
-
-    async def _sleep_until_woken(self, has_work: Callable[[], bool]) -> bool:
-        while True:
-            with self._lock:
-                if not self._active:
-                    return False
-                if has_work():
-                    self._waiting = False
-                    return True
-                self._waiting = True
-                self._wake.clear()
-            await self._wake.wait()
-
-    def _wake_threadsafe(self) -> None:
-        """Called with ``_lock`` held, after new work was recorded."""
-        if self._waiting:
-            self._waiting = False
-            _call_soon_threadsafe(self._loop, self._set_wake)
-
-
-class BackgroundEventWorker(_WakeableWorker):
-    """Runs its executor once per trigger; triggers during a run coalesce into one more."""
-
-    kind = "event"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._triggered = False  # guarded by _lock
-
-    def trigger_threadsafe(self) -> None:
-        """Ask for one more execution (from any thread)."""
-        with self._lock:
-            self._triggered = True
-            self._wake_threadsafe()
-
-    async def trigger(self) -> None:
-        self.trigger_threadsafe()
-
-    async def _wait_due(self) -> bool:
-        if not await self._sleep_until_woken(lambda: self._triggered):
-            return False
-        with self._lock:
-            self._triggered = False
-        return True
-
-
-class BackgroundQueueWorker(_WakeableWorker):
-    """Runs its executor on each item put, in order, as soon as the previous one ends.
-
-    The executor gets the item as its first argument. Items put while the
-    worker is stopped wait for its next start.
-    """
-
-    kind = "queue"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._items: deque = deque()  # guarded by _lock
-
-    def put_threadsafe(self, item: Any) -> None:
-        """Queue ``item`` for the executor (from any thread)."""
-        with self._lock:
-            self._items.append(item)
-            self._wake_threadsafe()
-
-    async def put(self, item: Any) -> None:
-        self.put_threadsafe(item)
-
-    @property
-    def qsize(self) -> int:
-        return len(self._items)
-
-    async def _wait_due(self) -> bool:
-        return await self._sleep_until_woken(lambda: bool(self._items))
-
-    async def _execute(self, *extra: Any) -> Any:
-        if self._is_static_run() or self._is_async():
-            with self._lock:
-                if not self._items:
-                    return None
-                item = self._items.popleft()
-            return await super()._execute(item)
-        # A thread task drains what is queued: no loop round trip per item.
-        value = await self._attempt(lambda: self._await_task(self._submit(self._drain, (), {})))
-        if value is _STOPPING:
-            return False
-        self._loop_runs += 1
-        self.last_run = time.time()
-        return value
-
-    def _drain(self) -> bool | None:
-        """On a pool thread: run the executor on each queued item, in order."""
-        self._exec_thread = threading.get_ident()
-        try:
-            return self._drain_items()
-        finally:
-            self._exec_thread = None
-
-    def _drain_items(self) -> bool | None:
-        kwargs = self._executor_kwargs()
-        run, items, lock = self.run, self._items, self._lock
-        while self._active:
-            with lock:
-                if not items:
-                    return None
-                item = items.popleft()
-            try:
-                result = run(item, *self._args, **kwargs)
-            except BaseException as exc:  # noqa: BLE001 - the containment policy (docstring)
-                self._report(exc)
-                result = None
-            self.runs += 1
-            self.last_run = time.time()
-            if result is False:
-                return False
-        return None
-
-
-def background_worker(f: Callable[..., Any] | None = None, *, interval: float | None = None,
-                      delay: float | None = None, delay_before: float | None = None,
-                      q: bool = False, queue: bool = False, e: bool = False, event: bool = False,
-                      priority: int = TASK_NORMAL, loop: Any = None, name: str | None = None,
-                      on_error: Callable[[BaseException], Any] | None = None, o: Any = None,
-                      supervisor: TaskSupervisor | None = None) -> Any:
-    """Turn a function into a worker (not started: call ``.start()``).
-
-    ``q``/``queue`` → queue worker, ``e``/``event`` → event worker,
-    ``interval`` → interval worker, else a worker repeating every ``delay``.
-    A coroutine function runs on an aloop. The options are checked when the
-    decorator is made, before any function is given to it.
-    """
-    check_callable("f", f)
-    kind = _decorator_kind(q, queue, e, event, interval, delay)
-    _optional_seconds("delay", delay)
-    _optional_seconds("delay_before", delay_before)
-    check_priority(priority)
-    check_loop_ref(loop)
-    if name is not None:
-        check_name(name)
-    check_callable("on_error", on_error)
-    _check_supervisor(supervisor)
-    if f is None:
-        return lambda func: background_worker(
-            func, interval=interval, delay=delay, delay_before=delay_before, q=q, queue=queue,
-            e=e, event=event, priority=priority, loop=loop, name=name, on_error=on_error, o=o,
-            supervisor=supervisor)
-    common = dict(name=name, executor_func=f, priority=priority, loop=loop,
-                  delay_before=delay_before, on_error=on_error, o=o, supervisor=supervisor)
-    if kind == "queue":
-        return BackgroundQueueWorker(delay=delay, **common)
-    if kind == "event":
-        return BackgroundEventWorker(delay=delay, **common)
-    if kind == "interval":
-        return BackgroundIntervalWorker(interval=interval, **common)
-    if inspect.iscoroutinefunction(f):
-        return BackgroundAsyncWorker(delay=delay, **common)
-    return BackgroundWorker(delay=delay, **common)
-
-
-def _decorator_kind(q: object, queue: object, e: object, event: object,
-                    interval: object, delay: object) -> str:
-    for flag, value in (("q", q), ("queue", queue), ("e", e), ("event", event)):
-        check_flag(flag, value)
-    kinds = [k for k, chosen in (("queue", q or queue), ("event", e or event),
-                                 ("interval", interval is not None)) if chosen]
-    if len(kinds) > 1:
-        raise ValueError(f"background_worker: choose one kind of worker, got "
-                         f"{' and '.join(kinds)} (q/queue={q or queue}, e/event={e or event}, "
-                         f"interval={interval!r})")
-    if kinds == ["interval"]:
-        check_seconds("interval", interval, positive=True)
-        if delay is not None:
-            raise ValueError(f"background_worker: give interval= or delay=, not both: got "
-                             f"interval={interval!r}, delay={delay!r}")
-    return kinds[0] if kinds else "worker"
-
-
 def _on_loop(loop: asyncio.AbstractEventLoop | None) -> bool:
     try:
         return asyncio.get_running_loop() is loop
@@ -758,8 +541,9 @@ def _on_loop(loop: asyncio.AbstractEventLoop | None) -> bool:
         return False
 
 
-def _call_soon_threadsafe(loop: asyncio.AbstractEventLoop | None,
-                          callback: Callable[[], Any]) -> None:
+def call_soon_threadsafe(loop: asyncio.AbstractEventLoop | None,
+                         callback: Callable[[], Any]) -> None:
+    """``loop.call_soon_threadsafe(callback)`` unless there is no loop, or it closed."""
     if loop is None:
         return
     try:
@@ -768,6 +552,16 @@ def _call_soon_threadsafe(loop: asyncio.AbstractEventLoop | None,
         pass
 
 
+# The kinds of worker live in engine.worker_kinds (imported last: they build on this).
+from .worker_kinds import (  # noqa: E402
+    BackgroundAsyncWorker,
+    BackgroundEventWorker,
+    BackgroundIntervalWorker,
+    BackgroundQueueWorker,
+    background_worker,
+)
+
 __all__ = ["MAX_NAME_LENGTH", "BackgroundAsyncWorker", "BackgroundEventWorker",
            "BackgroundIntervalWorker", "BackgroundQueueWorker", "BackgroundWorker",
-           "background_worker", "check_loop_ref", "check_name"]
+           "STOPPING", "background_worker", "call_soon_threadsafe", "check_loop_ref", "check_name",
+           "check_supervisor", "optional_seconds"]

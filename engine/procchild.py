@@ -1,0 +1,300 @@
+"""What crosses the process boundary of the engine's process pools.
+
+The start method (``forkserver`` where available, never ``fork``), the
+errors a parent sees (``WorkerDiedError``, ``PoolBrokenError``,
+``WorkerStartError``, ``RemoteTaskError``), the job and result encoding
+(``pickle_job``, ``decode_result``, ``child_job`` for the standard
+backends), the wire format of ``ProcessPool``'s pipes (``LENGTH`` ...
+``EXIT_MESSAGE``; see ``engine.procpool``), the bootstrap checks of an
+unguarded main module, and ``worker_main``, the loop a ``ProcessPool``
+worker process runs.
+
+Threads: the functions are pure and may be called from any thread of the
+parent; ``worker_main``, ``child_call``, ``child_job`` and ``_run_job`` run
+in the worker processes, where nothing they call raises out of them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import multiprocessing.process
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from .usercode import is_main_interrupt, safe_repr
+
+SUPPORTED = os.name == "posix"
+
+START_METHOD = ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                else "spawn")
+
+#: Consecutive start failures (no job completing in between) that break a pool.
+MAX_START_FAILURES = 5
+#: Restart delay after the first start failure at an index; doubled for each
+#: further one there, capped at ``RESTART_BACKOFF_MAX``.
+RESTART_BACKOFF = 0.05
+RESTART_BACKOFF_MAX = 2.0
+#: Exit code of a worker whose re-run main module tried to create a pool.
+EXIT_UNGUARDED_MAIN = 78
+
+GUARD_ADVICE = ('an mp script\'s main module must be guarded with '
+                '`if __name__ == "__main__":` (the engine starts worker processes with the '
+                f'{START_METHOD!r} start method, which re-runs the main module in each)')
+
+
+def mp_context() -> multiprocessing.context.BaseContext:
+    return multiprocessing.get_context(START_METHOD)
+
+
+class WorkerDiedError(RuntimeError):
+    """The process running a task died (killed, crashed) before it finished."""
+
+
+class PoolBrokenError(RuntimeError):
+    """The pool's worker processes keep dying while starting (or cannot be
+    started): it runs nothing any more. The message says why."""
+
+
+class WorkerStartError(RuntimeError):
+    """A worker process could not be started (the OS refused: ``__cause__``)."""
+
+
+class RemoteTaskError(Exception):
+    """A child's exception that could not be sent back as itself."""
+
+    def __init__(self, message: str, remote_traceback: str = "") -> None:
+        super().__init__(message, remote_traceback)
+        self.remote_traceback = remote_traceback
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def error_text(exc: BaseException) -> str:
+    """``Type: message`` for ``exc``, whatever its ``__str__`` does."""
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: BLE001 - a user __str__ is user code
+        message = "<str() raised>"
+    return f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
+
+
+def format_exc() -> str:
+    try:
+        return traceback.format_exc()
+    except BaseException:  # noqa: BLE001 - a broken exception must not escape
+        return ""
+
+
+def child_call(target: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
+    """Runs in the child process: the target's result or exception, never a raise.
+
+    An exception that does not survive a pickle round trip (or whose pickling
+    raises anything, ``SystemExit`` included) is replaced by a
+    ``RemoteTaskError`` with its text and traceback.
+    """
+    try:
+        return True, target(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - sent back as data
+        text = format_exc()
+        try:
+            exc.add_note(f"remote traceback:\n{text}")
+            pickle.loads(pickle.dumps(exc))
+            return False, exc
+        except BaseException:  # noqa: BLE001 - e.g. __reduce__ raising SystemExit
+            return False, RemoteTaskError(error_text(exc), text)
+
+
+def child_job(body: bytes) -> bytes:
+    """A whole job for another backend (``multiprocessing.Pool``, an
+    executor): ``pickle((fn, args, kwargs))`` in, ``pickle((ok, value))`` out.
+
+    Bytes both ways, so that neither the backend's own pickling of the job
+    nor of the result can fail (or raise ``SystemExit``) in its threads."""
+    return _run_job(body, None)
+
+
+def pickle_job(fn: Any, args: tuple, kwargs: dict,
+               dumps: Callable[..., Any] = pickle.dumps) -> bytes:
+    """``dumps((fn, args, kwargs))``. What a ``__reduce__`` raises propagates
+    (an ``Exception`` as itself, so the usual "cannot pickle" errors read as
+    usual), except that a ``SystemExit`` or the like becomes a
+    ``pickle.PicklingError`` naming it; Ctrl+C on the main thread passes."""
+    try:
+        return dumps((fn, args, kwargs), _PROTOCOL)
+    except Exception:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - user __reduce__ code
+        if is_main_interrupt(exc):
+            raise
+        raise pickle.PicklingError(f"the job {job_name(fn)} cannot be pickled: pickling its "
+                                   f"arguments raised {error_text(exc)}") from exc
+
+
+def decode_result(body: bytes, fn: Any) -> tuple[bool, Any]:
+    """``(ok, value)`` from a result ``body``; never raises."""
+    try:
+        ok, value = _loads(body)
+        return bool(ok), value
+    except BaseException as exc:  # noqa: BLE001 - user __setstate__/__reduce__ code
+        return False, RemoteTaskError(
+            f"the result of {job_name(fn)} could not be unpickled ({error_text(exc)})",
+            format_exc())
+
+
+Callback = Callable[[bool, Any], Any]
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+_dumps = pickle.dumps
+_loads = pickle.loads
+# Connection framing: "!i" length, or -1 then a "!Q" length for > 2 GiB.
+LENGTH = struct.Struct("!i")
+BIG_LENGTH = struct.Struct("!Q")
+JOB_ID = struct.Struct("!Q")
+JOB_HEADER = struct.Struct("!iQ")      # length, job id
+BIG_JOB_HEADER = struct.Struct("!iQQ")  # -1, length, job id
+MAX_SMALL = 0x7FFFFFFF
+EXIT_MESSAGE = LENGTH.pack(0)  # an empty message: the worker exits
+READ_SIZE = 1 << 18
+DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+# A worker's shared-memory slot: [stage, id of the job it is running].
+SLOT_STAGE, SLOT_RUNNING = 0, 1
+STAGE_NEW = 0     # the engine's worker code has not run yet (multiprocessing prepares it)
+STAGE_INIT = 1    # running the pool's initializer
+STAGE_READY = 2   # serving jobs
+
+
+def bootstrapping() -> bool:
+    """True in a child process that ``multiprocessing`` is still preparing
+    (re-running the parent's main module in it)."""
+    return bool(getattr(multiprocessing.process.current_process(), "_inheriting", False))
+
+
+def exit_if_bootstrapping(what: str) -> None:
+    """Called before creating a process pool: in a worker still being
+    prepared, the main module was not guarded; say so and exit at once with
+    ``EXIT_UNGUARDED_MAIN`` (``multiprocessing`` would refuse to start the
+    pool's processes anyway), so the parent can tell."""
+    if not bootstrapping():
+        return
+    try:
+        sys.stderr.write(
+            f"engine: {what} was created while this worker process ({os.getpid()}) was "
+            f"re-running its parent's main module at import: {GUARD_ADVICE}\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(EXIT_UNGUARDED_MAIN)
+
+
+def reimported_main() -> str | None:
+    """The parent's main module as ``multiprocessing`` re-runs it in every
+    spawn/forkserver worker (a script path or a ``-m`` module name), or
+    ``None`` if workers do not re-run it (``-c``, interactive, ``-m pkg``)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    name = getattr(spec, "name", None)
+    if name:
+        return None if name == "__main__" or name.endswith(".__main__") else name
+    path = getattr(main, "__file__", None)
+    if not path or os.path.splitext(os.path.basename(path))[0] == "ipython":
+        return None
+    return os.path.normpath(path)
+
+
+# -- the child ---------------------------------------------------------------------
+
+def worker_main(conn: multiprocessing.connection.Connection,
+                 initializer: Callable[..., Any] | None, initargs: tuple,
+                 slot: Any = None) -> None:
+    """A worker process: run jobs from ``conn`` until an empty message or EOF.
+
+    ``slot`` (shared memory, read by the parent after this process dies):
+    how far it got in starting, and the id of the job it is running.
+    """
+    # Ctrl+C in a terminal reaches the whole process group: the parent
+    # decides what to stop, so a job is never interrupted by it here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    failure = None
+    if slot is not None:
+        slot[SLOT_STAGE] = STAGE_INIT
+    if initializer is not None:
+        try:
+            initializer(*initargs)
+        except BaseException as exc:  # noqa: BLE001 - every job reports it instead
+            failure = RemoteTaskError(f"the process pool's initializer {safe_repr(initializer)} "
+                                      f"failed: {error_text(exc)}", format_exc())
+    if slot is not None:
+        slot[SLOT_STAGE] = STAGE_READY
+    recv, send = conn.recv_bytes, conn.send_bytes
+    while True:
+        try:
+            data = recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if not data:
+            return
+        if slot is not None:
+            (slot[SLOT_RUNNING],) = JOB_ID.unpack_from(data)
+        if failure is not None:
+            reply = data[:8] + _dumps((False, failure), _PROTOCOL)
+        else:
+            reply = data[:8] + _run_job(memoryview(data)[8:], None)
+        try:
+            send(reply)
+        except OSError:
+            return  # the parent is gone
+        except KeyboardInterrupt:  # a partial frame would desync the pipe: end this worker
+            return
+
+
+def _run_job(body: Any, failure: BaseException | None) -> bytes:
+    """The pickled ``(ok, value)`` for one job's pickled ``(fn, args, kwargs)``;
+    never raises (whatever the job, its result or its exception do)."""
+    fn: Any = None
+    try:
+        if failure is not None:
+            outcome: tuple[bool, Any] = (False, failure)
+        else:
+            try:
+                fn, args, kwargs = _loads(body)
+            except BaseException as exc:  # noqa: BLE001
+                outcome = (False, RemoteTaskError(
+                    f"the job could not be unpickled in the worker process ({error_text(exc)})",
+                    format_exc()))
+            else:
+                outcome = child_call(fn, args, kwargs)
+        try:
+            return _dumps(outcome, _PROTOCOL)
+        except BaseException as exc:  # noqa: BLE001 - e.g. an unpicklable result
+            ok = outcome[0]
+            what = "result" if ok else "exception"
+            return _dumps((False, RemoteTaskError(
+                f"the {what} of {job_name(fn)} cannot be pickled ({error_text(exc)})",
+                format_exc())), _PROTOCOL)
+    except BaseException as exc:  # noqa: BLE001 - last resort: a plain message always pickles
+        return _dumps((False, RemoteTaskError(
+            f"job {job_name(fn)} failed in the worker process: {type(exc).__qualname__}")),
+            _PROTOCOL)
+
+
+def job_name(fn: Any) -> str:
+    try:
+        name = getattr(fn, "__qualname__", None)
+    except BaseException:  # noqa: BLE001 - a user __getattr__
+        name = None
+    return safe_repr(name if isinstance(name, str) else fn)
+
+
+__all__ = ["GUARD_ADVICE", "MAX_START_FAILURES", "START_METHOD", "SUPPORTED", "PoolBrokenError",
+           "RemoteTaskError", "WorkerDiedError", "WorkerStartError", "child_call", "child_job",
+           "decode_result", "error_text", "exit_if_bootstrapping", "mp_context", "pickle_job",
+           "reimported_main", "worker_main"]
