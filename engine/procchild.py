@@ -4,10 +4,18 @@ The start method (``forkserver`` where available, never ``fork``), the
 errors a parent sees (``WorkerDiedError``, ``PoolBrokenError``,
 ``WorkerStartError``, ``RemoteTaskError``), the job and result encoding
 (``pickle_job``, ``decode_result``, ``child_job`` for the standard
-backends), the wire format of ``ProcessPool``'s pipes (``LENGTH`` ...
-``EXIT_MESSAGE``; see ``engine.procpool``), the bootstrap checks of an
+backends), the wire format of ``ProcessPool``'s pipes (``frame``,
+``split_frames``, ``LENGTH`` ... ``EXIT_MESSAGE``), the bootstrap checks of an
 unguarded main module, and ``worker_main``, the loop a ``ProcessPool``
 worker process runs.
+
+Wire format (compatible with ``multiprocessing.connection.Connection``
+framing, which the child uses): a job is ``job id (8 bytes) + pickle((fn,
+args, kwargs))``, a result is ``job id (8 bytes) + pickle((ok, value))``, an
+empty message tells the worker to exit. The id comes first so a job or a
+result that cannot be unpickled still fails the right job. Plain ``pickle``
+(not multiprocessing's ``ForkingPickler``, three times slower to set up):
+connections and sockets cannot be passed as arguments.
 
 Threads: the functions are pure and may be called from any thread of the
 parent; ``worker_main``, ``child_call``, ``child_job`` and ``_run_job`` run
@@ -294,7 +302,37 @@ def job_name(fn: Any) -> str:
     return safe_repr(name if isinstance(name, str) else fn)
 
 
+def frame(job_id: int, body: bytes) -> list[bytes]:
+    """The buffers of one message: the header, then ``body``."""
+    size = len(body) + 8
+    if size <= MAX_SMALL:
+        return [JOB_HEADER.pack(size, job_id), body]
+    return [BIG_JOB_HEADER.pack(-1, size, job_id), body]
+
+
+def split_frames(buf: bytearray) -> list[tuple[int, bytes]]:
+    """Take the complete messages off the front of ``buf``: (job id, body)."""
+    frames = []
+    pos, end = 0, len(buf)
+    while end - pos >= 4:
+        (size,) = LENGTH.unpack_from(buf, pos)
+        start = pos + 4
+        if size < 0:
+            if end - start < 8:
+                break
+            (size,) = BIG_LENGTH.unpack_from(buf, start)
+            start += 8
+        if end - start < size:
+            break
+        (job_id,) = JOB_ID.unpack_from(buf, start)
+        frames.append((job_id, bytes(buf[start + 8:start + size])))
+        pos = start + size
+    if pos:
+        del buf[:pos]
+    return frames
+
+
 __all__ = ["GUARD_ADVICE", "MAX_START_FAILURES", "START_METHOD", "SUPPORTED", "PoolBrokenError",
            "RemoteTaskError", "WorkerDiedError", "WorkerStartError", "child_call", "child_job",
-           "decode_result", "error_text", "exit_if_bootstrapping", "mp_context", "pickle_job",
-           "reimported_main", "worker_main"]
+           "decode_result", "error_text", "exit_if_bootstrapping", "frame", "mp_context",
+           "pickle_job", "reimported_main", "split_frames", "worker_main"]

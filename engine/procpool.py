@@ -60,13 +60,7 @@ on stderr, so the parent can name the cause precisely instead of starting
 it again. Processes that cannot be started when the pool is created raise
 ``WorkerStartError`` from the constructor.
 
-Wire format (compatible with ``multiprocessing.connection.Connection``
-framing, which the child uses): a job is ``job id (8 bytes) + pickle((fn,
-args, kwargs))``, a result is ``job id (8 bytes) + pickle((ok, value))``, an
-empty message tells the worker to exit. The id comes first so a job or a
-result that cannot be unpickled still fails the right job. Plain ``pickle``
-(not multiprocessing's ``ForkingPickler``, three times slower to set up):
-connections and sockets cannot be passed as arguments.
+Wire format: see ``engine.procchild``.
 
 Writes never block a thread that holds a pool lock or the reader thread: a
 job is written with a non-blocking send; if the worker's pipe is full, the
@@ -147,10 +141,12 @@ from .procchild import (  # noqa: F401 - some re-exported: engine.procpool names
     decode_result,
     error_text,
     exit_if_bootstrapping,
+    frame,
     job_name,
     mp_context,
     pickle_job,
     reimported_main,
+    split_frames,
     worker_main,
 )
 from .usercode import log_contained, safe_repr
@@ -313,7 +309,7 @@ class ProcessPool(concurrent.futures.Executor):
             job_id = next(self._job_ids)
             worker = self._assign_locked((job_id, callback, fn, body))
         if worker is not None:
-            self._write(worker, _frame(job_id, body))
+            self._write(worker, frame(job_id, body))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                **kwargs: Any) -> concurrent.futures.Future:
@@ -403,7 +399,7 @@ class ProcessPool(concurrent.futures.Executor):
                     if worker is not None:
                         writes.append((worker, job))
         for worker, job in writes:
-            self._write(worker, _frame(job[0], job[3]))
+            self._write(worker, frame(job[0], job[3]))
         for _, callback, fn, _ in jobs if closed else ():
             _call(callback, False, PoolBrokenError(broken) if broken else WorkerDiedError(
                 f"{why} before it could run task {job_name(fn)}, and {self._name} is shutting "
@@ -503,7 +499,7 @@ class ProcessPool(concurrent.futures.Executor):
             self._selector.unregister(worker.sock)
             return
         worker.rbuf += view[:n]
-        self._deliver(worker, _split_frames(worker.rbuf))
+        self._deliver(worker, split_frames(worker.rbuf))
 
     def _deliver(self, worker: _Worker, frames: list[tuple[int, bytes]]) -> None:
         if not frames:
@@ -534,7 +530,7 @@ class ProcessPool(concurrent.futures.Executor):
             if not n:
                 break
             worker.rbuf += view[:n]
-            self._deliver(worker, _split_frames(worker.rbuf))
+            self._deliver(worker, split_frames(worker.rbuf))
         self._unwatch(worker)
         worker.process.join()
         code = worker.process.exitcode
@@ -718,35 +714,6 @@ class ProcessPool(concurrent.futures.Executor):
         state = ("terminated" if self._terminated else "broken" if self._broken
                  else "shut down" if self._shutdown else "running")
         return f"<{self._name} processes={self._processes} {state}>"
-
-
-def _frame(job_id: int, body: bytes) -> list[bytes]:
-    size = len(body) + 8
-    if size <= MAX_SMALL:
-        return [JOB_HEADER.pack(size, job_id), body]
-    return [BIG_JOB_HEADER.pack(-1, size, job_id), body]
-
-
-def _split_frames(buf: bytearray) -> list[tuple[int, bytes]]:
-    """Take the complete messages off the front of ``buf``: (job id, body)."""
-    frames = []
-    pos, end = 0, len(buf)
-    while end - pos >= 4:
-        (size,) = LENGTH.unpack_from(buf, pos)
-        start = pos + 4
-        if size < 0:
-            if end - start < 8:
-                break
-            (size,) = BIG_LENGTH.unpack_from(buf, start)
-            start += 8
-        if end - start < size:
-            break
-        (job_id,) = JOB_ID.unpack_from(buf, start)
-        frames.append((job_id, bytes(buf[start + 8:start + size])))
-        pos = start + size
-    if pos:
-        del buf[:pos]
-    return frames
 
 
 def _kill(process: Any) -> None:
