@@ -59,7 +59,6 @@ from .constants import (
     TASK_STATUS_COMPLETED,
     TASK_STATUS_DELAYED,
     TASK_STATUS_STARTED,
-    TASK_TYPES,
     TT_COROUTINE,
     TT_MP,
     TT_THREAD,
@@ -326,9 +325,8 @@ class Dispatcher:
 
     # -- completing and canceling -----------------------------------------------------
     def complete(self, task_id: Any, tt: int | None = None) -> None:
-        """Complete started task ``task_id`` (``mark_task_completed``)."""
-        if tt is not None and (isinstance(tt, bool) or tt not in TASK_TYPES):
-            raise ValueError(f"unknown task type {tt!r}")
+        """Complete started task ``task_id`` (``mark_task_completed``, which
+        checked ``task_id`` and ``tt``)."""
         actions: list[Action] = []
         callbacks = pool = None
         try:

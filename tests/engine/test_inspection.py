@@ -263,3 +263,5 @@ def test_schedulers_by_name_stay_known_once_stopped(sup):
     assert sup.stats().default_aloop is None
     sup.create_aloop("main", default=True, daemon=True)
     assert sup.stats().default_aloop == "main"
+    info = sup.get_info()  # the names, filled like the snapshot's
+    assert info.aloops == ("main",) and info.schedulers == ("tick",)
