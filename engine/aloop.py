@@ -98,8 +98,13 @@ class ALoop:
                 raise RuntimeError(f"aloop {self.name!r} is already running")
             runner = LoopThread(self.thread_name, daemon=self.daemon,
                                 on_closed=self._coroutines.end_orphans)
-            runner.start()  # if the OS refuses the thread, nothing has changed
-            self._runner, self._active = runner, True
+            try:  # refused by the OS or interrupted (Ctrl+C): nothing is left running
+                runner.start()
+                self._runner, self._active = runner, True
+            except BaseException:
+                if self._runner is not runner:
+                    runner.request_stop()
+                raise
         log.info("aloop %r started", self.name)
 
     def stop(self, wait: bool | float = True, cancel_tasks: bool = False) -> None:

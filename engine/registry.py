@@ -83,11 +83,12 @@ class Registry:
         if start:
             try:
                 aloop.start()
-            except BaseException:  # e.g. the OS refused the thread: as if never created
-                with self.lock:
-                    del self._aloops[name]
-                    if self._default is aloop:
-                        self._default = previous_default
+            except BaseException:  # the OS refused the thread, Ctrl+C...
+                if not aloop.is_active():  # as if never created; else it runs: keep it
+                    with self.lock:
+                        del self._aloops[name]
+                        if self._default is aloop:
+                            self._default = previous_default
                 raise
         return aloop
 
