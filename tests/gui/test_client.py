@@ -35,6 +35,20 @@ def test_reads_come_from_the_engine(supervisor, client, qtbot):
     assert client.task_record(queued.id).result == "0"
 
 
+def test_live_tasks_of_none_are_all_unfinished_tasks(supervisor, client, qtbot):
+    release = threading.Event()
+    running = _blocked(supervisor, release, 8)
+    queued = supervisor.submit(int, _name="waiting")
+    try:
+        live = client.live_tasks(None)
+        assert set(live) == {queued.id, *(t.id for t in running)}
+        assert live[queued.id].status == TASK_STATUS_QUEUED
+    finally:
+        release.set()
+    qtbot.waitUntil(queued.is_completed, timeout=5000)
+    qtbot.waitUntil(lambda: client.live_tasks(None) == {}, timeout=5000)
+
+
 def test_cancel_answers_for_every_id(supervisor, client, qtbot):
     release = threading.Event()
     _blocked(supervisor, release, 8)
