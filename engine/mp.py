@@ -46,7 +46,7 @@ User code is contained (``usercode``): a ``callback=`` that raises anything
 (``SystemExit`` included) is logged on the ``engine.mp`` logger and the task
 keeps its target's outcome; a job that cannot be pickled (whatever its
 ``__reduce__`` raises) fails its task on the sending thread; on every
-backend the job travels as bytes through ``procpool.child_job``, so a
+backend the job travels as bytes through ``procchild.child_job``, so a
 result or an exception that cannot be pickled or unpickled fails its task
 with a ``RemoteTaskError`` instead of breaking the backend's threads. A
 ``KeyboardInterrupt`` on the main thread is re-raised after the bookkeeping.

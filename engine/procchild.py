@@ -17,6 +17,16 @@ result that cannot be unpickled still fails the right job. Plain ``pickle``
 (not multiprocessing's ``ForkingPickler``, three times slower to set up):
 connections and sockets cannot be passed as arguments.
 
+What a child's user values can break is contained there: ``_run_job``
+returns the pickled ``(ok, value)`` and never raises -- a target raising
+anything (``SystemExit`` and ``KeyboardInterrupt`` included), an exception
+whose class cannot be unpickled (CPython #103061) or whose ``__reduce__``
+raises, a result that cannot be pickled: each arrives as that job's failure
+(a ``RemoteTaskError`` carrying the text and traceback where the exception
+itself cannot travel) and the worker keeps serving. ``multiprocessing.Pool``
+and executor backends (``mp.py``) send the same job through ``child_job``
+(bytes in, bytes out), so they get the same containment.
+
 Threads: the functions are pure and may be called from any thread of the
 parent; ``worker_main``, ``child_call``, ``child_job`` and ``_run_job`` run
 in the worker processes, where nothing they call raises out of them.

@@ -62,30 +62,18 @@ it again. Processes that cannot be started when the pool is created raise
 
 Wire format: see ``engine.procchild``.
 
-Writes never block a thread that holds a pool lock or the reader thread: a
-job is written with a non-blocking send; if the worker's pipe is full, the
-rest goes to a per-worker backlog written by a short-lived spill thread (a
-reader blocked on a full pipe while the child blocks on a full result pipe
-would deadlock).
+Writes never block a thread that holds a pool lock or the reader thread: see
+``engine.procpipe`` (one ``PoolWorker`` per process).
 
 Start method: ``forkserver`` where available, else ``spawn``. Never ``fork``:
 the console's process runs Qt and many threads, and a forked child inherits
 locks other threads held at fork time (CPython #84559); ``forkserver`` forks
 children from a clean single-threaded server instead.
 
-What user values can break is contained on both sides: children run
-``procchild._run_job``, which returns the pickled ``(ok, value)`` and never raises --
-a target raising anything (``SystemExit`` and ``KeyboardInterrupt``
-included), an exception whose class cannot be unpickled (CPython #103061) or
-whose ``__reduce__`` raises, a result that cannot be pickled: each arrives as
-that job's failure (a ``RemoteTaskError`` carrying the text and traceback
-where the exception itself cannot travel) and the worker keeps serving. In
-the parent, a result whose unpickling raises fails its job, and a callback
-that raises anything is logged; the reader thread survives both.
-``multiprocessing.Pool`` and executor backends (``mp.py``) send the same
-job through ``procchild.child_job`` (bytes in, bytes out), so they get the
-same containment. What crosses the boundary (errors, encoding, wire format,
-the worker's main loop) lives in ``engine.procchild``.
+What user values can break is contained on both sides (see ``engine.procchild``
+for the child's side): in the parent, a result whose unpickling raises fails
+its job, and a callback that raises anything is logged; the reader thread
+survives both.
 
 Threads: ``send``, ``submit``, ``shutdown``, ``terminate`` and the properties
 may be called from any thread, callbacks included. POSIX only (``SUPPORTED``:
@@ -110,17 +98,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .procchild import (  # noqa: F401 - some re-exported: engine.procpool names them too
-    BIG_JOB_HEADER,
-    BIG_LENGTH,
+from .procchild import (
     DONTWAIT,
     EXIT_MESSAGE,
     EXIT_UNGUARDED_MAIN,
     GUARD_ADVICE,
-    JOB_HEADER,
-    JOB_ID,
-    LENGTH,
-    MAX_SMALL,
     MAX_START_FAILURES,
     READ_SIZE,
     RESTART_BACKOFF,
@@ -129,15 +111,11 @@ from .procchild import (  # noqa: F401 - some re-exported: engine.procpool names
     SLOT_STAGE,
     STAGE_INIT,
     STAGE_READY,
-    START_METHOD,
     SUPPORTED,
     Callback,
     PoolBrokenError,
-    RemoteTaskError,
     WorkerDiedError,
     WorkerStartError,
-    child_call,
-    child_job,
     decode_result,
     error_text,
     exit_if_bootstrapping,
@@ -149,46 +127,13 @@ from .procchild import (  # noqa: F401 - some re-exported: engine.procpool names
     split_frames,
     worker_main,
 )
+from .procpipe import PoolWorker, kill
 from .usercode import log_contained, safe_repr
 
 log = logging.getLogger(__name__)
 
 
 # -- the parent ---------------------------------------------------------------------
-
-class _Worker:
-    """One worker process and the parent's end of its pipe.
-
-    ``jobs``, ``gone``, ``eof`` and ``reaped`` are guarded by the pool's
-    ``_lock``; ``backlog`` and ``close_after_spill`` by ``send_lock``;
-    ``rbuf`` belongs to the reader thread; ``slot`` is written by the child.
-    """
-
-    __slots__ = ("index", "process", "pid", "sentinel", "sock", "slot", "jobs", "gone", "eof",
-                 "reaped", "send_lock", "backlog", "close_after_spill", "spill_thread", "rbuf")
-
-    def __init__(self, index: int, process: Any, sock: socket.socket, slot: Any) -> None:
-        self.index = index
-        self.process = process
-        self.pid: int = process.pid
-        self.sentinel: int = process.sentinel
-        self.sock = sock
-        self.slot = slot
-        # job id -> (callback, fn, body), oldest first; fn names the job in
-        # errors, body is kept to send the job again if this worker dies first
-        self.jobs: dict[int, tuple[Callback, Any, bytes]] = {}
-        self.gone = False     # the process ended (sentinel seen): never picked again
-        self.eof = False      # the child closed its end: stop reading, await the sentinel
-        self.reaped = False   # the process has exited and was joined
-        # Guards writes on ``sock`` (whole messages, in order), ``backlog``
-        # (bytes a spill thread still has to write, in order; None if none)
-        # and ``close_after_spill``. Held only for non-blocking work.
-        self.send_lock = threading.Lock()
-        self.backlog: collections.deque | None = None
-        self.close_after_spill = False
-        self.spill_thread: threading.Thread | None = None
-        self.rbuf = bytearray()
-
 
 _RESULTS, _EXITED, _WAKE = "results", "exited", "wake"
 _pool_ids = itertools.count(1)
@@ -247,7 +192,7 @@ class ProcessPool(concurrent.futures.Executor):
         self._restart_due: dict[int, float] = {}
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
-        self._workers: list[_Worker] = []
+        self._workers: list[PoolWorker] = []
         try:
             for index in range(processes):
                 self._workers.append(self._start_worker(index))
@@ -309,7 +254,7 @@ class ProcessPool(concurrent.futures.Executor):
             job_id = next(self._job_ids)
             worker = self._assign_locked((job_id, callback, fn, body))
         if worker is not None:
-            self._write(worker, frame(job_id, body))
+            worker.write(frame(job_id, body))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                **kwargs: Any) -> concurrent.futures.Future:
@@ -335,7 +280,7 @@ class ProcessPool(concurrent.futures.Executor):
             stranded, self._pending = list(self._pending), collections.deque()
         if first:
             for worker in workers:
-                self._write(worker, [EXIT_MESSAGE])
+                worker.write([EXIT_MESSAGE])
             self._wake()
         for _, callback, fn, _ in stranded:
             _call(callback, False, WorkerDiedError(
@@ -355,7 +300,7 @@ class ProcessPool(concurrent.futures.Executor):
             for worker in self._workers:
                 worker.jobs = {}
         for process in alive:
-            _kill(process)
+            kill(process)
         self._wake()
         self._join_reader()  # the reader reaps the processes
         for pid, jobs in victims:
@@ -373,7 +318,7 @@ class ProcessPool(concurrent.futures.Executor):
         if self._shutdown:
             raise RuntimeError(f"cannot send jobs to {self._name}: it was shut down")
 
-    def _assign_locked(self, job: Job) -> _Worker | None:
+    def _assign_locked(self, job: Job) -> PoolWorker | None:
         """Put ``job`` on the live worker with the fewest jobs in flight (ties:
         lowest index) and return it (the caller writes the job), or, with no
         live worker, on the pending queue (the next replacement takes it)."""
@@ -399,56 +344,11 @@ class ProcessPool(concurrent.futures.Executor):
                     if worker is not None:
                         writes.append((worker, job))
         for worker, job in writes:
-            self._write(worker, frame(job[0], job[3]))
+            worker.write(frame(job[0], job[3]))
         for _, callback, fn, _ in jobs if closed else ():
             _call(callback, False, PoolBrokenError(broken) if broken else WorkerDiedError(
                 f"{why} before it could run task {job_name(fn)}, and {self._name} is shutting "
                 f"down: it was not sent again"))
-
-    def _write(self, worker: _Worker, buffers: list[bytes]) -> None:
-        """Write one message without ever blocking: what the pipe cannot take
-        now goes to the worker's backlog, written by a spill thread."""
-        with worker.send_lock:
-            if worker.backlog is not None:
-                worker.backlog.append(b"".join(buffers))
-                return
-            try:
-                sent = worker.sock.sendmsg(buffers, (), DONTWAIT)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                # The worker died, or its pipe broke (then it is no use: end
-                # it). Its sentinel fires and the reader deals with the jobs
-                # it had in flight, this one included, and replaces it.
-                _kill(worker.process)
-                return
-            if sent == sum(map(len, buffers)):
-                return
-            worker.backlog = collections.deque([b"".join(buffers)[sent:]])
-            worker.spill_thread = threading.Thread(
-                target=self._spill, args=(worker,), daemon=True,
-                name=f"{self._name}-spill-{worker.index}")
-            worker.spill_thread.start()
-
-    def _spill(self, worker: _Worker) -> None:
-        """Write ``worker.backlog`` (blocking); the only writer while it exists."""
-        while True:
-            with worker.send_lock:
-                chunk = worker.backlog[0] if worker.backlog else None
-                if chunk is None:
-                    worker.backlog = None
-                    if worker.close_after_spill:
-                        worker.sock.close()
-                    return
-            try:
-                worker.sock.sendall(chunk)
-            except OSError:  # as in _write: the reader deals with its jobs
-                _kill(worker.process)
-                with worker.send_lock:
-                    worker.backlog.clear()
-                continue
-            with worker.send_lock:
-                worker.backlog.popleft()
 
     def _wake(self) -> None:
         with self._lock:
@@ -488,7 +388,7 @@ class ProcessPool(concurrent.futures.Executor):
         with self._lock:
             return self._shutdown and all(w.reaped for w in self._workers)
 
-    def _read_results(self, worker: _Worker, view: memoryview) -> None:
+    def _read_results(self, worker: PoolWorker, view: memoryview) -> None:
         try:
             n = worker.sock.recv_into(view)
         except OSError:
@@ -501,7 +401,7 @@ class ProcessPool(concurrent.futures.Executor):
         worker.rbuf += view[:n]
         self._deliver(worker, split_frames(worker.rbuf))
 
-    def _deliver(self, worker: _Worker, frames: list[tuple[int, bytes]]) -> None:
+    def _deliver(self, worker: PoolWorker, frames: list[tuple[int, bytes]]) -> None:
         if not frames:
             return
         with self._lock:
@@ -515,7 +415,7 @@ class ProcessPool(concurrent.futures.Executor):
             ok, value = decode_result(body, entry[1])
             _call(entry[0], ok, value)
 
-    def _worker_exited(self, worker: _Worker, view: memoryview) -> None:
+    def _worker_exited(self, worker: PoolWorker, view: memoryview) -> None:
         """Deliver what the worker sent before it ended, fail the job it was
         running, send the ones it never ran to live workers, and start a
         replacement at its index (unless shutting down) -- at once, or after
@@ -540,7 +440,7 @@ class ProcessPool(concurrent.futures.Executor):
             worker.reaped = True
             ran = jobs.pop(running, None) if stage == STAGE_READY else None
             never_ran = [(job_id, *entry) for job_id, entry in jobs.items()]
-        self._release_socket(worker)
+        worker.release()
         if stage == STAGE_READY:
             # At once, before the callbacks below can send more jobs.
             self._replace(worker.index)
@@ -556,7 +456,7 @@ class ProcessPool(concurrent.futures.Executor):
                 f"mp worker process {worker.pid} died (exit code {code}) while running task "
                 f"{job_name(ran[1])}"))
 
-    def _start_failure(self, worker: _Worker, stage: int, code: int | None) -> str:
+    def _start_failure(self, worker: PoolWorker, stage: int, code: int | None) -> str:
         """Why ``worker``, which never became ready, ended."""
         died = f"worker process {worker.pid} exited with code {code} while starting"
         if stage == STAGE_INIT:
@@ -604,7 +504,7 @@ class ProcessPool(concurrent.futures.Executor):
         self._restart_due.clear()
         log.error("%s", reason)
         for worker in live:
-            self._write(worker, [EXIT_MESSAGE])
+            worker.write([EXIT_MESSAGE])
         for _, callback, _, _ in stranded:
             _call(callback, False, PoolBrokenError(reason))
 
@@ -632,13 +532,13 @@ class ProcessPool(concurrent.futures.Executor):
                 if not exit_now:  # the jobs that waited for a live worker
                     pending, self._pending = list(self._pending), collections.deque()
         if terminated:  # while it started
-            _kill(new.process)
+            kill(new.process)
             new.process.join()
             new.sock.close()
             return
         self._watch(new)
         if exit_now:  # shut down while it started: it exits like the others
-            self._write(new, [EXIT_MESSAGE])
+            new.write([EXIT_MESSAGE])
         elif pending:
             self._resend(pending, "their worker process died")
 
@@ -653,7 +553,7 @@ class ProcessPool(concurrent.futures.Executor):
                 worker.reaped = True
         self._restart_due.clear()
         for worker, jobs in victims:
-            _kill(worker.process)
+            kill(worker.process)
             worker.process.join(1.0)
             for callback, _, _ in jobs.values():
                 _call(callback, False, WorkerDiedError(
@@ -664,26 +564,19 @@ class ProcessPool(concurrent.futures.Executor):
     def _close(self) -> None:
         """The reader ends: release the sockets and the wake pipe."""
         for worker in self._workers:
-            self._release_socket(worker)
+            worker.release()
         self._selector.close()
         with self._lock:
             wake_w, self._wake_w = self._wake_w, None
         os.close(wake_w)
         os.close(self._wake_r)
 
-    def _release_socket(self, worker: _Worker) -> None:
-        with worker.send_lock:
-            if worker.backlog is None:
-                worker.sock.close()
-            else:
-                worker.close_after_spill = True
-
     def _join_reader(self) -> None:
         if threading.get_ident() != self._reader_ident:
             self._reader.join()
 
     # -- helpers ---------------------------------------------------------------------
-    def _start_worker(self, index: int) -> _Worker:
+    def _start_worker(self, index: int) -> PoolWorker:
         slot = self._ctx.RawArray("Q", 2)
         parent_sock, child_sock = socket.socketpair()
         child_conn = multiprocessing.connection.Connection(child_sock.detach())
@@ -697,13 +590,13 @@ class ProcessPool(concurrent.futures.Executor):
             raise
         finally:
             child_conn.close()
-        return _Worker(index, process, parent_sock, slot)
+        return PoolWorker(index, self._name, process, parent_sock, slot)
 
-    def _watch(self, worker: _Worker) -> None:
+    def _watch(self, worker: PoolWorker) -> None:
         self._selector.register(worker.sock, selectors.EVENT_READ, (_RESULTS, worker))
         self._selector.register(worker.sentinel, selectors.EVENT_READ, (_EXITED, worker))
 
-    def _unwatch(self, worker: _Worker) -> None:
+    def _unwatch(self, worker: PoolWorker) -> None:
         for obj in (worker.sock, worker.sentinel):
             try:
                 self._selector.unregister(obj)
@@ -714,14 +607,6 @@ class ProcessPool(concurrent.futures.Executor):
         state = ("terminated" if self._terminated else "broken" if self._broken
                  else "shut down" if self._shutdown else "running")
         return f"<{self._name} processes={self._processes} {state}>"
-
-
-def _kill(process: Any) -> None:
-    """SIGKILL ``process`` unless it was already reaped."""
-    try:
-        process.kill()
-    except OSError:
-        pass
 
 
 def _call(callback: Callback, ok: bool, value: Any) -> None:
