@@ -21,7 +21,8 @@ into signals; widgets draw from those and never walk the engine's tasks.
 
 Operator actions go through ``act(description, command)``: ``command`` gets
 the client and calls one of its typed commands; a refusal is reported as
-``error_raised`` (the engine's own message; nothing changed), an accepted
+``error_raised`` (the engine's own message, then the exception's notes if
+any, one a line; nothing changed), an accepted
 one as ``action_applied`` (a marker on the graphs, a log line), and the
 panels are refreshed at once so they read the new state back.
 ``act_async`` does the same for the client's awaitable commands.
@@ -44,6 +45,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from .client import SupervisorClient, SupervisorStats
+from .formatting import refusal_text
 
 log = logging.getLogger("gui")
 
@@ -226,7 +228,7 @@ class EngineBridge(QObject):
         return True, result
 
     def _refused(self, description: str, exc: Exception) -> tuple[bool, str]:
-        message = f"{type(exc).__name__}: {exc}"
+        message = refusal_text(exc)
         log.warning("%s refused: %s", description, message)
         self.error_raised.emit(description, message)
         return False, message

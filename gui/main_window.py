@@ -264,7 +264,8 @@ class MainWindow(QMainWindow):
             f"({total:,} in all); the task table re-checks its unfinished rows", 8000)
 
     def _on_error_raised(self, what: str, message: str) -> None:
-        self.statusBar().showMessage(f"{what}: {message}", 8000)
+        # One line in the status bar: an exception's notes follow its message.
+        self.statusBar().showMessage(f"{what}: {' — '.join(message.splitlines())}", 8000)
 
     def show_error(self, title: str, text: str, details: str = "") -> QMessageBox:
         """A non-modal message for the operator, coalesced into the open one if any."""

@@ -38,6 +38,38 @@ def test_refused_action_reports_the_engine_message_and_changes_nothing(superviso
     assert supervisor.stats().thread.pool_size == before
 
 
+def test_a_refusal_shows_the_exception_notes(bridge, qtbot):
+    def refuse(client):
+        exc = LookupError("no aloop named 'x'")
+        exc.add_note("create it first in the aloops panel")
+        exc.add_note("names are case-sensitive")
+        raise exc
+
+    with qtbot.waitSignal(bridge.error_raised, timeout=1000) as blocker:
+        ok, message = bridge.act("stop aloop 'x'", refuse)
+    assert not ok and blocker.args[1] == message
+    assert message.splitlines() == ["LookupError: no aloop named 'x'",
+                                    "create it first in the aloops panel",
+                                    "names are case-sensitive"]
+
+
+def test_a_refusal_without_notes_or_a_readable_message_is_still_shown(bridge):
+    class Unprintable(ValueError):
+        def __str__(self):
+            raise RuntimeError("no text")
+
+    def refuse(client):
+        exc = Unprintable()
+        exc.__notes__ = ["a note", 42]  # a note that is not text is shown by its repr
+        raise exc
+
+    ok, message = bridge.act("bad", lambda c: c.set_thread_pool(pool_size=-3))
+    assert not ok and len(message.splitlines()) == 1
+    ok, message = bridge.act("worse", refuse)
+    assert not ok
+    assert message.splitlines() == ["Unprintable: <exception str() failed>", "a note", "42"]
+
+
 def test_accepted_action_is_announced_and_read_back(supervisor, bridge, qtbot):
     with qtbot.waitSignal(bridge.action_applied, timeout=1000) as blocker:
         ok, _ = bridge.act("thread pool_size 4 → 9", lambda c: c.set_thread_pool(pool_size=9))

@@ -149,6 +149,17 @@ def test_refused_action_does_not_crash_and_shows_in_the_status_bar(window, qtbot
     assert window.isVisible()
 
 
+def test_a_refusal_and_its_notes_show_on_one_status_line(window):
+    def refuse(client):
+        exc = ValueError("pool_size must be at most 1000")
+        exc.add_note("use 0 for unlimited")
+        raise exc
+
+    window.bridge.act("thread pool", refuse)
+    assert window.statusBar().currentMessage() == (
+        "thread pool: ValueError: pool_size must be at most 1000 — use 0 for unlimited")
+
+
 def test_main_without_a_display_says_so(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
