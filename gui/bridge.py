@@ -44,8 +44,7 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from .client import SupervisorClient, SupervisorStats
-from .formatting import refusal_text
+from .client import SupervisorClient, SupervisorStats, safe_repr
 
 log = logging.getLogger("gui")
 
@@ -243,6 +242,23 @@ class EngineBridge(QObject):
 
     def lag_p99(self) -> float:
         return _p99(list(self.lags))
+
+
+def refusal_text(exc: BaseException) -> str:
+    """Why a command was refused: ``Type: message``, then each of the
+    exception's notes (PEP 678 ``__notes__``) on a line of its own, as Python
+    prints them. Never raises: the message and notes may be user code's."""
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: BLE001 - user __str__, sys.exit() in it included
+        message = "<exception str() failed>"
+    lines = [f"{type(exc).__name__}: {message}" if message else type(exc).__name__]
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, (list, tuple)):
+        lines.extend(note if isinstance(note, str) else safe_repr(note) for note in notes)
+    elif notes is not None:  # not a sequence: named, as traceback does
+        lines.append(safe_repr(notes))
+    return "\n".join(lines)
 
 
 def _p99(samples: list[float]) -> float:

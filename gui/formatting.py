@@ -137,23 +137,6 @@ def error_summary(exc: BaseException | None) -> str:
     return one_line(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
 
 
-def refusal_text(exc: BaseException) -> str:
-    """Why a command was refused: ``Type: message``, then each of the
-    exception's notes (PEP 678 ``__notes__``) on a line of its own, as Python
-    prints them."""
-    try:
-        message = str(exc)
-    except BaseException:  # noqa: BLE001 - user __str__, sys.exit() in it included
-        message = "<exception str() failed>"
-    lines = [f"{type(exc).__name__}: {message}" if message else type(exc).__name__]
-    notes = getattr(exc, "__notes__", None)
-    if isinstance(notes, (list, tuple)):
-        lines.extend(note if isinstance(note, str) else short_repr(note) for note in notes)
-    elif notes is not None:  # not a sequence: named, as traceback does
-        lines.append(short_repr(notes))
-    return "\n".join(lines)
-
-
 def format_traceback(exc: BaseException | None) -> str:
     """The full traceback text (a worker process's own appended); "" for ``None``."""
     if exc is None:
@@ -173,6 +156,5 @@ def format_traceback(exc: BaseException | None) -> str:
 __all__ = [
     "NONE_TEXT", "SUMMARY_CHARS", "describe_changes", "error_summary", "format_clock",
     "format_count", "format_duration", "format_number", "format_rate", "format_seconds",
-    "format_traceback", "format_wait", "format_wall", "id_text", "one_line", "refusal_text",
-    "short_repr",
+    "format_traceback", "format_wait", "format_wall", "id_text", "one_line", "short_repr",
 ]
