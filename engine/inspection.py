@@ -7,6 +7,10 @@ frozen records are built outside it. Snapshots cost O(priorities + aloops
 + schedulers), never O(tasks); ``live_tasks(ids)`` and
 ``finished_tasks(ids)`` cost O(len(ids)).
 
+A snapshot also names the kind of mp pool there is (``mp_pool_kind``,
+``None`` while there is none: it is created lazily), so a viewer never needs
+the live pool object to know.
+
 Threads: any.
 """
 
@@ -17,9 +21,20 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from .admission import Admission, PoolSettings
+from .backends import (
+    Backend,
+    BrokenBackend,
+    ExecutorBackend,
+    PoolBackend,
+    ProcessPoolBackend,
+)
 from .constants import TASK_TYPES
 from .dispatch import ACTIVE
 from .stats import (
+    MP_POOL_BROKEN,
+    MP_POOL_MULTIPROCESSING,
+    MP_POOL_PROCESS,
+    MP_POOL_REBUILDING,
     EventBatch,
     PoolStats,
     SupervisorInfo,
@@ -97,6 +112,7 @@ class Inspection:
             alive, busy = self._threads.counts_locked()
             thread = _pool_stats(self._threads.admission, alive, busy)
             mp = _pool_stats(self._mp.admission, self._mp.counts_locked(), 0)
+            mp_kind = _mp_pool_kind(self._mp.backend, self._mp.rebuilding)
             coroutine = _pool_stats(coroutines.admission, 0, 0)
             waits = self._ledger.waits.recent(now)
             last_seq = self._ledger.events.last_seq
@@ -113,7 +129,8 @@ class Inspection:
             timeout_critical=front.timeout_critical, last_event_seq=last_seq, aloops=aloops,
             aloop_tasks=aloop_tasks,
             schedulers={name: s.active for name, s in info.items() if s.registered},
-            default_aloop=None if default is None else default.name, scheduler_info=info)
+            default_aloop=None if default is None else default.name, scheduler_info=info,
+            mp_pool_kind=mp_kind)
 
     def events_since(self, seq: int = 0, limit: int | None = None) -> list[TaskEvent]:
         """Task events with a sequence number above ``seq``, oldest first."""
@@ -169,6 +186,21 @@ def _id_list(ids: Iterable[Any]) -> list[Any]:
     for task_id in ids:
         check_task_id(task_id)
     return ids
+
+
+def _mp_pool_kind(backend: Backend | None, rebuilding: bool) -> str | None:
+    """``SupervisorStats.mp_pool_kind`` of the mp pool's current backend."""
+    if backend is None:
+        return MP_POOL_REBUILDING if rebuilding else None
+    if isinstance(backend, ProcessPoolBackend):
+        return MP_POOL_PROCESS
+    if isinstance(backend, PoolBackend):
+        return MP_POOL_MULTIPROCESSING
+    if isinstance(backend, BrokenBackend):
+        return MP_POOL_BROKEN
+    if isinstance(backend, ExecutorBackend):
+        return type(backend.executor).__name__
+    return type(backend).__name__
 
 
 def _pool_stats(admission: Admission, alive: int, busy: int) -> PoolStats:

@@ -182,6 +182,14 @@ class PoolStats:
         return self.submitted == self.completed + self.failed + self.canceled + self.pending
 
 
+#: ``SupervisorStats.mp_pool_kind`` for the pools the engine knows by name.
+MP_POOL_PROCESS = "ProcessPool"  # the engine's own (create_mp_pool)
+MP_POOL_MULTIPROCESSING = "multiprocessing.Pool"
+MP_POOL_REBUILDING = "rebuilding"  # a worker died: the pool is being replaced
+MP_POOL_BROKEN = "broken"  # it broke too often: every mp task fails until one is set
+MP_POOL_KINDS = (MP_POOL_PROCESS, MP_POOL_MULTIPROCESSING, MP_POOL_REBUILDING, MP_POOL_BROKEN)
+
+
 @dataclass(frozen=True)
 class SupervisorStats:
     """A snapshot of a supervisor, cheap enough to take 20 times a second."""
@@ -204,6 +212,16 @@ class SupervisorStats:
     schedulers: dict[str, bool] = field(default_factory=dict)  # name → active
     default_aloop: str | None = None
     scheduler_info: dict[str, SchedulerStats] = field(default_factory=dict)  # name → stats
+    # What runs mp tasks: None while there is no process pool (one is created
+    # for the first mp task of an active supervisor, or by set_mp_pool /
+    # create_mp_pool), else one of MP_POOL_KINDS' words or an executor's
+    # class name (e.g. "ProcessPoolExecutor").
+    mp_pool_kind: str | None = None
+
+    @property
+    def has_mp_pool(self) -> bool:
+        """A process pool exists (broken or being rebuilt counts: its settings hold)."""
+        return self.mp_pool_kind is not None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from engine import (
     TaskSupervisor,
     percentiles,
 )
+from engine.stats import MP_POOL_BROKEN, MP_POOL_REBUILDING
 from engine.usercode import safe_repr
 from engine.validate import MAX_SIZE
 from runner import batch as batches
@@ -230,7 +231,8 @@ def _each(ids: Collection[Any], command: Callable[[Any], Any]) -> dict[Any, Any]
 
 
 __all__ = [
-    "BACKGROUND_BATCH", "COMMAND_WAIT", "MAX_SIZE", "EventBatch", "FinishedTask",
+    "BACKGROUND_BATCH", "COMMAND_WAIT", "MAX_SIZE", "MP_POOL_BROKEN", "MP_POOL_REBUILDING",
+    "EventBatch", "FinishedTask",
     "LocalClient", "PoolStats", "SchedulerStats", "SupervisorClient", "SupervisorStats",
     "TaskEvent", "TaskRecord", "TaskState", "percentiles", "safe_repr",
 ]

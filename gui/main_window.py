@@ -316,7 +316,7 @@ class MainWindow(QMainWindow):
             for key in THREAD_POOL_KEYS:
                 s.setValue(f"pools/thread/{key}", getattr(stats.thread, key))
             s.remove("pools/mp")
-            if stats.mp.threads_alive:  # a process pool exists (its processes are counted)
+            if stats.has_mp_pool:  # else none was ever needed: restoring would create one
                 for key in MP_POOL_KEYS:
                     s.setValue(f"pools/mp/{key}", getattr(stats.mp, key))
         s.sync()

@@ -9,7 +9,7 @@ from typing import Any
 from PySide6.QtWidgets import QSpinBox, QWidget
 
 from ..bridge import EngineBridge
-from ..client import SupervisorStats
+from ..client import MP_POOL_BROKEN, MP_POOL_REBUILDING, SupervisorStats
 from ..formatting import describe_changes
 from .live_form import LiveForm
 
@@ -57,7 +57,7 @@ class PoolControls(LiveForm):
         pool = self._pool(stats)
         if self.kind == "thread":
             return f"{pool.threads_alive} threads, {pool.threads_busy} busy"
-        return f"{pool.threads_alive} processes"
+        return _mp_status(stats.mp_pool_kind, pool.threads_alive)
 
     def _send(self, changes: dict[str, Any]) -> tuple[bool, Any]:
         what = describe_changes(changes, self._shown)
@@ -66,3 +66,16 @@ class PoolControls(LiveForm):
                                     lambda client: client.set_thread_pool(**changes))
         return self._bridge.act(f"process pool: {what}",
                                 lambda client: client.set_mp_pool(**changes))
+
+
+def _mp_status(kind: str | None, processes: int) -> str:
+    """The process pool's status line, from the snapshot alone."""
+    if kind is None:
+        return "no process pool yet (the first mp task or Apply creates one)"
+    if kind == MP_POOL_REBUILDING:
+        return "rebuilding: a worker process died"
+    if kind == MP_POOL_BROKEN:
+        return "broken: mp tasks fail until a new pool is set"
+    if not processes:  # an executor that does not say (a Dask client's...)
+        return f"{kind}, processes unknown"
+    return f"{kind}, {processes} process{'' if processes == 1 else 'es'}"

@@ -4,6 +4,7 @@ by name."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import gc
 import threading
 
@@ -20,7 +21,15 @@ from engine import (
     TaskSupervisor,
     wait_completed,
 )
-from engine.stats import EventRing
+from engine.backends import BrokenBackend
+from engine.inspection import _mp_pool_kind
+from engine.stats import (
+    MP_POOL_BROKEN,
+    MP_POOL_MULTIPROCESSING,
+    MP_POOL_PROCESS,
+    MP_POOL_REBUILDING,
+    EventRing,
+)
 
 WAIT = 10
 
@@ -265,3 +274,39 @@ def test_schedulers_by_name_stay_known_once_stopped(sup):
     assert sup.stats().default_aloop == "main"
     info = sup.get_info()  # the names, filled like the snapshot's
     assert info.aloops == ("main",) and info.schedulers == ("tick",)
+
+
+# -- the kind of mp pool, in the snapshot ------------------------------------------
+
+class _Executor(concurrent.futures.Executor):
+    """An executor whose worker count cannot be known (like a Dask client's)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_the_snapshot_names_the_mp_pool_created_lazily_or_set(sup):
+    first = sup.stats()
+    assert first.mp_pool_kind is None and not first.has_mp_pool
+    assert wait_completed(sup.submit(_echo, 3, _tt=TT_MP), timeout=WAIT) == 3
+    created = sup.stats()  # the first mp task of an active supervisor created one
+    assert created.mp_pool_kind == MP_POOL_PROCESS and created.has_mp_pool
+    sup.mp_pool = _Executor()
+    assert sup.stats().mp_pool_kind == "_Executor"
+    sup.mp_pool = None
+    assert sup.stats().mp_pool_kind is None
+    sup.create_mp_pool(processes=1, maxtasksperchild=10)
+    assert sup.stats().mp_pool_kind == MP_POOL_MULTIPROCESSING
+    sup.mp_pool = None
+
+
+def test_a_broken_or_rebuilding_mp_pool_is_named_as_such():
+    broken = BrokenBackend("it broke")
+    try:
+        assert _mp_pool_kind(broken, False) == MP_POOL_BROKEN
+    finally:
+        broken.close(terminate=True)
+    assert _mp_pool_kind(None, True) == MP_POOL_REBUILDING
+    assert _mp_pool_kind(None, False) is None

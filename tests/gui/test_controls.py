@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 
 from PySide6.QtCore import Qt
@@ -62,6 +63,7 @@ def test_process_pool_controls_create_and_resize_the_mp_pool(supervisor, bridge,
     panel = PoolControls(bridge, "mp")
     qtbot.addWidget(panel)
     assert set(panel.fields) == {"pool_size", "reserve_normal", "reserve_high"}
+    assert panel.state_label.text().startswith("no process pool yet")
     type_into(qtbot, panel.fields["pool_size"], 1)
     type_into(qtbot, panel.fields["reserve_normal"], 0)
     type_into(qtbot, panel.fields["reserve_high"], 0)
@@ -69,6 +71,28 @@ def test_process_pool_controls_create_and_resize_the_mp_pool(supervisor, bridge,
     stats = supervisor.stats().mp
     assert (stats.pool_size, stats.reserve_normal, stats.reserve_high) == (1, 0, 0)
     assert supervisor.mp_pool is not None
+    assert panel.state_label.text() == "ProcessPool, 1 process"  # from the snapshot
+
+
+class _Executor(concurrent.futures.Executor):
+    """An executor whose worker count cannot be known (like a Dask client's)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_process_pool_status_names_the_kind_of_pool(supervisor, bridge, qtbot):
+    panel = PoolControls(bridge, "mp")
+    qtbot.addWidget(panel)
+    panel.show()
+    supervisor.mp_pool = _Executor()
+    qtbot.waitUntil(lambda: panel.state_label.text() == "_Executor, processes unknown",
+                    timeout=2000)
+    supervisor.mp_pool = None
+    qtbot.waitUntil(lambda: panel.state_label.text().startswith("no process pool yet"),
+                    timeout=2000)
 
 
 def test_timeouts_and_poll_delay_apply_live(supervisor, bridge, qtbot):

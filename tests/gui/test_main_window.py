@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import multiprocessing
 import os
 import subprocess
@@ -115,6 +116,28 @@ def test_settings_round_trip(supervisor, client, settings, qtbot):
     assert second.docks["Log"].isHidden()
     second.bridge.stop()
     second.log_view.close_handler()
+
+
+class _Executor(concurrent.futures.Executor):
+    """An executor whose worker count cannot be known (like a Dask client's)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_process_pool_settings_are_saved_whenever_a_pool_exists(window, supervisor, settings):
+    window.save_settings()
+    assert not settings.contains("pools/mp/pool_size")  # no pool: none would be recreated
+    supervisor.mp_pool = _Executor()  # a pool whose processes are not counted
+    supervisor.set_mp_pool(pool_size=2, reserve_normal=0, reserve_high=1)
+    window.save_settings()
+    assert [int(settings.value(f"pools/mp/{key}"))
+            for key in ("pool_size", "reserve_normal", "reserve_high")] == [2, 0, 1]
+    supervisor.mp_pool = None
+    window.save_settings()
+    assert not settings.contains("pools/mp/pool_size")
 
 
 def test_closing_stops_the_supervisor_and_leaves_nothing_behind(window, supervisor, qloop,
