@@ -31,6 +31,9 @@ This module owns loading scenario files, scenario durations, the
 ``ScenarioContext`` and ``ScenarioRun``; it has no Qt and no output of its
 own. Loading may be done from any thread; a context and a run are used from
 their host loop's thread only.
+
+A context counts the tasks it tracks and keeps only the unfinished ones:
+memory follows what is still running, not how many a scenario submitted.
 """
 
 from __future__ import annotations
@@ -48,7 +51,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from engine import TASK_NORMAL, TT_THREAD, Task, TaskSupervisor, background_task
+from engine import (
+    STATUS_NAMES,
+    TASK_NORMAL,
+    TASK_STATUS_CANCELED,
+    TASK_STATUS_COMPLETED,
+    TASK_STATUS_FAILED,
+    TT_THREAD,
+    Task,
+    TaskSupervisor,
+    background_task,
+)
 from engine.usercode import safe_repr
 
 from . import files
@@ -64,6 +77,11 @@ MAX_DURATION = 86_400.0
 DEFAULT_DURATION = 10.0
 #: Seconds a scenario asked to stop gets to return before it is canceled.
 STOP_GRACE = 3.0
+#: How a tracked task may end (``ScenarioContext.outcomes``).
+OUTCOMES = (TASK_STATUS_COMPLETED, TASK_STATUS_FAILED, TASK_STATUS_CANCELED)
+#: A context sweeps its finished tasks out once it tracks this many (or twice
+#: as many as were unfinished at the last sweep).
+SWEEP_MIN = 1_000
 
 
 class ScenarioError(Exception):
@@ -160,6 +178,16 @@ def _contained(name: str, run: Callable[[ScenarioContext], Any]) -> Callable[...
 class ScenarioContext:
     """What a running scenario sees: the supervisor, its clock and its tasks.
 
+    The tasks it tracks are counted, not kept: ``submitted`` and
+    ``outcomes()`` (by how they ended) count all of them, ``tasks`` holds
+    only those not finished yet, so a scenario that floods a million tasks
+    keeps alive no more ``Task`` objects than are unfinished -- plus, between
+    two reads, at most about ``SWEEP_MIN`` or as many again finished ones:
+    finished tasks are swept out (and counted) when the list of tracked
+    tasks has doubled since the last sweep, and by every read. That costs
+    O(1) per task, amortized, on the loop thread, and nothing on the threads
+    that run the tasks (a done callback per task would halve a flood's rate).
+
     Used from the host loop's thread only.
     """
 
@@ -167,9 +195,12 @@ class ScenarioContext:
         self.supervisor = supervisor
         self.duration = check_duration(duration)
         self.log = logging.getLogger(f"scenario.{name}")
-        self.tasks: list[Task] = []
         self.started_at = time.monotonic()
         self._stop = asyncio.Event()
+        self._tracked: list[Task] = []  # unfinished at the last sweep, then the newer ones
+        self._sweep_at = SWEEP_MIN  # len(_tracked) that triggers the next sweep
+        self._outcomes: dict[int, int] = dict.fromkeys(OUTCOMES, 0)  # status → tasks swept
+        self._submitted = 0
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started_at
@@ -195,8 +226,48 @@ class ScenarioContext:
         return self.running
 
     def track(self, task: Task) -> Task:
-        self.tasks.append(task)
+        """Count ``task`` as one of this scenario's, until it ends; ``task``."""
+        if not isinstance(task, Task):
+            raise TypeError(f"track() takes a Task, got {safe_repr(task)}")
+        self._submitted += 1
+        self._tracked.append(task)
+        if len(self._tracked) >= self._sweep_at:
+            self._sweep()
         return task
+
+    def _sweep(self) -> None:
+        """Count the finished tasks out of ``_tracked``; keep the unfinished."""
+        outcomes = self._outcomes
+        unfinished = []
+        for task in self._tracked:
+            status = task.status
+            if status in outcomes:
+                outcomes[status] += 1
+            else:
+                unfinished.append(task)
+        self._tracked = unfinished
+        self._sweep_at = max(SWEEP_MIN, 2 * len(unfinished))
+
+    @property
+    def submitted(self) -> int:
+        """How many tasks were tracked (submitted through this context)."""
+        return self._submitted
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The tracked tasks not finished yet, oldest first (a new list)."""
+        self._sweep()
+        return list(self._tracked)
+
+    def unfinished_count(self) -> int:
+        self._sweep()
+        return len(self._tracked)
+
+    def outcomes(self) -> dict[str, int]:
+        """How the tracked tasks that ended did: ``completed``, ``failed``,
+        ``canceled`` → count."""
+        self._sweep()
+        return {STATUS_NAMES[status]: n for status, n in self._outcomes.items()}
 
     def submit(self, target: Callable[..., Any], *args: Any, priority: int = TASK_NORMAL,
                delay: float | None = None, name: str | None = None, tt: int = TT_THREAD,
@@ -347,4 +418,4 @@ class ScenarioRun:
 
     @property
     def tasks_submitted(self) -> int:
-        return 0 if self.context is None else len(self.context.tasks)
+        return 0 if self.context is None else self.context.submitted

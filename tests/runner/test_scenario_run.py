@@ -5,14 +5,18 @@ scenario's traceback, done callbacks once -- against a real supervisor."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import textwrap
+import threading
+import time
+import weakref
 from pathlib import Path
 
 import pytest
 
-from engine import TaskSupervisor
+from engine import TASK_LOW, TaskSupervisor
 from runner import scenario as scenarios
-from runner.scenario import ScenarioRun, load
+from runner.scenario import ScenarioContext, ScenarioRun, load
 
 
 @pytest.fixture
@@ -137,3 +141,65 @@ def test_a_run_refuses_a_bad_duration_and_a_second_start(sup, tmp_path):
 
     asyncio.run(main())
     assert run.state == "finished"
+
+
+# -- what a context keeps of its tasks ----------------------------------------------
+
+def _fail():
+    raise ValueError("as planned")
+
+
+def test_a_context_counts_finished_tasks_without_keeping_them_alive(sup):
+    """Every read counts the finished tasks out (between reads, at most about
+    SWEEP_MIN or twice the unfinished linger)."""
+    ctx = ScenarioContext(sup, 60, "flood")
+    gate = threading.Event()
+    refs = []
+    for i in range(2_000):
+        refs.append(weakref.ref(ctx.submit(_fail) if i % 4 == 0 else ctx.submit(int, i)))
+    # Four tasks fill pool_size until the gate opens, so a LOW task waits in its queue.
+    held = [weakref.ref(ctx.submit(gate.wait, 10)) for _ in range(4)]
+    queued = ctx.put_task(lambda _task_id: None, priority=TASK_LOW)
+    assert ctx.submitted == 2_005
+    deadline = time.monotonic() + 10
+    while ctx.unfinished_count() > 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ctx.outcomes() == {"completed": 1_500, "failed": 500, "canceled": 0}
+    assert ctx.tasks[-1] is queued and len(ctx.tasks) == 5  # the unfinished, oldest first
+    gc.collect()
+    # Leeway: a pool thread that has just finished a task may still hold it a moment.
+    alive = [r for r in refs if r() is not None]
+    assert len(alive) <= 4, [r() for r in alive]
+    sup.cancel_task(queued.id)
+    gate.set()
+    deadline = time.monotonic() + 10
+    while ctx.unfinished_count() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ctx.tasks == [] and ctx.submitted == 2_005
+    assert ctx.outcomes() == {"completed": 1_504, "failed": 500, "canceled": 1}
+    del queued
+    gc.collect()
+    assert sum(r() is not None for r in refs + held) <= 4
+
+
+def test_a_task_tracked_after_it_finished_is_counted_at_once(sup):
+    ctx = ScenarioContext(sup, 60)
+    task = sup.submit(int, 3)
+    assert task.wait(10)
+    assert ctx.track(task) is task
+    assert ctx.tasks == [] and ctx.submitted == 1 and ctx.outcomes()["completed"] == 1
+    with pytest.raises(TypeError, match="Task"):
+        ctx.track("not a task")
+
+
+def test_a_run_reports_what_its_context_counted(sup, tmp_path):
+    run = ScenarioRun(load(write(tmp_path, "ticker.py", TICKER)), sup, 0.2)
+
+    async def main():
+        run.start(asyncio.get_running_loop())
+        await asyncio.wait_for(run.wait(), 10)
+        await until(lambda: run.context.unfinished_count() == 0)
+
+    asyncio.run(main())
+    assert run.tasks_submitted >= 3
+    assert run.context.outcomes()["completed"] == run.tasks_submitted
