@@ -13,9 +13,10 @@ constants; the engine never imports Qt. The import contracts of
 - ``main_window``: the window, its docks, menus and status bar.
 - ``widgets/``: the views, one per module.
 - ``task_model``: the task table's rows (Qt-free).
-- helpers: ``settings`` (typed QSettings reads), ``theme`` (colours, palettes),
-  ``series`` (recorded time series and rates, Qt-free), ``formatting``
-  (values as text, Qt-free), ``interrupts`` (Ctrl+C).
+- helpers: ``settings`` (the settings, typed: every key read and written
+  there), ``theme`` (colours, palettes), ``series`` (recorded time series and
+  rates, Qt-free), ``formatting`` (values as text, Qt-free), ``interrupts``
+  (Ctrl+C).
 - ``bridge``: the client turned into Qt signals.
 - ``client``: the door to a supervisor (Qt-free).
 """

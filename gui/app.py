@@ -163,16 +163,7 @@ class Console:
         if self.screenshot:
             self.save_screenshot(self.screenshot)
             self.screenshot = None
-        self.window.submit_panel.stop_scenario()
-        dialog = self.window.stop_dialog
-        active = self.client.is_active()
-        if active and not dialog.is_stopping():
-            dialog.set_options(**SCRIPTED_STOP)
-        self.window.close_when_stopped()
-        if active or dialog.is_stopping():
-            dialog.start_stopping()
-        else:
-            self.window.close()
+        self.window.stop_and_close(**SCRIPTED_STOP)
 
     def _on_window_closed(self) -> None:
         if self.screenshot:
@@ -185,9 +176,14 @@ class Console:
         log.info("screenshot %s %s", path, "saved" if ok else "FAILED")
         return ok
 
-    def _shutdown(self) -> None:
+    def restore_hooks(self) -> None:
+        """Put back the SIGINT handler and ``sys.excepthook`` the console took
+        over (done on shutdown; for a host that ends the console otherwise)."""
         self.interrupts.restore()
         sys.excepthook = self._previous_excepthook
+
+    def _shutdown(self) -> None:
+        self.restore_hooks()
         self._let_pending_work_end()
         if self.client.is_active():  # never left running behind the window
             if self.window.exiting_now:
@@ -200,11 +196,7 @@ class Console:
     def _let_pending_work_end(self) -> None:
         """Give a stop whose wait was just ended, and a scenario told to end, a
         moment on the loop: their cleanup runs there, and the loop is about to close."""
-        scenario = self.window.submit_panel.end_scenario_now()  # None if none runs
-        pending = [] if scenario is None else [asyncio.ensure_future(scenario)]
-        stop = self.window.stop_dialog.future()
-        if stop is not None and not stop.done():
-            pending.append(stop)
+        pending = [asyncio.ensure_future(work) for work in self.window.end_pending_work()]
         if pending:
             self.loop.run_until_complete(asyncio.wait(pending, timeout=SHUTDOWN_GRACE))
 

@@ -5,9 +5,9 @@ never names a supervisor: it builds the ``EngineBridge`` over that client,
 and every panel reads snapshots and signals from the bridge and sends
 commands through ``bridge.act``. It owns the layout, the actions (start,
 stop, submit, pause graphs, theme), their shortcuts, persisted settings
-(geometry, dock layout, last pool settings, refresh rate, theme; read
-through ``gui.settings``, so a bad value in the file falls back to its
-default with a log line), the series recorder the graphs and the status bar
+(geometry, dock layout, last pool settings, refresh rate, theme; read and
+written through ``gui.settings.ConsoleSettings``, so a bad value in the
+file falls back to its default with a log line), the series recorder the graphs and the status bar
 share (``gui.series``: rates computed once per snapshot), the status bar
 (state, threads, rate, queue, loop lag, and events the console skipped when
 the engine's event ring outran it), the window's one error box
@@ -22,6 +22,8 @@ running tasks it abandons in the log. GUI thread only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -42,7 +44,7 @@ from .bridge import EngineBridge
 from .client import MAX_SIZE, SupervisorClient, SupervisorStats, safe_repr
 from .formatting import format_rate
 from .series import SeriesRecorder
-from .settings import check_store, read_bytes, read_choice, read_float, read_int
+from .settings import ConsoleSettings
 from .theme import THEMES, apply_theme
 from .widgets.aloops import AloopsPanel
 from .widgets.error_dialog import ErrorDialog
@@ -57,9 +59,6 @@ from .widgets.workers import WorkersPanel
 
 log = logging.getLogger("gui")
 
-THREAD_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high", "min_size", "max_size")
-MP_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high")
-MAX_REFRESH_HZ = 100  # what the bridge accepts
 ABANDONED_NAMED = 20  # running tasks named in the log by exit_now (the rest counted)
 LAG_WARNING = 0.05  # loop lag p99 (s) above which the console itself is unhealthy
 SHORTCUTS = {"start": "F5", "stop": "Shift+F5", "submit": "Ctrl+Return",
@@ -69,20 +68,21 @@ SHORTCUTS = {"start": "F5", "stop": "Shift+F5", "submit": "Ctrl+Return",
 class MainWindow(QMainWindow):
     closed = Signal()
 
-    def __init__(self, client: SupervisorClient, settings: QSettings | None = None,
+    def __init__(self, client: SupervisorClient,
+                 settings: ConsoleSettings | QSettings | None = None,
                  refresh_hz: float = 10) -> None:
         super().__init__()
         self.setWindowTitle("Task Supervisor Console")
         self.setObjectName("MainWindow")
-        self.settings = settings or QSettings("TaskSupervisor", "Console")
+        self.settings = ConsoleSettings.of(settings) or ConsoleSettings()
         self._close_when_stopped = False  # the window closes once the supervisor stops
         self._exiting_now = False  # close without waiting for the supervisor
         self._closed = False
         self._sized_docks = False
         self.series = SeriesRecorder()  # shared by the graphs and the status bar
         self.errors = ErrorDialog(self)
-        check_store(self.settings)
-        hz = read_float(self.settings, "graphs/refresh_hz", refresh_hz, 0, MAX_REFRESH_HZ)
+        self.settings.check()
+        hz = self.settings.refresh_hz(refresh_hz)
         self.bridge = EngineBridge(client, refresh_hz=hz, parent=self)
         self._build_panels()
         self._build_actions()
@@ -284,20 +284,19 @@ class MainWindow(QMainWindow):
                 widget.setStyleSheet(widget.styleSheet())
         for key, action in self.theme_actions.items():
             action.setChecked(key == name)
-        self.settings.setValue("view/theme", name)
+        self.settings.save_theme(name)
 
     def _restore_settings(self) -> None:
         s = self.settings
-        geometry = read_bytes(s, "window/geometry")
+        geometry = s.geometry()
         if geometry is not None and not self.restoreGeometry(geometry):
             log.warning("setting window/geometry is not a saved window geometry: ignored")
-        state = read_bytes(s, "window/state")
+        state = s.window_state()
         if state is not None and not self.restoreState(state):
             log.warning("setting window/state is not a saved dock layout: ignored")
-        self.set_theme(read_choice(s, "view/theme", "light", THEMES))
-        for kind, keys in (("thread", THREAD_POOL_KEYS), ("mp", MP_POOL_KEYS)):
-            saved = {k: read_int(s, f"pools/{kind}/{k}", None, 0, MAX_SIZE) for k in keys}
-            saved = {k: v for k, v in saved.items() if v is not None}
+        self.set_theme(s.theme("light", THEMES))
+        for kind in ("thread", "mp"):
+            saved = s.pool(kind, MAX_SIZE)
             if saved:  # mp: only saved while a process pool existed; this recreates it
                 self.bridge.act(f"restore {kind} pool settings",
                                 lambda client, kind=kind, saved=saved:
@@ -306,24 +305,19 @@ class MainWindow(QMainWindow):
 
     def save_settings(self) -> None:
         s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
-        s.setValue("graphs/refresh_hz", self.bridge.refresh_hz)
+        s.save_window(self.saveGeometry(), self.saveState())
+        s.save_refresh_hz(self.bridge.refresh_hz)
         if not self._closed:
             self.bridge.refresh()  # the pools as they are now (the refresh may be paused)
         stats = self.bridge.last_stats
         if stats is not None:
-            for key in THREAD_POOL_KEYS:
-                s.setValue(f"pools/thread/{key}", getattr(stats.thread, key))
-            s.remove("pools/mp")
-            if stats.has_mp_pool:  # else none was ever needed: restoring would create one
-                for key in MP_POOL_KEYS:
-                    s.setValue(f"pools/mp/{key}", getattr(stats.mp, key))
+            # No process pool: none was needed, and restoring its settings would create one.
+            s.save_pools(stats.thread, stats.mp if stats.has_mp_pool else None)
         s.sync()
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().showEvent(event)
-        if not self._sized_docks and read_bytes(self.settings, "window/state") is None:
+        if not self._sized_docks and self.settings.window_state() is None:
             # First run: give the task table room (later runs restore the layout).
             self._sized_docks = True
             QTimer.singleShot(0, self._size_docks)
@@ -359,6 +353,32 @@ class MainWindow(QMainWindow):
             self.bridge.act("stop (exit now: no wait, cancel queued)",
                             lambda client: client.stop_now())
         self.close()
+
+    def stop_and_close(self, wait: bool | float, stop_schedulers: bool = True,
+                       cancel_tasks: bool = False) -> None:
+        """A scripted end: ask the scenario to stop, stop the supervisor with
+        these options (a stop already under way goes on as it is) and close
+        once it has stopped -- at once if it is not active."""
+        self.submit_panel.stop_scenario()
+        dialog = self.stop_dialog
+        active = self.bridge.client.is_active()
+        if active and not dialog.is_stopping():
+            dialog.set_options(wait, stop_schedulers, cancel_tasks)
+        self.close_when_stopped()
+        if active or dialog.is_stopping():
+            dialog.start_stopping()
+        else:
+            self.close()
+
+    def end_pending_work(self) -> list[Awaitable[Any]]:
+        """Before the loop closes: cancel a running scenario; what must still
+        run on the loop to end (that scenario, a stop under way)."""
+        scenario = self.submit_panel.end_scenario_now()  # None if none runs
+        pending: list[Awaitable[Any]] = [] if scenario is None else [scenario]
+        stop = self.stop_dialog.future()
+        if stop is not None and not stop.done():
+            pending.append(stop)
+        return pending
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if self._closed:

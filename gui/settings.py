@@ -1,4 +1,12 @@
-"""Reading the console's settings: every value checked, a bad one replaced by its default.
+"""The console's settings, typed: every key read and written here, every
+value read checked, a bad one replaced by its default.
+
+``ConsoleSettings`` is the one place that names a key: the window's
+geometry and dock layout, the theme, the graphs' refresh rate, the last
+pool settings, the stop dialog's last choice -- each read as its type and
+written from it. The widgets and the window call its methods; none of them
+reads or writes the store itself. The ``read_*`` functions below are what
+it reads with.
 
 The settings store (``QSettings``: the INI file given by ``--settings``, or
 the platform's store) is untrusted input: the operator edits it by hand,
@@ -20,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -32,6 +41,114 @@ T = TypeVar("T")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _reported: set[tuple[str, str, str]] = set()  # (file, key, value) already logged
+
+#: The pool settings kept per pool, as ``PoolStats`` names them.
+THREAD_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high", "min_size", "max_size")
+MP_POOL_KEYS = ("pool_size", "reserve_normal", "reserve_high")
+POOL_KEYS = {"thread": THREAD_POOL_KEYS, "mp": MP_POOL_KEYS}
+MAX_REFRESH_HZ = 100  # what the bridge accepts
+#: How the stop dialog may wait, as stored.
+WAIT_ALL, WAIT_SECONDS, WAIT_NONE = "all", "seconds", "none"
+MIN_WAIT, MAX_WAIT = 0.1, 3600.0  # seconds offered for "wait at most"
+
+
+@dataclass(frozen=True)
+class StopChoice:
+    """The stop dialog's options as remembered: ``wait_mode`` one of
+    ``WAIT_ALL`` / ``WAIT_SECONDS`` / ``WAIT_NONE``, ``wait_seconds`` the
+    number offered for "wait at most" (kept whatever the mode)."""
+
+    wait_mode: str = WAIT_ALL
+    wait_seconds: float = 10.0
+    stop_schedulers: bool = True
+    cancel_tasks: bool = False
+
+    @property
+    def wait(self) -> bool | float:
+        """As ``stop(wait=...)`` takes it."""
+        return {WAIT_ALL: True, WAIT_NONE: False}.get(self.wait_mode, self.wait_seconds)
+
+
+class ConsoleSettings:
+    """The console's settings over one ``QSettings`` store (default: the
+    platform's store for "TaskSupervisor" / "Console")."""
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store if store is not None else QSettings("TaskSupervisor", "Console")
+
+    @classmethod
+    def of(cls, settings: ConsoleSettings | QSettings | None) -> ConsoleSettings | None:
+        """``settings`` as ``ConsoleSettings`` (a bare store is wrapped); ``None`` stays."""
+        if settings is None or isinstance(settings, ConsoleSettings):
+            return settings
+        return cls(settings)
+
+    def check(self) -> bool:
+        """Log (once) if the store cannot be read at all; True if it reads fine."""
+        return check_store(self.store)
+
+    def sync(self) -> None:
+        self.store.sync()
+
+    # -- the window ------------------------------------------------------------
+    def geometry(self) -> QByteArray | None:
+        return read_bytes(self.store, "window/geometry")
+
+    def window_state(self) -> QByteArray | None:
+        """The saved dock layout; ``None`` on a first run."""
+        return read_bytes(self.store, "window/state")
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.store.setValue("window/geometry", geometry)
+        self.store.setValue("window/state", state)
+
+    def theme(self, default: str, choices: Collection[str]) -> str:
+        return read_choice(self.store, "view/theme", default, choices)
+
+    def save_theme(self, name: str) -> None:
+        self.store.setValue("view/theme", name)
+
+    def refresh_hz(self, default: float) -> float:
+        """The graphs' refresh rate, 0 (paused) to ``MAX_REFRESH_HZ``."""
+        return read_float(self.store, "graphs/refresh_hz", default, 0, MAX_REFRESH_HZ)
+
+    def save_refresh_hz(self, hz: float) -> None:
+        self.store.setValue("graphs/refresh_hz", hz)
+
+    # -- the pools ---------------------------------------------------------------
+    def pool(self, kind: str, maximum: int) -> dict[str, int]:
+        """The saved settings of pool ``kind`` (``"thread"`` or ``"mp"``) that
+        read well, each an integer from 0 to ``maximum``."""
+        saved = {key: read_int(self.store, f"pools/{kind}/{key}", None, 0, maximum)
+                 for key in POOL_KEYS[kind]}
+        return {key: value for key, value in saved.items() if value is not None}
+
+    def save_pools(self, thread: Any, mp: Any | None) -> None:
+        """The pools' settings (``PoolStats``); ``mp=None``: there is no
+        process pool, and none is saved (restoring would create one)."""
+        for key in THREAD_POOL_KEYS:
+            self.store.setValue(f"pools/thread/{key}", getattr(thread, key))
+        self.store.remove("pools/mp")
+        if mp is not None:
+            for key in MP_POOL_KEYS:
+                self.store.setValue(f"pools/mp/{key}", getattr(mp, key))
+
+    # -- the stop dialog ---------------------------------------------------------
+    def stop_choice(self) -> StopChoice:
+        s = self.store
+        default = StopChoice()
+        return StopChoice(
+            read_choice(s, "stop/wait_mode", default.wait_mode,
+                        (WAIT_ALL, WAIT_SECONDS, WAIT_NONE)),
+            read_float(s, "stop/wait_seconds", default.wait_seconds, MIN_WAIT, MAX_WAIT),
+            read_bool(s, "stop/stop_schedulers", default.stop_schedulers),
+            read_bool(s, "stop/cancel_tasks", default.cancel_tasks))
+
+    def save_stop_choice(self, choice: StopChoice) -> None:
+        self.store.setValue("stop/wait_mode", choice.wait_mode)
+        self.store.setValue("stop/wait_seconds", choice.wait_seconds)
+        self.store.setValue("stop/stop_schedulers", choice.stop_schedulers)
+        self.store.setValue("stop/cancel_tasks", choice.cancel_tasks)
 
 
 def check_store(settings: QSettings) -> bool:

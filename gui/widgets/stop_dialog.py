@@ -4,8 +4,8 @@ Non-modal: the stop is the client's awaitable ``stop(...)`` (``astop`` on the
 console's loop), awaited through ``bridge.act_async``, so the window stays
 responsive; the dialog shows the tasks still queued or running per priority
 (from the snapshots) until the supervisor has stopped, then emits ``stopped``. The chosen options
-are remembered (``QSettings``, read through ``gui.settings``: a bad value
-falls back to its default) and preselected next time.
+are remembered (``gui.settings.ConsoleSettings``: a bad value falls back to
+its default) and preselected next time.
 
 A stop that waits can always be ended, since a running thread may never
 return: while it waits, **Stop waiting** interrupts it (the ``astop`` task
@@ -43,24 +43,30 @@ from engine.constants import PRIORITIES
 from ..bridge import EngineBridge
 from ..client import SupervisorStats
 from ..formatting import format_wait
-from ..settings import read_bool, read_choice, read_float
+from ..settings import (
+    MAX_WAIT,
+    MIN_WAIT,
+    WAIT_ALL,
+    WAIT_NONE,
+    WAIT_SECONDS,
+    ConsoleSettings,
+    StopChoice,
+)
 from ..theme import PRIORITY_COLORS, priority_label
-
-WAIT_ALL, WAIT_SECONDS, WAIT_NONE = "all", "seconds", "none"
-MIN_WAIT, MAX_WAIT = 0.1, 3600.0  # seconds offered for "wait at most"
 
 
 class StopDialog(QDialog):
     stopped = Signal()
     exit_requested = Signal()  # "Exit now": the window should close without waiting
 
-    def __init__(self, bridge: EngineBridge, settings: QSettings | None = None,
+    def __init__(self, bridge: EngineBridge,
+                 settings: ConsoleSettings | QSettings | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Stop the supervisor")
         self.setModal(False)
         self._bridge = bridge
-        self._settings = settings
+        self._settings = ConsoleSettings.of(settings)
         self._future: asyncio.Future | None = None
         self._stopping = False
         self._wait_ended = False  # the operator pressed Stop waiting / Exit now
@@ -156,26 +162,22 @@ class StopDialog(QDialog):
         self.cancel_tasks.setChecked(cancel_tasks)
 
     def _load_options(self) -> None:
-        s = self._settings
-        if s is None:
+        if self._settings is None:
             self.set_options()
             return
-        mode = read_choice(s, "stop/wait_mode", WAIT_ALL, (WAIT_ALL, WAIT_SECONDS, WAIT_NONE))
-        seconds = read_float(s, "stop/wait_seconds", 10.0, MIN_WAIT, MAX_WAIT)
-        wait = {WAIT_ALL: True, WAIT_NONE: False}.get(mode, seconds)
-        self.set_options(wait, read_bool(s, "stop/stop_schedulers", True),
-                         read_bool(s, "stop/cancel_tasks", False))
+        choice = self._settings.stop_choice()
+        self.set_options(choice.wait, choice.stop_schedulers, choice.cancel_tasks)
 
-    def _save_options(self) -> None:
+    def remember_options(self) -> None:
+        """Keep the options shown for the next stop (no-op without settings)."""
         if self._settings is None:
             return
         opts = self.options()
         wait = opts["wait"]
         mode = WAIT_ALL if wait is True else WAIT_NONE if wait is False else WAIT_SECONDS
-        self._settings.setValue("stop/wait_mode", mode)
-        self._settings.setValue("stop/wait_seconds", self.seconds.value())
-        self._settings.setValue("stop/stop_schedulers", opts["stop_schedulers"])
-        self._settings.setValue("stop/cancel_tasks", opts["cancel_tasks"])
+        self._settings.save_stop_choice(StopChoice(mode, self.seconds.value(),
+                                                   opts["stop_schedulers"],
+                                                   opts["cancel_tasks"]))
 
     # -- stopping -------------------------------------------------------------
     def is_stopping(self) -> bool:
@@ -186,7 +188,7 @@ class StopDialog(QDialog):
         if self.is_stopping():
             return self._future
         opts = self.options()
-        self._save_options()
+        self.remember_options()
         self.stop_button.setEnabled(False)
         for widget in (self.wait_all, self.wait_seconds, self.wait_none, self.seconds,
                        self.stop_schedulers, self.cancel_tasks):

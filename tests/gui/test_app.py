@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -19,7 +18,7 @@ def console(qapp, tmp_path):
     app = Console(supervisor=sup, settings=QSettings(str(tmp_path / "c.ini"),
                                                      QSettings.IniFormat))
     yield app
-    sys.excepthook = app._previous_excepthook
+    app.restore_hooks()
     if sup.is_active():
         sup.stop(wait=2, cancel_tasks=True)
     app.window.bridge.stop()

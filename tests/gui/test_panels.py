@@ -166,7 +166,7 @@ def test_stop_without_waiting_returns_at_once(supervisor, bridge, qtbot, qloop, 
 def test_stop_dialog_defaults_to_the_last_choice(bridge, qtbot, tmp_path):
     dialog, settings = make_dialog(bridge, tmp_path, qtbot)
     dialog.set_options(wait=False, stop_schedulers=False, cancel_tasks=True)
-    dialog._save_options()
+    dialog.remember_options()
     again = StopDialog(bridge, settings)
     qtbot.addWidget(again)
     assert again.options() == {"wait": False, "stop_schedulers": False, "cancel_tasks": True}

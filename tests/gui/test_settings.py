@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,16 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from gui.main_window import MainWindow
-from gui.settings import read_bool, read_choice, read_float, read_int
+from gui.settings import (
+    WAIT_NONE,
+    WAIT_SECONDS,
+    ConsoleSettings,
+    StopChoice,
+    read_bool,
+    read_choice,
+    read_float,
+    read_int,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,6 +111,45 @@ def test_values_written_this_session_read_back(tmp_path):
     assert read_float(settings, "f", 0.0, 0, 5) == 2.0
     assert read_bool(settings, "b", False) is True
     assert read_int(settings, "i", 7, 0, 9) == 7
+
+
+class _Pool:
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def test_console_settings_read_back_what_they_wrote_as_their_types(tmp_path):
+    path = str(tmp_path / "typed.ini")
+    settings = ConsoleSettings(QSettings(path, QSettings.IniFormat))
+    settings.save_theme("dark")
+    settings.save_refresh_hz(5.0)
+    settings.save_stop_choice(StopChoice(WAIT_SECONDS, 2.5, False, True))
+    thread = _Pool(pool_size=7, reserve_normal=3, reserve_high=1, min_size=0, max_size=11)
+    settings.save_pools(thread, _Pool(pool_size=2, reserve_normal=0, reserve_high=1))
+    settings.sync()
+    again = ConsoleSettings(QSettings(path, QSettings.IniFormat))  # text, from the file
+    assert again.theme("light", ("light", "dark")) == "dark"
+    assert again.refresh_hz(10) == 5.0
+    choice = again.stop_choice()
+    assert choice == StopChoice(WAIT_SECONDS, 2.5, False, True) and choice.wait == 2.5
+    assert again.pool("thread", 1000) == vars(thread)
+    assert again.pool("mp", 1000) == {"pool_size": 2, "reserve_normal": 0, "reserve_high": 1}
+    again.save_pools(thread, None)  # no process pool: none is kept
+    assert again.pool("mp", 1000) == {}
+    assert StopChoice(WAIT_NONE).wait is False and StopChoice().wait is True
+    assert ConsoleSettings.of(again) is again and ConsoleSettings.of(None) is None
+
+
+def test_only_the_settings_module_reads_or_writes_the_store():
+    # A store call by a settings-like name, or with a "group/key" string.
+    store_call = re.compile(r"\b(settings|_settings|store)\.(setValue|value|remove)\("
+                            r"""|\.(setValue|value|remove|contains)\(\s*f?["'][\w{}]+/""")
+    gui = ROOT / "gui"
+    for path in gui.rglob("*.py"):
+        if path == gui / "settings.py":
+            continue
+        match = store_call.search(path.read_text(encoding="utf-8"))
+        assert match is None, f"{path.relative_to(ROOT)}: {match.group(0)}"
 
 
 def test_main_starts_with_a_bad_settings_file(bad_settings):
