@@ -1,5 +1,6 @@
-"""``ProcessPool``: the engine's own process pool, and what crosses the process
-boundary (the child-side call, the errors, the start method).
+"""``ProcessPool``: the engine's own process pool (its parent side: sending,
+the reader thread, deaths and restarts; what crosses the process boundary is
+in ``engine.procchild``, each worker's pipe in ``engine.procpipe``).
 
 Why it exists: through a ``multiprocessing.Pool`` every completion hops
 through two Pool threads (result handler, then task handler), each a GIL
