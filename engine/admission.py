@@ -124,6 +124,10 @@ class Admission:
         # CANCELED) and are dropped when they reach the head: cancel is O(1)
         # and each queue stays ordered by time_queued for the timeout scan.
         self.queues: dict[int, deque[Task]] = {p: deque() for p in PRIORITIES}
+        self._ordered = [self.queues[p] for p in PRIORITIES]  # most urgent first
+        # popped[p]: entries ever taken from the left of queues[p]; with it,
+        # fired_upto holds absolute positions, so a pop costs one increment.
+        self.popped = dict.fromkeys(PRIORITIES, 0)
         self.queued = dict.fromkeys(PRIORITIES, 0)
         self.delayed = dict.fromkeys(PRIORITIES, 0)
         self.running = dict.fromkeys(PRIORITIES, 0)
@@ -133,7 +137,8 @@ class Admission:
         self.completed = 0
         self.failed = 0
         self.canceled = 0
-        # fired_upto[level][p]: the first n entries of queues[p] have been
+        # fired_upto[level][p] = n: the entries of queues[p] at absolute
+        # positions below n (counted from the first ever filed) have been
         # checked for that timeout level (fired, or left the queue).
         self.fired_upto = {level: dict.fromkeys(PRIORITIES, 0) for level in TIMEOUT_LEVELS}
 
@@ -148,13 +153,12 @@ class Admission:
 
     def head(self) -> Task | None:
         """The most urgent queued task, or ``None``; drops canceled ghosts."""
-        for p in PRIORITIES:
-            queue = self.queues[p]
+        for queue in self._ordered:
             while queue:
                 task = queue[0]
                 if task.status == TASK_STATUS_QUEUED:
                     return task
-                self._popleft(p)
+                self._popleft(task.priority)
         return None
 
     def is_blocked(self, priority: int) -> bool:
@@ -216,9 +220,7 @@ class Admission:
 
     def _popleft(self, p: int) -> None:
         self.queues[p].popleft()
-        for upto in self.fired_upto.values():
-            if upto[p]:
-                upto[p] -= 1
+        self.popped[p] += 1
 
     # -- inspection -------------------------------------------------------
     def due_for_timeout(self, level: int, deadline: float, limit: int) -> list[Task]:
@@ -226,10 +228,11 @@ class Admission:
         have not been checked for ``level`` yet, at most ``limit`` of them
         (the rest are found by the next call); marks them checked."""
         due: list[Task] = []
+        upto = self.fired_upto[level]
         for p in PRIORITIES:
             queue = self.queues[p]
-            upto = self.fired_upto[level]
-            i = upto[p]
+            popped = self.popped[p]
+            i = max(0, upto[p] - popped)
             for task in islice(queue, i, None):
                 if task.time_queued > deadline or len(due) >= limit:
                     break
@@ -237,7 +240,7 @@ class Admission:
                     task.timeouts_fired |= level
                     due.append(task)
                 i += 1
-            upto[p] = i
+            upto[p] = popped + i
         return due
 
     def oldest_unchecked(self, level: int) -> float | None:
@@ -245,7 +248,7 @@ class Admission:
         oldest = None
         for p in PRIORITIES:
             queue = self.queues[p]
-            i = self.fired_upto[level][p]
+            i = max(0, self.fired_upto[level][p] - self.popped[p])
             if i < len(queue):
                 t = queue[i].time_queued
                 if oldest is None or t < oldest:
@@ -256,8 +259,8 @@ class Admission:
         """Remove and return every live queued task (for cancellation)."""
         tasks = []
         for p in PRIORITIES:
-            tasks.extend(t for t in self.queues[p] if t.status == TASK_STATUS_QUEUED)
-            self.queues[p].clear()
-            for upto in self.fired_upto.values():
-                upto[p] = 0
+            queue = self.queues[p]
+            tasks.extend(t for t in queue if t.status == TASK_STATUS_QUEUED)
+            self.popped[p] += len(queue)
+            queue.clear()
         return tasks

@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
+from functools import partial
+from types import FunctionType
 from typing import Any
 
 from .admission import Admission
@@ -48,32 +50,57 @@ from .constants import (
     TASK_STATUS_STARTED,
 )
 from .stats import EventRing, WaitWindow
-from .task import FinishedTask, Task
+from .task import FinishedTask, Task, kept_of, kept_trivially, plain_fields
 from .usercode import log_contained
 
 Callback = Callable[[], Any]
+_ref = weakref.ref
+_FUNCTION = FunctionType
 
 
 class History:
-    """The last ``capacity`` finished tasks, by id: a weak reference to each
-    ``Task`` and its ``FinishedTask`` record (oldest dropped first).
+    """The last ``capacity`` finished tasks, by id, oldest dropped first.
 
-    Like the rest of the ledger, read and written under the supervisor's lock.
+    Each entry is ``[weak reference to the Task, its plain fields, what its
+    record keeps]`` (``engine.task``: ``plain_fields``, ``kept_of``); the
+    third is ``None`` until the finishing thread has recorded it, or the
+    ``FinishedTask`` once a reader built it. A ``FinishedTask`` is built
+    only when somebody asks for one: the hot path stores two tuples.
+
+    Like the rest of the ledger, read and written under the supervisor's
+    lock, except the one store of a recording (``record_unlocked``, atomic).
     """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[Any, tuple[weakref.ref, FinishedTask]] = OrderedDict()
+        self._entries: dict[Any, list] = {}
+        # The entries, oldest first; one whose id was reused since (put_task
+        # with a chosen id) is no longer in ``_entries`` and leaves silently.
+        self._order: deque[list] = deque()
 
-    def add_locked(self, task: Task) -> FinishedTask:
-        """Remember finished ``task``; its record is filled by the caller, unlocked."""
-        record = FinishedTask(task)
+    def add_locked(self, task: Task) -> Callback | None:
+        """Remember finished ``task``; return what the caller must run,
+        unlocked, to record it (``None``: recorded already, no user code)."""
         entries = self._entries
-        entries.pop(task.id, None)  # a reused id: the newest task is the one kept
-        entries[task.id] = (weakref.ref(task), record)
-        if len(entries) > self.capacity:
-            entries.popitem(last=False)
-        return record
+        key = task.id
+        if (task.result is None and task.exception is None and task.callback is None
+                and not task.args and not task.kwargs):  # kept_trivially, written out
+            target = task.target
+            kept = ((None, None, target, (), {}, None)
+                    if type(target) is _FUNCTION and target.__closure__ is None
+                    else kept_trivially(task))
+        else:
+            kept = None
+        # A reused id: the newest task is the one kept (assignment replaces it).
+        entry = entries[key] = [_ref(task), plain_fields(task), kept]
+        order = self._order
+        order.append(entry)
+        if len(order) > self.capacity:
+            oldest = order.popleft()
+            old_key = oldest[1][0]
+            if entries.get(old_key) is oldest:
+                del entries[old_key]
+        return None if kept is not None else partial(_record, entry, task)
 
     def get(self, task_id: Any, default: Any = None) -> Task | FinishedTask | Any:
         """The ``Task`` while somebody holds it, else its record; ``default``
@@ -82,15 +109,32 @@ class History:
         if entry is None:
             return default
         task = entry[0]()
-        return task if task is not None else entry[1]
+        return task if task is not None else _record_of(entry)
 
     def record(self, task_id: Any) -> FinishedTask | None:
         """The frozen record of ``task_id``, never the ``Task`` itself."""
         entry = self._entries.get(task_id)
-        return None if entry is None else entry[1]
+        return None if entry is None else _record_of(entry)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _record(entry: list, task: Task) -> None:
+    """Record finished ``task`` in its history ``entry``: user code, unlocked,
+    on the finishing thread, before the task's waiters wake. The store is one
+    atomic item assignment; a reader meanwhile sees the fields only."""
+    entry[2] = kept_of(task)
+
+
+def _record_of(entry: list) -> FinishedTask:
+    kept = entry[2]
+    if type(kept) is FinishedTask:
+        return kept
+    record = FinishedTask(entry[1], kept)
+    if kept is not None:  # complete: build it once
+        entry[2] = record
+    return record
 
 
 class Ledger:
@@ -101,6 +145,7 @@ class Ledger:
         self.history = History(history)
         self.events = EventRing(events)
         self.waits = WaitWindow()
+        self._add_wait = self.waits.add_sample
         # One-shot callbacks run when the live table becomes empty.
         self.drain_listeners: list[Callback] = []
 
@@ -131,7 +176,7 @@ class Ledger:
         task.status = TASK_STATUS_STARTED
         task.time_started = now
         self.events.append(now, "started", task)
-        self.waits.add(now, now - task.time_queued)
+        self._add_wait((now, now - task.time_queued))
 
     def finish_locked(self, admission: Admission, task: Task, status: int, result: Any,
                       exception: BaseException | None, now: float) -> list[Callback] | None:
@@ -143,15 +188,16 @@ class Ledger:
         task.time_completed = now
         self.events.append(now, STATUS_NAMES[status], task)
         del self.tasks[task.id]
+        # First, before the waiters wake: the record is completed (result
+        # repr, exception text) by the finishing thread, once the lock is
+        # released -- unless nothing of it is user code.
         record = self.history.add_locked(task)
-        # First, before the waiters wake: the record is filled (result repr,
-        # exception text) by the finishing thread, once the lock is released.
-        callbacks: list[Callback] = [record.fill]
-        done = task.take_done_callbacks_locked()
-        if done:
-            callbacks += done
+        callbacks = task.done_callbacks
+        task.done_callbacks = None  # released: the task keeps none of them
+        if record is not None:
+            callbacks = [record] if callbacks is None else [record, *callbacks]
         if not self.tasks and self.drain_listeners:
-            callbacks += self.drain_listeners
+            callbacks = [*(callbacks or ()), *self.drain_listeners]
             self.drain_listeners = []
         return callbacks
 

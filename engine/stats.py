@@ -40,11 +40,12 @@ class EventRing:
 
     def __init__(self, capacity: int = 20_000) -> None:
         self._ring: deque[tuple] = deque(maxlen=capacity)
+        self._push = self._ring.append
         self.last_seq = 0
 
     def append(self, when: float, kind: str, task: Any) -> None:
-        self.last_seq += 1
-        self._ring.append((self.last_seq, when, kind, task.id, task.name, task.tt, task.priority))
+        self.last_seq = seq = self.last_seq + 1
+        self._push((seq, when, kind, task.id, task.name, task.tt, task.priority))
 
     @property
     def oldest_seq(self) -> int:
@@ -129,6 +130,8 @@ class WaitWindow:
     def __init__(self, horizon: float = 10.0, capacity: int = 4096) -> None:
         self.horizon = horizon
         self._samples: deque[tuple[float, float]] = deque(maxlen=capacity)
+
+        self.add_sample = self._samples.append  # add_sample((when, wait)): the hot path
 
     def add(self, when: float, wait: float) -> None:
         self._samples.append((when, wait))

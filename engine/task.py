@@ -23,8 +23,8 @@ another's privates):
   (``admission.TIMEOUT_WARNING`` / ``TIMEOUT_CRITICAL``), under the lock.
 * ``add_done_callback_locked(fn)`` -- with the supervisor's lock held:
   ``fn()`` runs once the task finishes, unlocked.
-* ``take_done_callbacks_locked()`` -- with the lock held, by the ledger as
-  it finishes the task: the callbacks registered so far, now released.
+* ``done_callbacks`` -- the list of those callbacks (``None``: none), under
+  the lock; the ledger takes it, and sets ``None``, as it finishes the task.
 * ``call_when_done(fn)`` -- any thread, no lock held: register ``fn()``
   unless the task has finished already (then ``False``, ``fn`` not called).
 * ``await task.finished()`` -- wait on the running loop until the task
@@ -60,6 +60,7 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
+import operator
 import threading
 import traceback
 import types
@@ -107,7 +108,7 @@ class Task:
         "id", "name", "tt", "priority", "status", "target", "args", "kwargs",
         "callback", "delay", "time_submitted", "time_queued", "time_started",
         "time_completed", "result", "exception", "supervisor_id",
-        "auto", "handle", "timeouts_fired", "_lock", "_done_callbacks",
+        "auto", "handle", "timeouts_fired", "done_callbacks", "_lock",
         "__weakref__",
     )
 
@@ -142,7 +143,7 @@ class Task:
         self.timeouts_fired = 0
         # The supervisor's lock: it guards every mutable field of the task.
         self._lock = lock
-        self._done_callbacks: list[Callable[[], Any]] | None = None
+        self.done_callbacks: list[Callable[[], Any]] | None = None
 
     # -- state -----------------------------------------------------------
     def is_started(self) -> bool:
@@ -220,15 +221,10 @@ class Task:
     # -- engine-internal ------------------------------------------------------
     def add_done_callback_locked(self, fn: Callable[[], Any]) -> None:
         """With the supervisor's lock held: ``fn()`` once the task finishes."""
-        if self._done_callbacks is None:
-            self._done_callbacks = [fn]
+        if self.done_callbacks is None:
+            self.done_callbacks = [fn]
         else:
-            self._done_callbacks.append(fn)
-
-    def take_done_callbacks_locked(self) -> list[Callable[[], Any]] | None:
-        """With the lock held, as the task finishes: its callbacks, released."""
-        callbacks, self._done_callbacks = self._done_callbacks, None
-        return callbacks
+            self.done_callbacks.append(fn)
 
     def call_when_done(self, fn: Callable[[], Any]) -> bool:
         """Any thread: ``fn()`` once the task finishes; ``False`` (and ``fn``
@@ -318,47 +314,17 @@ class FinishedTask:
     """
 
     __slots__ = ("id", "name", "tt", "priority", "status", "delay", "time_submitted",
-                 "time_queued", "time_started", "time_completed", "result", "exception",
-                 "supervisor_id", "target", "args", "callback", "auto", "_kwargs", "_task")
+                 "time_queued", "time_started", "time_completed", "supervisor_id", "auto",
+                 "result", "exception", "target", "args", "_kwargs", "callback")
 
-    def __init__(self, task: Task) -> None:
-        """Copy ``task``'s plain fields (with the supervisor's lock held: no user code)."""
-        self.id = task.id
-        self.name = task.name
-        self.tt = task.tt
-        self.priority = task.priority
-        self.status = task.status
-        self.delay = task.delay
-        self.time_submitted = task.time_submitted
-        self.time_queued = task.time_queued
-        self.time_started = task.time_started
-        self.time_completed = task.time_completed
-        self.supervisor_id = task.supervisor_id
-        self.auto = task.auto
-        self.result: str | None = None
-        self.exception: RecordedError | None = None
-        self.target: Callable[..., Any] | None = None
-        self.args: tuple = ()
-        self.callback: Callable[[Any], Any] | None = None
-        self._kwargs: dict = {}
-        self._task: Task | None = task  # until fill() has run
-
-    def fill(self) -> None:
-        """Record the task's result and exception as text, then let go of it.
-
-        A done callback: run once, without the lock, on the thread that
-        finished the task. Never raises."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        result, exc = task.result, task.exception
-        if result is not None:
-            self.result = short_repr(result)
-        if exc is not None:
-            self.exception = RecordedError.of(exc)
-        if _re_runnable(task):
-            self.target, self.args, self.callback = task.target, task.args, task.callback
-            self._kwargs = task.kwargs
+    def __init__(self, fields: tuple, kept: tuple | None) -> None:
+        """From ``plain_fields(task)`` and ``kept_of(task)`` (``None``: not
+        known yet, the task's thread is still recording it)."""
+        (self.id, self.name, self.tt, self.priority, self.status, self.delay,
+         self.time_submitted, self.time_queued, self.time_started, self.time_completed,
+         self.supervisor_id, self.auto) = fields
+        (self.result, self.exception, self.target, self.args, self._kwargs,
+         self.callback) = kept or NOTHING_KEPT
 
     @property
     def kwargs(self) -> dict:
@@ -394,6 +360,41 @@ class FinishedTask:
             f"{PRIORITY_NAMES.get(self.priority, self.priority)} "
             f"{STATUS_NAMES.get(self.status, self.status)}>"
         )
+
+
+#: A finished task's plain fields, in ``FinishedTask``'s order: one C call.
+plain_fields = operator.attrgetter(
+    "id", "name", "tt", "priority", "status", "delay", "time_submitted", "time_queued",
+    "time_started", "time_completed", "supervisor_id", "auto")
+
+#: What a record keeps when nothing is: no result, no error, no re-run.
+NOTHING_KEPT: tuple = (None, None, None, (), {}, None)
+
+
+def kept_trivially(task: Task) -> tuple | None:
+    """What the record of finished ``task`` keeps, when finding it runs no
+    user code (no result, no error, no arguments, no callback: the common
+    no-op case, decided under the lock); else ``None``: see ``kept_of``."""
+    if (task.result is None and task.exception is None and task.callback is None
+            and not task.args and not task.kwargs):
+        target = task.target
+        return (None, None, target, (), {}, None) if _plain_function(target) else NOTHING_KEPT
+    return None
+
+
+def kept_of(task: Task) -> tuple:
+    """What the record of finished ``task`` keeps: ``(result repr, error
+    record, target, args, kwargs, callback)``, the last four only when the
+    task can be re-run from them (``_re_runnable``). Runs user code (the
+    result's ``__repr__``, the exception's ``__str__``): never under the
+    lock; never raises."""
+    result, exc = task.result, task.exception
+    if _re_runnable(task):
+        target, args, kwargs, callback = task.target, task.args, task.kwargs, task.callback
+    else:
+        target, args, kwargs, callback = None, (), {}, None
+    return (None if result is None else short_repr(result),
+            None if exc is None else RecordedError.of(exc), target, args, kwargs, callback)
 
 
 #: Types of the arguments a record keeps for a re-run, and their bounds.

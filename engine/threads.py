@@ -55,9 +55,9 @@ monotonic = time.monotonic
 
 
 class _Worker:
-    """A parked (or busy) pool thread's hand-off point."""
+    """A pool thread: its hand-off point while parked, its task while busy."""
 
-    __slots__ = ("wake", "item")
+    __slots__ = ("wake", "item", "task")
 
     def __init__(self) -> None:
         # Held while the worker is parked; the dispatcher sets ``item`` under
@@ -65,6 +65,8 @@ class _Worker:
         self.wake = threading.Lock()
         self.wake.acquire()
         self.item: Any = None
+        # The task whose target runs on this thread (its own thread writes it).
+        self.task: Task | None = None
 
 
 class ThreadPool:
@@ -245,32 +247,57 @@ class ThreadPool:
 
     def current_task(self) -> Task | None:
         """The task whose target runs in the calling thread, if any."""
-        return getattr(self._current, "task", None)
+        worker = getattr(self._current, "worker", None)
+        return None if worker is None else worker.task
 
     def owns_current_thread(self) -> bool:
         """True when called from one of this pool's worker threads."""
-        return getattr(self._current, "worker", False)
+        return getattr(self._current, "worker", None) is not None
 
     def _thread_main(self, first: list[Task | None]) -> None:
+        """A worker thread: run a task, then, in ONE lock hold, finish it and
+        take the next eligible one (or park). The hot path of the pool: its
+        steps are written out here rather than spread over small calls."""
         task = first.pop()
-        self._current.worker = True
         worker = _Worker()
+        self._current.worker = worker
         lock = self._lock
+        ledger = self._ledger
+        admission = self.admission
+        idle = self._idle
         if task is None:
             with lock:
                 if self._closing or self._alive > self.max_size:
                     self._alive -= 1
                     return
-                self._idle.append(worker)
+                idle.append(worker)
         while True:
             if task is None:
                 task = self._park(worker)
                 if task is None:
                     return
-            result, exception = self._execute(task)
+            worker.task = task
+            exception = None
+            try:
+                result = task.target(*task.args, **task.kwargs)
+            except BaseException as exc:  # noqa: BLE001 - a task failure is data
+                result, exception = None, exc
+            worker.task = None
+            if exception is None and task.callback is not None:
+                _call_callback(task, result)
             actions: list[Action] = []
             with lock:
-                callbacks = self._after_run_locked(task, result, exception, actions)
+                if task.time_completed is not None:  # marked completed by its target
+                    callbacks = None
+                elif exception is not None:
+                    callbacks = ledger.finish_locked(admission, task, TASK_STATUS_FAILED, None,
+                                                     exception, monotonic())
+                elif task.auto:
+                    callbacks = ledger.finish_locked(admission, task, TASK_STATUS_COMPLETED,
+                                                     result, None, monotonic())
+                else:  # put_task: the slot is held until mark_task_completed
+                    task.result = result
+                    callbacks = None
                 task = self.dispatch_locked(actions, own=True)
                 exiting = False
                 if task is None:
@@ -280,10 +307,11 @@ class ThreadPool:
                         exiting = True
                     else:
                         worker.item = None
-                        self._idle.append(worker)
+                        idle.append(worker)
             if actions:
                 self.run_actions(actions)
-            run_callbacks(callbacks, log)
+            if callbacks:
+                run_callbacks(callbacks, log)
             if exiting:
                 return
             result = exception = callbacks = None  # nothing of a finished task while parked
@@ -308,31 +336,6 @@ class ThreadPool:
             item = worker.item
             worker.item = None
             return None if item is _RETIRE else item
-
-    def _execute(self, task: Task) -> tuple[Any, BaseException | None]:
-        self._current.task = task
-        try:
-            result = task.target(*task.args, **task.kwargs)
-        except BaseException as exc:  # noqa: BLE001 - a task failure is data
-            return None, exc
-        finally:
-            self._current.task = None
-        if task.callback is not None:
-            _call_callback(task, result)
-        return result, None
-
-    def _after_run_locked(self, task: Task, result: Any, exception: BaseException | None,
-                          actions: list[Action]) -> list[Callback] | None:
-        if task.time_completed is not None:  # marked completed by its target
-            return None
-        if exception is not None:
-            return self._ledger.finish_locked(
-                self.admission, task, TASK_STATUS_FAILED, None, exception, monotonic())
-        if task.auto:
-            return self._ledger.finish_locked(
-                self.admission, task, TASK_STATUS_COMPLETED, result, None, monotonic())
-        task.result = result  # put_task: the slot is held until mark_task_completed
-        return None
 
 
 def _call_callback(task: Task, result: Any) -> None:
