@@ -49,7 +49,7 @@ import itertools
 import threading
 import time
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .admission import Admission
@@ -72,6 +72,10 @@ if TYPE_CHECKING:
     from .coroutines import CoroutinePool
 
 monotonic = time.monotonic
+
+#: ``submit_many``: tasks admitted per lock hold, and the most in one batch.
+BATCH_CHUNK = 1_000
+MAX_BATCH = 10_000_000
 
 #: The supervisor's states (``Dispatcher.state``). Tasks are accepted only
 #: while ACTIVE; STARTING and STOPPING refuse them and a second start.
@@ -169,29 +173,11 @@ class Dispatcher:
         holds its slot until ``complete`` (``put_task``). A put_task target
         and every mp target receive ``_task_id`` in their kwargs.
         """
-        if not callable(target):
-            raise TypeError(f"task target must be callable, got {target!r}")
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable, got {callback!r}")
-        check_priority(priority)
-        if isinstance(tt, bool) or tt not in (TT_THREAD, TT_MP):
-            raise ValueError(f"unknown task type {tt!r}: use TT_THREAD (1) or TT_MP (2)")
         if task_id is not None:
             check_task_id(task_id)
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"task name must be a string, got {name!r}")
-        if delay is not None:
-            delay = check_seconds("delay", delay) or None
         if not isinstance(args, (tuple, list)):
             raise TypeError(f"args must be a tuple or list, got {args!r}")
-        if kwargs is None:
-            kwargs = {}
-        elif not isinstance(kwargs, dict):
-            raise TypeError(f"kwargs must be a dict, got {kwargs!r}")
-        if tt == TT_MP:
-            self._prepare_mp(target)
-        if name is None:
-            name = getattr(target, "__qualname__", None) or repr(target)
+        name, kwargs, delay = self._check(target, kwargs, callback, priority, delay, tt, name)
         numbered = task_id is None
         if numbered:
             task_id = next(self._ids)
@@ -202,6 +188,79 @@ class Dispatcher:
         task = Task(task_id, name, tt, priority, target, tuple(args), kwargs, callback, delay,
                     auto, self.lock, self.supervisor_id)
         return self._admit(task, renumber=numbered)
+
+    def submit_many(self, *, target: Callable[..., Any], args_iterable: Iterable[Any],
+                    kwargs: dict | None = None, callback: Callable[[Any], Any] | None = None,
+                    priority: int = TASK_NORMAL, delay: float | None = None,
+                    tt: int = TT_THREAD, name: str | None = None) -> list[Task]:
+        """One task per item of ``args_iterable`` (each a tuple or list of
+        positional arguments), in order; the tasks, in that order.
+
+        Everything is checked, and every ``Task`` built, before the first one
+        is accepted; then they are registered and queued or started under
+        one lock hold per ``BATCH_CHUNK`` tasks (so a huge batch never keeps
+        the pool's threads waiting for the lock for long), with the same
+        guarantees as one ``submit`` each: strict priority, FIFO within the
+        batch, each task ends exactly once.
+        """
+        if isinstance(args_iterable, (str, bytes)) or not isinstance(args_iterable, Iterable):
+            raise TypeError(f"args_iterable must be an iterable of argument tuples, got "
+                            f"{args_iterable!r}")
+        items = list(args_iterable)
+        if len(items) > MAX_BATCH:
+            raise ValueError(f"args_iterable must hold at most {MAX_BATCH:,} items, got "
+                             f"{len(items):,}")
+        for index, args in enumerate(items):
+            if type(args) is not tuple and not isinstance(args, (tuple, list)):
+                raise TypeError(f"args_iterable[{index}] must be a tuple or list of "
+                                f"positional arguments, got {args!r}")
+        name, kwargs, delay = self._check(target, kwargs, callback, priority, delay, tt, name)
+        ids, lock, sid = self._ids, self.lock, self.supervisor_id
+        if tt == TT_MP:
+            tasks = []
+            for args in items:
+                task_id = next(ids)
+                tasks.append(Task(task_id, name, tt, priority, target, tuple(args),
+                                  {**kwargs, "_task_id": task_id}, callback, delay, True, lock,
+                                  sid))
+        else:
+            tasks = [Task(next(ids), name, tt, priority, target, tuple(args), kwargs, callback,
+                          delay, True, lock, sid) for args in items]
+        for start in range(0, len(tasks), BATCH_CHUNK):
+            try:
+                self._admit_chunk(tasks[start:start + BATCH_CHUNK])
+            except RuntimeError as exc:
+                if start:
+                    exc.add_note(f"{start:,} of the batch's {len(tasks):,} tasks had been "
+                                 f"accepted before it was refused (task ids "
+                                 f"{tasks[0].id!r}-{tasks[start - 1].id!r})")
+                raise
+        return tasks
+
+    def _check(self, target: Any, kwargs: Any, callback: Any, priority: Any, delay: Any,
+               tt: Any, name: Any) -> tuple[str, dict, float | None]:
+        """The checks shared by ``submit`` and ``submit_many``; the task
+        name, kwargs and delay to use."""
+        if not callable(target):
+            raise TypeError(f"task target must be callable, got {target!r}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        check_priority(priority)
+        if isinstance(tt, bool) or tt not in (TT_THREAD, TT_MP):
+            raise ValueError(f"unknown task type {tt!r}: use TT_THREAD (1) or TT_MP (2)")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"task name must be a string, got {name!r}")
+        if delay is not None:
+            delay = check_seconds("delay", delay) or None
+        if kwargs is None:
+            kwargs = {}
+        elif not isinstance(kwargs, dict):
+            raise TypeError(f"kwargs must be a dict, got {kwargs!r}")
+        if tt == TT_MP:
+            self._prepare_mp(target)
+        if name is None:
+            name = getattr(target, "__qualname__", None) or repr(target)
+        return name, kwargs, delay
 
     def submit_coroutine(self, coro: Coroutine, loop: asyncio.AbstractEventLoop, *,
                          name: str | None = None, priority: int | None = None,
@@ -277,6 +336,40 @@ class Dispatcher:
                 elif actions:
                     pool.run_actions(actions)
         return task
+
+    def _admit_chunk(self, tasks: list[Task]) -> None:
+        """``_admit`` for tasks of one batch (numbered by the dispatcher, one
+        type, one delay) under one lock hold; then the hand-offs, carried out
+        for every accepted task even if this thread is interrupted."""
+        pool = self.pools[tasks[0].tt]
+        admission, ledger = pool.admission, self.ledger
+        delayed = tasks[0].delay
+        actions: list[Action] = []
+        accepted = 0
+        loop = None
+        try:
+            with self.lock:
+                self.check_active_locked()
+                loop = self.loop
+                register, submit_locked = ledger.register_locked, pool.submit_locked
+                live = ledger.tasks
+                now = monotonic()
+                for task in tasks:
+                    if task.id in live:  # a number put_task(task_id=...) chose
+                        self._renumber_locked(task)
+                    register(task)
+                    task.time_submitted = now
+                    if delayed:
+                        ledger.delay_locked(admission, task, now)
+                    else:
+                        submit_locked(task, now, actions)
+                    accepted += 1
+        finally:
+            if delayed:
+                for task in tasks[:accepted]:
+                    self._start_delay(task, loop)
+            elif actions:
+                pool.run_actions(actions)
 
     def _renumber_locked(self, task: Task) -> None:
         """A number the caller chose (``put_task(task_id=7)``) is live: the

@@ -50,7 +50,7 @@ from .constants import (
     TASK_STATUS_STARTED,
 )
 from .stats import EventRing, WaitWindow
-from .task import FinishedTask, Task, kept_of, kept_trivially, plain_fields
+from .task import FinishedTask, Task, kept_of, kept_without_user_code, plain_fields
 from .usercode import log_contained
 
 Callback = Callable[[], Any]
@@ -84,13 +84,13 @@ class History:
         entries = self._entries
         key = task.id
         if (task.result is None and task.exception is None and task.callback is None
-                and not task.args and not task.kwargs):  # kept_trivially, written out
+                and not task.args and not task.kwargs):  # the commonest case, written out
             target = task.target
             kept = ((None, None, target, (), {}, None)
                     if type(target) is _FUNCTION and target.__closure__ is None
-                    else kept_trivially(task))
+                    else kept_without_user_code(task))
         else:
-            kept = None
+            kept = kept_without_user_code(task)
         # A reused id: the newest task is the one kept (assignment replaces it).
         entry = entries[key] = [_ref(task), plain_fields(task), kept]
         order = self._order

@@ -358,6 +358,21 @@ class TaskSupervisor:
                                        callback=_callback, priority=_priority, delay=_delay,
                                        tt=_tt, name=_name)
 
+    def submit_many(self, target: Callable[..., Any], args_iterable: Iterable[Any], *,
+                    priority: int = TASK_NORMAL, delay: float | None = None,
+                    name: str | None = None, callback: Callable[[Any], Any] | None = None,
+                    tt: int = TT_THREAD, kwargs: dict | None = None) -> list[Task]:
+        """Submit ``target(*args, **kwargs)`` once per ``args`` tuple (or list)
+        of ``args_iterable``, in order, as ``submit`` would; return the tasks.
+
+        Much cheaper than a loop of ``submit`` (one lock hold per thousand
+        tasks); every argument and item is checked before any task is
+        accepted. ``kwargs`` are shared by every call (not copied).
+        """
+        return self._dispatcher.submit_many(
+            target=target, args_iterable=args_iterable, kwargs=kwargs, callback=callback,
+            priority=priority, delay=delay, tt=tt, name=name)
+
     def resubmit(self, task_id: Any) -> Task:
         """Submit a task again: a new task (new id) with the same target,
         arguments, callback, priority, type and delay, completed the same way

@@ -371,15 +371,49 @@ plain_fields = operator.attrgetter(
 NOTHING_KEPT: tuple = (None, None, None, (), {}, None)
 
 
-def kept_trivially(task: Task) -> tuple | None:
-    """What the record of finished ``task`` keeps, when finding it runs no
-    user code (no result, no error, no arguments, no callback: the common
-    no-op case, decided under the lock); else ``None``: see ``kept_of``."""
-    if (task.result is None and task.exception is None and task.callback is None
-            and not task.args and not task.kwargs):
-        target = task.target
-        return (None, None, target, (), {}, None) if _plain_function(target) else NOTHING_KEPT
-    return None
+def kept_without_user_code(task: Task) -> tuple | None:
+    """What the record of finished ``task`` keeps (see ``kept_of``), when
+    finding it runs no user code: no error, a result of a plain built-in type
+    (or none), plain scalar arguments, a plain target and callback -- the
+    common cases, decided under the lock; else ``None`` (``kept_of`` runs
+    later, unlocked)."""
+    if task.exception is not None:
+        return None
+    result = task.result
+    kind = type(result)
+    if result is None:
+        text = None
+    elif (kind is float or kind is bool or (kind is int and -_BIG_INT < result < _BIG_INT)
+          or (kind is str and len(result) <= RESULT_REPR_LIMIT // 2)):
+        text = short_repr(result)
+    else:
+        return None
+    args, kwargs, callback = task.args, task.kwargs, task.callback
+    if (_plain_function(task.target) and (callback is None or _plain_function(callback))
+            and len(args) + len(kwargs) <= _MAX_ARG_ITEMS - 2
+            and (not args or _scalars(args)) and (not kwargs or _scalars(kwargs.values()))):
+        return (text, None, task.target, args, kwargs, callback)
+    if not _plain_repr_only(args) or not _plain_repr_only(kwargs.values()):
+        return None  # maybe containers: _re_runnable decides, unlocked
+    return (text, None, None, (), {}, None)
+
+
+def _scalars(values: Any) -> bool:
+    """Every value a plain scalar (a short str or bytes at most): kept for a re-run."""
+    for value in values:
+        kind = type(value)
+        if kind in _SCALAR_ARGS:
+            continue
+        if (kind is str or kind is bytes) and len(value) <= _MAX_ARG_LEN:
+            continue
+        return False
+    return True
+
+
+def _plain_repr_only(values: Any) -> bool:
+    """No container among the values (so ``_re_runnable`` would refuse them
+    for a reason other than their contents)."""
+    return all(type(v) not in (tuple, list, dict) for v in values)
 
 
 def kept_of(task: Task) -> tuple:
@@ -396,6 +430,11 @@ def kept_of(task: Task) -> tuple:
     return (None if result is None else short_repr(result),
             None if exc is None else RecordedError.of(exc), target, args, kwargs, callback)
 
+
+#: Results below this magnitude are recorded under the lock (a cheap repr).
+_BIG_INT = 10**60
+#: Exact scalar argument types a record keeps for a re-run (str, bytes: if short).
+_SCALAR_ARGS = frozenset({type(None), bool, int, float, complex})
 
 #: Types of the arguments a record keeps for a re-run, and their bounds.
 _PLAIN_ARGS = frozenset({type(None), bool, int, float, complex, str, bytes})
