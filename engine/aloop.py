@@ -35,8 +35,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 monotonic = time.monotonic
 
-#: Seconds a stop gives a loop to close once its deadline has passed.
+#: What a stop may take beyond its deadline: ``stop(wait=N)`` of an aloop
+#: or a supervisor returns within N s plus this, whatever its loops do.
 STOP_GRACE = 0.5
+#: Of ``STOP_GRACE``, the seconds after the deadline by which every loop one
+#: stop joins must have closed: one time shared by all of them (``close_by``),
+#: so N blocked loops cost it once, not N times. The rest of ``STOP_GRACE`` is
+#: for the bookkeeping after the joins and a loaded machine's slack. It is
+#: more than ``loopthread.SHUTDOWN_GRACE``, what a closing loop gives the
+#: tasks it cancels, so a loop whose tasks swallow their cancellation still
+#: closes in time.
+CLOSE_GRACE = 0.35
 
 
 class ALoop:
@@ -111,7 +120,8 @@ class ALoop:
         """Stop the loop: wait for its coroutine tasks (``True``, or at most N
         seconds; ``False``: not at all), cancel them first with ``cancel_tasks``;
         what is left is canceled. Returns within ``wait`` plus ``STOP_GRACE``
-        seconds: a loop still blocked then is logged and abandoned."""
+        seconds: a loop still blocked ``CLOSE_GRACE`` s after the deadline is
+        logged and abandoned."""
         timeout = check_wait(wait)
         check_flag("cancel_tasks", cancel_tasks)
         deadline = None if timeout is None else monotonic() + timeout
@@ -119,8 +129,8 @@ class ALoop:
 
     def stop_until(self, deadline: float | None, cancel_tasks: bool, join: bool) -> bool:
         """``stop`` against a ``monotonic()`` deadline (``None``: no bound);
-        with ``join``, wait for the thread until the deadline plus
-        ``STOP_GRACE``. ``True`` if the loop's thread has ended."""
+        with ``join``, wait for the thread until ``close_by(deadline)`` (no
+        deadline: until it ends). ``True`` if the loop's thread has ended."""
         waiting = deadline is None or deadline > monotonic()
         with self._state_lock:
             runner = self._runner
@@ -141,11 +151,10 @@ class ALoop:
         runner.request_stop()
         if not join or runner.is_current():
             return False
-        grace = None if deadline is None else remaining(deadline) + STOP_GRACE
-        if not runner.join(grace):
-            log.warning("aloop %r did not stop within %.1f s: something blocks its loop "
-                        "(a coroutine that does not await?); its thread is abandoned",
-                        self.name, grace)
+        if not runner.join(None if deadline is None else remaining(close_by(deadline))):
+            log.warning("aloop %r did not stop within %.2f s of its deadline: something "
+                        "blocks its loop (a coroutine that does not await?); its thread is "
+                        "abandoned", self.name, CLOSE_GRACE)
             return False
         log.info("aloop %r stopped", self.name)
         return True
@@ -191,6 +200,13 @@ class ALoop:
             raise
 
 
+def close_by(deadline: float | None) -> float:
+    """The one ``monotonic()`` time by which the loops a stop with this
+    ``deadline`` joins must have closed (no deadline: ``CLOSE_GRACE`` from
+    now, the stop's tasks having all ended)."""
+    return (monotonic() if deadline is None else deadline) + CLOSE_GRACE
+
+
 def remaining(deadline: float | None, grace: float | None = None) -> float | None:
     """Seconds left until the ``monotonic()`` ``deadline`` (``None``: no
     bound), plus ``grace`` (which alone bounds a ``None`` deadline)."""
@@ -199,4 +215,4 @@ def remaining(deadline: float | None, grace: float | None = None) -> float | Non
     return max(0.0, deadline - monotonic()) + (grace or 0.0)
 
 
-__all__ = ["STOP_GRACE", "ALoop", "remaining"]
+__all__ = ["CLOSE_GRACE", "STOP_GRACE", "ALoop", "close_by", "remaining"]

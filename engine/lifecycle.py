@@ -17,10 +17,15 @@ The plan, in order:
 5. the last step (``StopPlan.finish``), every part of it run even if an
    earlier one was interrupted: cancel what a bounded wait left queued,
    close the thread pool (running threads are never killed: logged and
-   abandoned), terminate our own process pool, stop the aloops, stop the
-   main loop. Whatever happens it ends STOPPED.
+   abandoned), terminate our own process pool, ask the aloops and the
+   main loop to stop, then join them. Whatever happens it ends STOPPED.
 
 Bounded: with ``wait=N`` a stop returns within N s plus ``STOP_GRACE``.
+Every step waits against the one deadline of the stop, never a budget of
+its own: the schedulers and the tasks until the deadline, then every loop
+together until ``close_by(deadline)``, ``CLOSE_GRACE`` after it (all the
+loops are asked to stop before the first is joined), so a stop whose
+schedulers, coroutines and aloops all misbehave pays that grace once.
 Exception-safe: interrupted (Ctrl+C), it still ends stopped, so ``start()``
 and ``stop()`` work again.
 
@@ -41,7 +46,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .aloop import STOP_GRACE, remaining
+from .aloop import close_by, remaining
 from .constants import (
     TASK_STATUS_CANCELED,
     TASK_STATUS_DELAYED,
@@ -240,6 +245,8 @@ class StopPlan:
         self.deadline = deadline
         self.stop_schedulers = stop_schedulers
         self.cancel_tasks = cancel_tasks
+        # The loop threads asked to stop, by what they run, for the last join.
+        self.stopping: list[tuple[str, LoopThread]] = []
 
     def waits(self) -> Iterator[list[concurrent.futures.Future]]:
         life = self.life
@@ -260,10 +267,11 @@ class StopPlan:
     def finish(self, join: bool) -> None:
         """The last step of every stop: whatever happens, it ends STOPPED.
 
-        With ``join``, loops get until the deadline plus ``STOP_GRACE`` to end
-        (no deadline: ``STOP_GRACE`` once every task has ended). Each step
-        runs even if an earlier one was interrupted (a second Ctrl+C): the
-        first interruption is re-raised once all of them have run.
+        Every loop is asked to stop first; with ``join`` they are then
+        joined together until ``close_by(deadline)`` (no deadline:
+        ``CLOSE_GRACE`` once every task has ended). Each step runs even if an
+        earlier one was interrupted (a second Ctrl+C): the first
+        interruption is re-raised once all of them have run.
         """
         life = self.life
         steps: tuple[Callable[[], Any], ...] = (
@@ -271,8 +279,9 @@ class StopPlan:
             lambda: self._cancel_pending(coroutines=False),  # what a bounded wait left
             self._close_threads,
             self._close_mp,
-            lambda: life.registry.stop_aloops(self.deadline, join),
-            lambda: self._stop_loop(join))
+            lambda: life.registry.stop_aloops(self.stopping),
+            self._stop_loop,
+            lambda: self._join_loops(join))
         interrupted: BaseException | None = None
         try:
             for step in steps:
@@ -349,18 +358,26 @@ class StopPlan:
             mp.retire(backend, terminate=True,
                       reason="the supervisor stopped and terminated its mp pool")
 
-    def _stop_loop(self, join: bool) -> None:
-        """Stop the main loop if it is ours; the host's loop only loses its timer."""
+    def _stop_loop(self) -> None:
+        """Ask the main loop to stop if it is ours; the host's loop only loses its timer."""
         life = self.life
         runner = life.runner
         if runner is not None:  # first: interrupted before this, start() asks again
             runner.request_stop()
+            self.stopping.append(("its loop thread", runner))
         life.dispatcher.loop, life.runner = None, None
         life.timeouts.detach()
-        if runner is not None:
-            if join and not runner.join(remaining(self.deadline, STOP_GRACE)):
-                log.warning("supervisor %r: its loop thread is still busy after the stop "
-                            "(a callback blocks it); it is abandoned", life.id)
+
+    def _join_loops(self, join: bool) -> None:
+        """With ``join``, wait for every loop asked to stop, all against the
+        one ``close_by`` time; those still busy then are logged and abandoned."""
+        if not join:
+            return
+        end = close_by(self.deadline)
+        for what, runner in self.stopping:
+            if not runner.join(remaining(end)):
+                log.warning("supervisor %r: %s is still busy after the stop (something "
+                            "blocks its loop); it is abandoned", self.life.id, what)
 
 
 #: Every supervisor created, for the stop at interpreter exit.

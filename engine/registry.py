@@ -23,7 +23,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from .aloop import STOP_GRACE, ALoop, remaining
+from .aloop import ALoop
 from .stats import SchedulerStats
 from .usercode import UserExit, call_user, log_contained, shielded
 from .validate import check_flag
@@ -31,6 +31,7 @@ from .validate import check_flag
 if TYPE_CHECKING:
     from .coroutines import CoroutinePool
     from .dispatch import Dispatcher
+    from .loopthread import LoopThread
 
 log = logging.getLogger("engine.supervisor")
 monotonic = time.monotonic
@@ -130,27 +131,24 @@ class Registry:
             aloops = list(self._aloops.values())
         return next((a for a in aloops if a.owns_current_thread()), None)
 
-    def stop_aloops(self, deadline: float | None, join: bool) -> None:
-        """Stop every active aloop (they restart with the supervisor); with
-        ``join``, wait for their threads until ``deadline`` plus ``STOP_GRACE``."""
+    def stop_aloops(self, stopping: list[tuple[str, LoopThread]]) -> None:
+        """Ask every active aloop to stop (they restart with the supervisor),
+        without waiting: each ``(name, loop thread)`` asked is appended to
+        ``stopping``, for the stop to join them all against one deadline."""
         with self.lock:
             active = [a for a in self._aloops.values() if a.is_active()]
             self._to_restart = active
-        runners = [a.runner for a in active]
         interrupted: BaseException | None = None
         for aloop in active:  # every one is asked, even after an interruption
+            runner = aloop.runner
             try:
                 aloop.stop_until(monotonic(), cancel_tasks=True, join=False)
             except BaseException as exc:  # noqa: BLE001 - re-raised below
                 interrupted = interrupted or exc
+            if runner is not None:
+                stopping.append((f"aloop {aloop.name!r}", runner))
         if interrupted is not None:
             raise interrupted
-        if not join:
-            return
-        for aloop, runner in zip(active, runners, strict=True):
-            if runner is not None and not runner.join(remaining(deadline, STOP_GRACE)):
-                log.warning("supervisor %r: aloop %r did not stop in time (something blocks "
-                            "its loop); its thread is abandoned", self._id, aloop.name)
 
     def restart_aloops(self) -> None:
         """Start again the aloops the last stop stopped."""

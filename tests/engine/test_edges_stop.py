@@ -15,10 +15,13 @@ import pytest
 from engine_testkit import WAIT, wait_until
 
 from engine import TASK_STATUS_CANCELED, TASK_STATUS_FAILED
+from engine.aloop import STOP_GRACE
 
-#: What a bounded stop may take beyond its ``wait``: the grace a loop gets
-#: to close after the deadline, plus scheduling slack on a loaded machine.
-MARGIN = 1.5
+#: What a bounded stop may take beyond its ``wait``: the README's half a
+#: second (``STOP_GRACE``), which already holds the grace every loop of the
+#: stop shares to close after the deadline and the slack of a loaded machine.
+MARGIN = 0.5
+assert STOP_GRACE == MARGIN
 
 
 def timed_stop(sup, **kwargs) -> float:
