@@ -27,7 +27,9 @@ together until ``close_by(deadline)``, ``CLOSE_GRACE`` after it (all the
 loops are asked to stop before the first is joined), so a stop whose
 schedulers, coroutines and aloops all misbehave pays that grace once.
 Exception-safe: interrupted (Ctrl+C), it still ends stopped, so ``start()``
-and ``stop()`` work again.
+and ``stop()`` work again. So does ``start()``: it turns ACTIVE last, under
+the lock; interrupted before that it is rolled back (loop thread stopped,
+threads it reserved released), after it every remaining step still runs.
 
 Threads: ``start``, ``stop``, ``block`` and ``is_active`` from any thread
 (a waiting ``stop`` not from the supervisor's own threads); ``astop`` on the
@@ -141,12 +143,12 @@ class Lifecycle:
             if dispatcher.state != STOPPED:
                 raise RuntimeError(f"supervisor {self.id!r} is already {dispatcher.state}")
             dispatcher.state = STARTING  # refuses tasks and a second start
-        if self.runner is not None:  # left by a stop interrupted before it asked
-            self.runner.request_stop()
-            self.runner = None
         runner = None
         actions: list[Action] = []
         try:
+            if self.runner is not None:  # left by a stop interrupted before it asked
+                self.runner.request_stop()
+                self.runner = None
             if loop is None:
                 runner = LoopThread(f"supervisor_{self.id}_event_loop", daemon=True,
                                     on_closed=self.coroutines.end_orphans)
@@ -154,21 +156,49 @@ class Lifecycle:
                 loop = runner.loop
             with self.lock:
                 dispatcher.loop, self.runner = loop, runner
-                dispatcher.state = ACTIVE
                 self.mp.active = True
                 self.stopped.clear()
                 self.threads.reopen_locked(actions)
+                dispatcher.state = ACTIVE  # last: from here on, stop() undoes all of it
         except BaseException:  # refused thread, Ctrl+C: back to stopped, nothing left
-            with self.lock:
-                if dispatcher.state == STARTING:
-                    dispatcher.state = STOPPED
-            if runner is not None and self.runner is not runner:
-                runner.request_stop()
+            self._roll_back_start(runner, actions)
             raise
-        self.timeouts.attach(loop)
-        self.threads.run_actions(actions)
-        self.registry.restart_aloops()
+        # Active: every step from here runs, even after a Ctrl+C in an earlier one.
+        self._run_all((lambda: self.timeouts.attach(loop),
+                       lambda: self.threads.run_actions(actions),
+                       self.registry.restart_aloops))
         log.info("supervisor %r started", self.id)
+
+    def _roll_back_start(self, runner: LoopThread | None, actions: list[Action]) -> None:
+        """A start interrupted before the supervisor was active: undo what it
+        did, so nothing is left running and ``start()`` works again."""
+        dispatcher = self.dispatcher
+        with self.lock:
+            if dispatcher.state != STARTING:  # active already: stop() undoes it
+                return
+            dispatcher.loop, self.runner = None, None
+            self.mp.active = False
+            self.threads.close_locked(actions)
+            self.stopped.set()
+            dispatcher.state = STOPPED
+        try:  # threads it reserved start, see the pool closed and exit: counts stay right
+            self.threads.run_actions(actions)
+        finally:
+            if runner is not None:
+                runner.request_stop()
+
+    @staticmethod
+    def _run_all(steps: tuple[Callable[[], Any], ...]) -> None:
+        """Run every step even if an earlier one is interrupted (Ctrl+C); the
+        first interruption is re-raised once all of them have run."""
+        interrupted: BaseException | None = None
+        for step in steps:
+            try:
+                step()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
     # -- stop ---------------------------------------------------------------------------
     def stop(self, wait: bool | float, stop_schedulers: bool, cancel_tasks: bool) -> None:

@@ -3,7 +3,10 @@
 * a stop shares one deadline across all of its steps, so ``stop(wait=N)``
   returns within N s plus ``STOP_GRACE`` however many loops misbehave;
 * a scheduler's ``stop()`` or a task's done callback raising ``SystemExit``
-  or ``KeyboardInterrupt`` is contained.
+  or ``KeyboardInterrupt`` is contained;
+* a start or a stop interrupted at a given step (a Ctrl+C arriving there,
+  simulated by a patched step raising ``KeyboardInterrupt``) leaves nothing
+  running and a registry that tells the truth.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import threading
 import time
 
 import pytest
-from engine_testkit import WAIT, events_of, run_on
+from engine_testkit import WAIT, events_of, pool_threads, run_on, wait_until
 
+import engine.aloop
 from engine import TASK_STATUS_COMPLETED
 from engine.aloop import STOP_GRACE, ALoop
+from engine.lifecycle import StopPlan
+from engine.loopthread import LoopThread
 
 #: The README's promise: ``stop(wait=N)`` returns within N s plus half a second.
 BOUND = 0.5
@@ -36,6 +42,10 @@ def timed(fn, *args, **kwargs) -> float:
     t0 = time.monotonic()
     fn(*args, **kwargs)
     return time.monotonic() - t0
+
+
+def threads_named(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == name and t.is_alive()]
 
 
 def block_an_aloop(sup, name: str, release: threading.Event) -> ALoop:
@@ -267,3 +277,229 @@ def test_a_done_callback_raising_system_exit_leaves_the_aloop_serving(make_super
     assert len(events_of(sup, task.id, "completed")) == 1
     assert any("done callback" in r.getMessage() and "SystemExit" in r.getMessage()
                for r in caplog.records)
+
+
+# -- 3. interrupted at a given step -----------------------------------------------------
+def test_aloop_start_interrupted_after_its_thread_started_stops_that_thread(
+        make_supervisor, monkeypatch):
+    sup = make_supervisor()
+    aloop = sup.create_aloop("interrupted", daemon=True, start=False)
+    started: list[LoopThread] = []
+
+    def start_then_interrupt(self):
+        original_start(self)
+        started.append(self)
+        raise KeyboardInterrupt
+
+    original_start = LoopThread.start
+    monkeypatch.setattr(LoopThread, "start", start_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        aloop.start()
+    monkeypatch.undo()
+    assert started and started[0].thread.ident is not None  # its thread did start
+    assert not aloop.is_active()
+    assert started[0].join(WAIT)  # and it was asked to stop
+    assert started[0].loop.is_closed()
+    assert not threads_named(aloop.thread_name)
+    aloop.start()  # a later start works
+    assert aloop.run(asyncio.sleep(0, "ok"), timeout=WAIT) == "ok"
+
+
+def test_create_aloop_whose_start_raised_before_it_ran_is_as_if_never_created(
+        make_supervisor, monkeypatch):
+    sup = make_supervisor()
+    previous = sup.create_aloop("previous-default", default=True, daemon=True)
+    started: list[LoopThread] = []
+    original_start = LoopThread.start
+
+    def start_then_interrupt(self):
+        original_start(self)
+        started.append(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LoopThread, "start", start_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        sup.create_aloop("doomed", default=True, daemon=True)
+    monkeypatch.undo()
+    with pytest.raises(LookupError):
+        sup.get_aloop("doomed")
+    assert sup.get_aloop() is previous  # the default is as before
+    assert "doomed" not in sup.stats().aloops
+    assert started and started[0].join(WAIT)  # its thread did start, and ended
+    again = sup.create_aloop("doomed", daemon=True)  # the name is free again
+    assert again.is_active()
+
+
+def test_create_aloop_whose_start_raised_once_it_runs_keeps_it(make_supervisor, monkeypatch):
+    sup = make_supervisor()
+    original_info = engine.aloop.log.info
+
+    def info_then_interrupt(msg, *args, **kwargs):
+        original_info(msg, *args, **kwargs)
+        if msg.startswith("aloop %r started"):
+            raise KeyboardInterrupt  # arrives once the aloop runs
+
+    monkeypatch.setattr(engine.aloop.log, "info", info_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        sup.create_aloop("kept", default=True, daemon=True)
+    monkeypatch.undo()
+    aloop = sup.get_aloop("kept")  # still registered: it runs
+    assert aloop.is_active() and sup.get_aloop() is aloop
+    assert sup.stats().aloops.get("kept") is True
+    assert aloop.run(asyncio.sleep(0, "served"), timeout=WAIT) == "served"
+    with pytest.raises(ValueError):
+        sup.create_aloop("kept")
+    thread = aloop.thread
+    sup.stop(wait=WAIT)  # and the supervisor's stop stops it
+    thread.join(WAIT)
+    assert not thread.is_alive()
+
+
+def test_loop_thread_start_interrupted_while_waiting_for_its_loop_leaves_nothing(
+        monkeypatch):
+    class InterruptedReady(threading.Event):
+        def wait(self, timeout=None):
+            super().wait(timeout)  # the loop runs: the thread is there
+            raise KeyboardInterrupt
+
+    runner = LoopThread("edges_gaps_interrupted_ready", daemon=True)
+    runner._ready = InterruptedReady()
+    with pytest.raises(KeyboardInterrupt):
+        runner.start()
+    assert runner.join(WAIT)
+    assert runner.loop.is_closed()
+
+
+def test_supervisor_start_interrupted_after_its_loop_thread_started_rolls_back(
+        make_supervisor, monkeypatch):
+    sup = make_supervisor(start=False)
+    loop_threads: list[LoopThread] = []
+    original_start = LoopThread.start
+
+    def start_then_interrupt(self):
+        original_start(self)
+        loop_threads.append(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LoopThread, "start", start_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        sup.start()
+    monkeypatch.undo()
+    assert len(loop_threads) == 1 and loop_threads[0].join(WAIT)  # stopped again
+    assert not sup.is_active() and "stopped" in repr(sup)
+    sup.start()
+    assert sup.submit(lambda: "started").wait(WAIT)
+
+
+def test_supervisor_start_interrupted_just_before_it_is_active_rolls_back(make_supervisor,
+                                                                          monkeypatch):
+    """Interrupted in the last step before it turns active (the threads of
+    ``min_size`` reserved but not started yet): nothing is left running and
+    the thread counts are given back."""
+    sup = make_supervisor(start=False, min_size=2)
+    loop_threads: list[LoopThread] = []
+    original_start = LoopThread.start
+    original_reopen = sup._threads.reopen_locked
+
+    def record_start(self):
+        original_start(self)
+        loop_threads.append(self)
+
+    def reopen_then_interrupt(actions):
+        original_reopen(actions)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LoopThread, "start", record_start)
+    monkeypatch.setattr(sup._threads, "reopen_locked", reopen_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        sup.start()
+    monkeypatch.undo()
+    assert len(loop_threads) == 1  # its main loop had started
+    assert loop_threads[0].join(WAIT)  # and was stopped again
+    assert not sup.is_active() and "stopped" in repr(sup)
+    with pytest.raises(RuntimeError):
+        sup.submit(lambda: None)
+    assert wait_until(lambda: not pool_threads(sup))
+    assert sup.stats().thread.threads_alive == 0
+    sup.start()
+    assert sup.submit(lambda: "started").wait(WAIT)
+    assert wait_until(lambda: sup.stats().thread.threads_alive == 2)
+
+
+def test_supervisor_start_interrupted_once_active_runs_its_other_steps(make_supervisor,
+                                                                       monkeypatch):
+    sup = make_supervisor(min_size=2)
+    aloop = sup.create_aloop("restarted", daemon=True)
+    sup.stop(wait=WAIT)
+    assert not aloop.is_active()
+
+    def interrupted_attach(loop):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sup._timeouts, "attach", interrupted_attach)
+    with pytest.raises(KeyboardInterrupt):
+        sup.start()
+    monkeypatch.undo()
+    assert sup.is_active()  # it was active: the later steps ran all the same
+    assert aloop.is_active()
+    assert wait_until(lambda: len(pool_threads(sup)) == 2)
+    assert sup.submit(lambda: "served").wait(WAIT)
+    sup.stop(wait=WAIT)  # and it stops, and starts again
+    assert wait_until(lambda: not pool_threads(sup))
+    sup.start()
+    assert sup.submit(lambda: "again").wait(WAIT)
+
+
+def test_every_step_of_the_stop_runs_after_a_second_ctrl_c(make_supervisor, monkeypatch):
+    sup = make_supervisor()
+    aloop = sup.create_aloop("after-interrupt", daemon=True)
+    aloop_thread, main_thread = aloop.thread, sup._life.runner.thread
+    original = StopPlan._close_threads
+
+    def interrupted_close(self):
+        original(self)
+        raise KeyboardInterrupt  # the second Ctrl+C, in the middle of finish()
+
+    monkeypatch.setattr(StopPlan, "_close_threads", interrupted_close)
+    with pytest.raises(KeyboardInterrupt):
+        sup.stop(wait=WAIT)
+    monkeypatch.undo()
+    # The steps after the interrupted one ran: aloops and main loop stopped.
+    assert not aloop.is_active()
+    aloop_thread.join(WAIT)
+    main_thread.join(WAIT)
+    assert not aloop_thread.is_alive() and not main_thread.is_alive()
+    assert "stopped" in repr(sup)
+    sup.start()
+    assert aloop.is_active()  # restarted with the supervisor
+    assert sup.submit(lambda: "again").wait(WAIT)
+
+
+def test_an_aloop_left_running_by_an_interrupted_stop_is_not_started_twice(
+        make_supervisor, monkeypatch):
+    sup = make_supervisor()
+    stuck = sup.create_aloop("left-running", daemon=True)
+    other = sup.create_aloop("stopped-anyway", daemon=True)
+    stuck_thread, other_thread = stuck.thread, other.thread
+    original = ALoop.stop_until
+
+    def interrupted_stop_until(self, *args, **kwargs):
+        if self is stuck:
+            raise KeyboardInterrupt  # before it is even marked stopping
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ALoop, "stop_until", interrupted_stop_until)
+    with pytest.raises(KeyboardInterrupt):
+        sup.stop(wait=WAIT)
+    monkeypatch.undo()
+    assert stuck.is_active() and stuck_thread.is_alive()  # left running
+    other_thread.join(WAIT)
+    assert not other.is_active() and not other_thread.is_alive()  # every one was asked
+    sup.start()  # no "already running": the running one is not started again
+    assert stuck.thread is stuck_thread
+    assert other.is_active() and other.thread is not other_thread
+    assert len(threads_named(stuck.thread_name)) == 1
+    assert stuck.run(asyncio.sleep(0, "one loop"), timeout=WAIT) == "one loop"
+    sup.stop(wait=WAIT)
+    stuck_thread.join(WAIT)
+    assert not stuck_thread.is_alive()
