@@ -23,9 +23,10 @@ an interrupted caller never strands a task it admitted:
 
 The actions (a pool receives only its own kinds):
 
-* ``Wake(worker)`` -- a parked thread worker was given a task: release it;
-* ``Spawn(task)`` -- start an OS thread for ``task`` (``None``: an idle
-  thread, prespawned up to ``min_size``);
+* ``Wake(worker)`` -- release a parked thread worker; its ``item`` says
+  what for: a task to run, the hand-off queue, or retire;
+* ``Spawn(first)`` -- start an OS thread for ``first`` (the same choices;
+  ``None``: an idle thread, prespawned up to ``min_size``);
 * ``Send(task)`` -- send an admitted mp task to its backend (``task.handle``);
 * ``Schedule(task)`` -- schedule a coroutine task's wrapper on its loop.
 
@@ -93,12 +94,13 @@ class Wake:
 
 
 class Spawn:
-    """Start an OS thread whose first task is ``task`` (``None``: idle)."""
+    """Start an OS thread whose first item is ``first``: a task to run, the
+    pool's marker for its hand-off queue, or ``None`` (an idle thread)."""
 
-    __slots__ = ("task",)
+    __slots__ = ("first",)
 
-    def __init__(self, task: Task | None) -> None:
-        self.task = task
+    def __init__(self, first: Any) -> None:
+        self.first = first
 
 
 class Send:

@@ -8,10 +8,21 @@ Admission and dispatch share the supervisor's lock and a single hand-off:
   releasing the lock it releases that worker's wake lock or starts the
   thread. Nothing polls, nothing goes through an event loop.
 * A worker that finishes a target completes the task and takes the next
-  eligible task itself, in the same lock hold, so a freed slot is refilled
-  without any wake-up at all. With nothing eligible it parks itself on the
-  idle stack in that same hold, so a task can never be queued behind a
-  worker that is about to sleep.
+  task itself, in the same lock hold, so a freed slot is refilled without
+  any wake-up at all. With nothing to take it parks itself on the idle
+  stack in that same hold, so a task can never be queued behind a worker
+  that is about to sleep.
+* Critical tasks started past ``max_size`` (extending the pool) go on the
+  pool's *hand-off queue* instead of getting a thread each: one thread is
+  sent for it (woken or started), a thread that takes a task there first
+  sends the next one if tasks remain, and a worker finishing its task takes
+  the oldest one there before anything else. Invariant: while the hand-off
+  queue holds a task, a thread is on its way to it (``_coming >= 1``). So a
+  critical task still never waits for another task to *finish* -- only for
+  threads to arrive, one after the other -- while a burst of them under a
+  flood, where the busy workers get there first, costs one or two wake-ups
+  instead of one each (a woken thread that must then win the GIL costs
+  several context switches) and no longer piles up hundreds of threads.
 
 Workers above ``min_size`` that stay idle ``idle_timeout`` seconds retire.
 At most ``max_size`` threads run non-critical tasks; critical tasks always
@@ -22,8 +33,9 @@ returns cannot hang interpreter exit (``stop(wait=N)`` logs and abandons it).
 Whatever a target or its ``callback=`` raises (``SystemExit`` included) is
 contained on the worker thread (see ``usercode``): the target's exception
 fails its task, the callback's is logged, and the thread goes on serving.
-If the OS refuses a new thread, the task it was for fails and the thread
-counts are given back.
+If the OS refuses a new thread, the task it was for fails (for the hand-off
+queue: its newest task, then another thread is tried for the rest) and the
+thread counts are given back.
 
 ``ThreadPool`` follows the pool protocol of ``engine.dispatch`` (actions
 ``Wake`` and ``Spawn``). Threads: ``*_locked`` methods with the supervisor's
@@ -38,6 +50,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from .admission import Admission, PoolSettings
@@ -50,6 +63,8 @@ from .usercode import call_user
 log = logging.getLogger(__name__)
 
 _RETIRE = object()  # hand-off item that tells a parked worker to exit
+#: Hand-off item (``Wake``, ``Spawn``): go to the hand-off queue and take its oldest task.
+TAKE = object()
 EXTRA_THREAD_IDLE = 1.0  # seconds a thread above max_size stays parked
 monotonic = time.monotonic
 
@@ -77,11 +92,17 @@ class ThreadPool:
 
     * ``_idle`` -- parked workers, each with ``item is None`` and ``wake`` held;
     * ``_alive`` -- threads started and not exited (reserved before start);
-    * ``_busy`` -- threads assigned a task (running or about to run it);
+    * ``_busy`` -- started tasks: assigned a thread (running or about to),
+      or on ``_handoff``;
+    * ``_handoff`` -- critical tasks started past ``max_size`` waiting for
+      a thread, oldest first;
+    * ``_coming`` -- threads woken or started for ``_handoff`` that have not
+      reached it yet (at least 1 whenever ``_handoff`` is not empty);
     * ``_closing`` -- supervisor not running (stopped, or stopping): no new
       threads; workers exit when nothing is eligible;
     * ``max_size`` / ``min_size`` -- effective OS thread limits.
-    Invariant: ``_alive == _busy + len(_idle) + (threads deciding to exit)``.
+    Invariant: ``_alive == (_busy - len(_handoff)) + len(_idle) + _coming
+    + (threads deciding to exit)``.
     """
 
     def __init__(self, name_prefix: str, lock: threading.Lock, settings: PoolSettings,
@@ -94,6 +115,8 @@ class ThreadPool:
         self._idle: list[_Worker] = []
         self._alive = 0
         self._busy = 0
+        self._handoff: deque[Task] = deque()
+        self._coming = 0
         self._closing = True  # no threads until reopen_locked() (supervisor start)
         self._names = itertools.count(1)
         self._current = threading.local()
@@ -184,14 +207,47 @@ class ThreadPool:
         return self._alive, self._busy
 
     def _assign_locked(self, task: Task, actions: list[Action]) -> None:
+        """Started ``task`` gets a thread: within ``max_size`` a parked worker
+        (or a new thread) of its own at once; past it -- a critical task
+        extending the pool -- the hand-off queue, with a thread on its way."""
         self._busy += 1
+        if self._busy <= self.max_size:
+            if self._idle:
+                worker = self._idle.pop()
+                worker.item = task
+                actions.append(Wake(worker))
+            else:
+                self._alive += 1
+                actions.append(Spawn(task))
+            return
+        self._handoff.append(task)
+        if not self._coming:
+            self._send_thread_locked(actions)
+
+    def _send_thread_locked(self, actions: list[Action]) -> None:
+        """Wake a parked worker for the hand-off queue, or start a thread."""
+        self._coming += 1
         if self._idle:
             worker = self._idle.pop()
-            worker.item = task
+            worker.item = TAKE
             actions.append(Wake(worker))
         else:
             self._alive += 1
-            actions.append(Spawn(task))
+            actions.append(Spawn(TAKE))
+
+    def _came_for_nothing(self) -> None:
+        """A thread sent to the hand-off queue found it empty (busy workers
+        took its tasks first)."""
+        self._coming -= 1
+
+    def _take_locked(self, actions: list[Action]) -> Task:
+        """A thread that came for the hand-off queue takes its oldest task,
+        and sends the next thread if tasks remain."""
+        self._coming -= 1
+        task = self._handoff.popleft()
+        if self._handoff and not self._coming:
+            self._send_thread_locked(actions)
+        return task
 
     def _retire_one_locked(self, actions: list[Action]) -> None:
         worker = self._idle.pop(0)  # the coldest
@@ -212,37 +268,49 @@ class ThreadPool:
             try:
                 if type(action) is Wake:
                     action.worker.wake.release()
-                else:  # Spawn: a thread for its task, or an idle one
-                    task, action.task = action.task, None
+                else:  # Spawn: a thread for a task, for the hand-off queue, or idle
+                    first, action.first = action.first, None
                     # In a list the thread empties: Thread keeps its args for life.
                     thread = threading.Thread(
-                        target=self._thread_main, args=([task],),
+                        target=self._thread_main, args=([first],),
                         name=f"{self.name_prefix}{next(self._names)}", daemon=True)
                     try:
                         thread.start()
                     except RuntimeError as exc:  # "can't start new thread": it never ran
-                        self._thread_refused(task, exc)
+                        self._thread_refused(first, exc)
             except BaseException as exc:  # noqa: BLE001 - the hand-off itself was done
                 interrupted = interrupted or exc
         if interrupted is not None:
             raise interrupted
 
-    def _thread_refused(self, task: Task | None, exc: BaseException) -> None:
+    def _thread_refused(self, first: Any, exc: BaseException) -> None:
         """The OS refused a thread reserved under the lock: give the
-        reservation back and fail the task it was for (the counters stay right)."""
-        log.error("the OS refused a new worker thread (%s: %s)%s", type(exc).__name__, exc,
-                  f"; task {task.id!r} ({task.name}) fails" if task is not None else "")
+        reservation back and fail the task it was for -- for a thread meant
+        for the hand-off queue, the newest task there if no other thread is
+        coming, then another thread is tried for the rest (each refusal ends
+        at most one task: bounded). The counters stay right."""
         actions: list[Action] = []
         callbacks = None
+        task = None
         with self._lock:
             self._alive -= 1
+            if first is TAKE:
+                self._coming -= 1
+                if self._handoff and not self._coming:
+                    task = self._handoff.pop()
+            elif first is not None:
+                task = first
             if task is not None:
                 self._busy -= 1
                 error = RuntimeError(f"no thread could be started for task {task.id!r}: "
                                      f"{type(exc).__name__}: {exc}")
                 error.__cause__ = exc
                 callbacks = self.finish_locked(task, TASK_STATUS_FAILED, None, error, actions)
-        self.run_actions(actions)  # each refusal ends one task: this recursion is bounded
+            if self._handoff and not self._coming:
+                self._send_thread_locked(actions)
+        log.error("the OS refused a new worker thread (%s: %s)%s", type(exc).__name__, exc,
+                  f"; task {task.id!r} ({task.name}) fails" if task is not None else "")
+        self.run_actions(actions)
         run_callbacks(callbacks, log)
 
     def current_task(self) -> Task | None:
@@ -254,23 +322,31 @@ class ThreadPool:
         """True when called from one of this pool's worker threads."""
         return getattr(self._current, "worker", None) is not None
 
-    def _thread_main(self, first: list[Task | None]) -> None:
+    def _thread_main(self, first: list[Any]) -> None:
         """A worker thread: run a task, then, in ONE lock hold, finish it and
-        take the next eligible one (or park). The hot path of the pool: its
-        steps are written out here rather than spread over small calls."""
-        task = first.pop()
+        take the next one (the hand-off queue first) or park. The hot path
+        of the pool: its steps are written out here rather than spread over
+        small calls."""
         worker = _Worker()
         self._current.worker = worker
         lock = self._lock
         ledger = self._ledger
         admission = self.admission
         idle = self._idle
-        if task is None:
+        handoff = self._handoff
+        task = first.pop()
+        if task is None or task is TAKE:
+            actions: list[Action] = []
             with lock:
-                if self._closing or self._alive > self.max_size:
-                    self._alive -= 1
-                    return
-                idle.append(worker)
+                if task is TAKE:
+                    task = self._take_locked(actions) if handoff else self._came_for_nothing()
+                if task is None:
+                    if self._closing or self._alive > self.max_size:
+                        self._alive -= 1
+                        return
+                    idle.append(worker)
+            if actions:
+                self.run_actions(actions)
         while True:
             if task is None:
                 task = self._park(worker)
@@ -285,7 +361,7 @@ class ThreadPool:
             worker.task = None
             if exception is None and task.callback is not None:
                 _call_callback(task, result)
-            actions: list[Action] = []
+            actions = []
             with lock:
                 if task.time_completed is not None:  # marked completed by its target
                     callbacks = None
@@ -298,7 +374,12 @@ class ThreadPool:
                 else:  # put_task: the slot is held until mark_task_completed
                     task.result = result
                     callbacks = None
-                task = self.dispatch_locked(actions, own=True)
+                if handoff:  # started while this one ran: run it here (a thread is coming)
+                    task = handoff.popleft()
+                    self._busy -= 1  # the hand-off had counted it: this slot is free
+                    self.dispatch_locked(actions)  # what the finish lets start
+                else:
+                    task = self.dispatch_locked(actions, own=True)
                 exiting = False
                 if task is None:
                     self._busy -= 1
@@ -317,14 +398,16 @@ class ThreadPool:
             result = exception = callbacks = None  # nothing of a finished task while parked
 
     def _park(self, worker: _Worker) -> Task | None:
-        """Wait for a hand-off; ``None`` means this thread must exit."""
+        """Wait on the idle stack until woken for the hand-off queue while a
+        task is still there; ``None`` means this thread must exit."""
+        lock = self._lock
         while True:
             # Threads above max_size (critical extensions) only linger briefly.
             timeout = self.idle_timeout
             if self._alive > self.max_size:
                 timeout = min(timeout, EXTRA_THREAD_IDLE)
             if not worker.wake.acquire(timeout=timeout):
-                with self._lock:
+                with lock:
                     if worker.item is None and self._alive > self.min_size:
                         self._idle.remove(worker)
                         self._alive -= 1
@@ -335,8 +418,24 @@ class ThreadPool:
                 worker.wake.acquire()  # the hand-off's release is imminent
             item = worker.item
             worker.item = None
-            return None if item is _RETIRE else item
-
+            if item is _RETIRE:
+                return None
+            if item is not TAKE:
+                return item  # a task of its own
+            actions: list[Action] = []
+            with lock:  # woken for the hand-off queue
+                if self._handoff:
+                    task = self._take_locked(actions)
+                else:  # busy workers took it all first: park again (or leave, if closing)
+                    task = self._came_for_nothing()
+                    if self._closing:
+                        self._alive -= 1
+                        return None
+                    self._idle.append(worker)
+            if task is not None:
+                if actions:
+                    self.run_actions(actions)
+                return task
 
 def _call_callback(task: Task, result: Any) -> None:
     """Run the task's ``callback=``; whatever it raises is logged (usercode)."""
