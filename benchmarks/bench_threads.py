@@ -1,11 +1,30 @@
 """Thread pool throughput and start latency: the engine against ThreadPoolExecutor.
 
-Both pools get the same number of OS threads in the same run. Prints tasks/s
-for N no-op tasks (one priority, then the four priorities mixed) and the
-median delay between submitting one task to an idle pool and its target
-starting, with the engine/stdlib ratios.
+Both pools get the same number of OS threads in the same run (8, then 30;
+the engine's are ``pool_size`` plus two reserves, all started up front). Each
+round times N no-op tasks through ``ThreadPoolExecutor.submit`` and then,
+interleaved in the same round, through the engine in every case below; a
+case's ratio is the median over the rounds of (engine / stdlib in that
+round), so drift of the machine between rounds cancels out, and the spread
+is the lowest and highest round.
 
-    python benchmarks/bench_threads.py [--tasks N] [--threads W] [--rounds R]
+Cases (every one is submit N tasks, then wait for all of them):
+
+* one priority -- ``submit(f)``, all NORMAL;
+* LOW/NORMAL/HIGH -- the three interleaved;
+* mixed -- the ``mixed`` scenario's weights: 5 % CRITICAL, 20 % HIGH,
+  35 % NORMAL, 40 % LOW, interleaved;
+* 25 % each -- a quarter of each priority (every CRITICAL wants a thread
+  at once, past the pool if need be);
+* the seed's idiom -- ``background_task(f, priority=p)()`` per call, mixed;
+* submit_many -- one ``submit_many(f, [()] * N)`` call: the time of the call
+  against a loop of ``ThreadPoolExecutor.submit`` (submitting only), then the
+  whole batch end to end.
+
+Start latency: the median delay between submitting one task to an idle pool
+and its target starting.
+
+    python benchmarks/bench_threads.py [--tasks N] [--rounds R] [--threads 8,30]
 """
 
 from __future__ import annotations
@@ -13,10 +32,12 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import platform
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -27,6 +48,7 @@ from engine import (  # noqa: E402
     TASK_LOW,
     TASK_NORMAL,
     TaskSupervisor,
+    background_task,
     wait_completed,
 )
 
@@ -38,17 +60,31 @@ def noop() -> None:
 # The mixed case follows the `mixed` scenario: mostly routine work, a little
 # urgent work (CRITICAL 5 %, HIGH 20 %, NORMAL 35 %, LOW 40 %), interleaved.
 MIX = [TASK_CRITICAL] * 1 + [TASK_HIGH] * 4 + [TASK_NORMAL] * 7 + [TASK_LOW] * 8
+LNH = [TASK_LOW, TASK_NORMAL, TASK_HIGH]
+
+#: (key, label, target ratio, higher is better)
+CASES = [
+    ("one", "one priority", 1.2),
+    ("lnh", "LOW/NORMAL/HIGH interleaved", 1.2),
+    ("mixed", "mixed (5 % CRITICAL)", 1.2),
+    ("uniform", "25 % of each priority", 1.2),
+    ("idiom", "background_task(f, priority=p)()", 1.2),
+    ("many_call", "submit_many: the call vs a submit loop", 2.0),
+    ("many", "submit_many: end to end", 1.2),
+]
 
 
 def priorities(n: int, mix: str) -> list[int]:
     if mix == "one":
         return [TASK_NORMAL] * n
-    if mix == "uniform":  # a quarter CRITICAL: each one wants a thread at once
+    if mix == "lnh":
+        return [LNH[i % 3] for i in range(n)]
+    if mix == "uniform":
         return [PRIORITIES[i % 4] for i in range(n)]
     return [MIX[(i * 7) % len(MIX)] for i in range(n)]
 
 
-def engine_throughput(sup: TaskSupervisor, n: int, mix: str) -> float:
+def engine_run(sup: TaskSupervisor, n: int, mix: str) -> float:
     prios = priorities(n, mix)
     submit = sup.submit
     t0 = time.perf_counter()
@@ -57,15 +93,35 @@ def engine_throughput(sup: TaskSupervisor, n: int, mix: str) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def stdlib_throughput(ex: concurrent.futures.ThreadPoolExecutor, n: int) -> float:
-    submit = ex.submit
+def idiom_run(sup: TaskSupervisor, n: int) -> float:
+    prios = priorities(n, "mixed")
     t0 = time.perf_counter()
-    futures = [submit(noop) for _ in range(n)]
-    concurrent.futures.wait(futures)
+    tasks = [background_task(noop, priority=p, supervisor=sup)() for p in prios]
+    wait_completed(tasks)
     return n / (time.perf_counter() - t0)
 
 
-def start_latency(submit_one, samples: int) -> float:
+def many_run(sup: TaskSupervisor, n: int) -> tuple[float, float]:
+    """(tasks/s of the submit_many call alone, tasks/s end to end)."""
+    args = [()] * n
+    t0 = time.perf_counter()
+    tasks = sup.submit_many(noop, args)
+    t1 = time.perf_counter()
+    wait_completed(tasks)
+    return n / (t1 - t0), n / (time.perf_counter() - t0)
+
+
+def stdlib_run(ex: concurrent.futures.ThreadPoolExecutor, n: int) -> tuple[float, float]:
+    """(tasks/s of the submit loop alone, tasks/s end to end)."""
+    submit = ex.submit
+    t0 = time.perf_counter()
+    futures = [submit(noop) for _ in range(n)]
+    t1 = time.perf_counter()
+    concurrent.futures.wait(futures)
+    return n / (t1 - t0), n / (time.perf_counter() - t0)
+
+
+def start_latency(submit_one: Callable, samples: int) -> float:
     """Median seconds from submit() to the target running, on an idle pool."""
     delays = []
     started = threading.Event()
@@ -81,61 +137,85 @@ def start_latency(submit_one, samples: int) -> float:
         handle = submit_one(target)
         started.wait()
         delays.append(stamp[0] - t0)
-        handle_wait(handle)
+        if isinstance(handle, concurrent.futures.Future):
+            handle.result()
+        else:
+            handle.wait()
     return statistics.median(delays)
 
 
-def handle_wait(handle) -> None:
-    if isinstance(handle, concurrent.futures.Future):
-        handle.result()
-    else:
-        handle.wait()
+def measure(threads: int, n: int, rounds: int, samples: int) -> dict:
+    reserve = 1 if threads < 20 else threads // 6
+    sup = TaskSupervisor(supervisor_id=f"bench{threads}", pool_size=threads - 2 * reserve,
+                         reserve_normal=reserve, reserve_high=reserve, min_size="max")
+    sup.start()
+    ex = concurrent.futures.ThreadPoolExecutor(max_workers=threads)
+    runs: dict[str, list[float]] = {key: [] for key in ("std", "std_call", *(c[0] for c in CASES))}
+    try:
+        for _ in range(2):  # warm up: threads spawned, code paths hot
+            stdlib_run(ex, 2000)
+            engine_run(sup, 2000, "mixed")
+            idiom_run(sup, 2000)
+            many_run(sup, 2000)
+        for _ in range(rounds):
+            call, whole = stdlib_run(ex, n)
+            runs["std_call"].append(call)
+            runs["std"].append(whole)
+            for mix in ("one", "lnh", "mixed", "uniform"):
+                runs[mix].append(engine_run(sup, n, mix))
+            runs["idiom"].append(idiom_run(sup, n))
+            call, whole = many_run(sup, n)
+            runs["many_call"].append(call)
+            runs["many"].append(whole)
+        latency = (start_latency(ex.submit, samples), start_latency(sup.submit, samples))
+    finally:
+        sup.stop()
+        ex.shutdown()
+    return {"runs": runs, "latency": latency, "reserve": reserve}
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"
+
+
+def report(threads: int, result: dict) -> list[bool]:
+    runs, reserve = result["runs"], result["reserve"]
+    oks = []
+    print(f"{threads} threads (engine: pool_size {threads - 2 * reserve} + reserves "
+          f"{reserve} + {reserve}, min_size=max; ThreadPoolExecutor({threads}))")
+    print(f"  {'ThreadPoolExecutor, submit and wait':<44} "
+          f"{statistics.median(runs['std']):>9,.0f} tasks/s")
+    for key, label, target in CASES:
+        base = runs["std_call"] if key == "many_call" else runs["std"]
+        ratios = [e / s for e, s in zip(runs[key], base, strict=True)]
+        ok = statistics.median(ratios) >= target
+        oks.append(ok)
+        print(f"  {label:<44} {statistics.median(runs[key]):>9,.0f} tasks/s   ratio "
+              f"{spread(ratios)}   target >= {target}  {'ok' if ok else 'BELOW'}")
+    std_lat, eng_lat = result["latency"]
+    ok = eng_lat / std_lat <= 1.0
+    oks.append(ok)
+    print(f"  {'start latency, idle pool (median)':<44} TPE {std_lat * 1e6:.1f} us, engine "
+          f"{eng_lat * 1e6:.1f} us   ratio {eng_lat / std_lat:.2f}   target <= 1.0  "
+          f"{'ok' if ok else 'ABOVE'}")
+    return oks
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=20_000)
-    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", default="8,30")
     parser.add_argument("--latency-samples", type=int, default=500)
     args = parser.parse_args()
-    n, w = args.tasks, args.threads
-
-    sup = TaskSupervisor(supervisor_id="bench", pool_size=w - 2, reserve_normal=1,
-                         reserve_high=1, min_size="max")
-    sup.start()
-    ex = concurrent.futures.ThreadPoolExecutor(max_workers=w)
-    try:
-        for _ in range(2):  # warm up: threads spawned, code paths hot
-            engine_throughput(sup, 2000, "mixed")
-            stdlib_throughput(ex, 2000)
-        runs: dict[str, list[float]] = {"std": [], "one": [], "mixed": [], "uniform": []}
-        for _ in range(args.rounds):  # interleaved so drift hits all alike
-            runs["std"].append(stdlib_throughput(ex, n))
-            for mix in ("one", "mixed", "uniform"):
-                runs[mix].append(engine_throughput(sup, n, mix))
-        lat_std = start_latency(ex.submit, args.latency_samples)
-        lat_eng = start_latency(sup.submit, args.latency_samples)
-    finally:
-        sup.stop()
-        ex.shutdown()
-
-    std_med = statistics.median(runs["std"])
-    print(f"thread pool, {n} no-op tasks, {w} threads, median of {args.rounds} rounds "
-          f"(ratio: median of the rounds' ratios)")
-    print(f"  ThreadPoolExecutor                  {std_med:>10,.0f} tasks/s")
-    for mix, label in (("one", "engine, one priority"),
-                       ("mixed", "engine, mixed priorities"),
-                       ("uniform", "engine, 25 % of each priority")):
-        med = statistics.median(runs[mix])
-        # Each round's engine figure against the standard pool's figure of the
-        # same round: drift of the machine between rounds cancels out.
-        ratio = statistics.median(e / s for e, s in zip(runs[mix], runs["std"], strict=True))
-        print(f"  {label:<35} {med:>10,.0f} tasks/s   ratio {ratio:.2f}")
-    print(f"start latency, idle pool, median of {args.latency_samples}")
-    print(f"  ThreadPoolExecutor                  {lat_std * 1e6:>10.1f} us")
-    ratio = lat_eng / lat_std
-    print(f"  engine                              {lat_eng * 1e6:>10.1f} us   ratio {ratio:.2f}")
+    print(f"thread pool: {args.tasks:,} no-op tasks per case and round, {args.rounds} rounds; "
+          f"ratio = median of the rounds' engine/stdlib ratios [lowest-highest]")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    oks = []
+    for threads in (int(t) for t in args.threads.split(",")):
+        oks += report(threads, measure(threads, args.tasks, args.rounds,
+                                       args.latency_samples))
+    print(f"{sum(oks)} of {len(oks)} figures at or past their target")
 
 
 if __name__ == "__main__":
