@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .admission import Admission
 from .constants import (
+    PRIORITY_NAMES,
     TASK_NORMAL,
     TASK_STATUS_CANCELED,
     TASK_STATUS_COMPLETED,
@@ -191,6 +192,20 @@ class Dispatcher:
                     auto, self.lock, self.supervisor_id)
         return self._admit(task, renumber=numbered)
 
+    def submit_call(self, target: Callable[..., Any], args: tuple, kwargs: dict,
+                    callback: Callable[[Any], Any] | None, priority: int,
+                    delay: float | None, tt: int, name: str | None) -> Task:
+        """``submit`` of a call whose ``args`` / ``kwargs`` came from ``*args``
+        / ``**kwargs`` (a tuple and a fresh dict): the supervisor's
+        ``submit`` and ``background_task``. Positional, for the hot path."""
+        name, kwargs, delay = self._check(target, kwargs, callback, priority, delay, tt, name)
+        task_id = next(self._ids)
+        if tt == TT_MP:
+            kwargs["_task_id"] = task_id
+        task = Task(task_id, name, tt, priority, target, args, kwargs, callback, delay, True,
+                    self.lock, self.supervisor_id)
+        return self._admit(task, renumber=True)
+
     def submit_many(self, *, target: Callable[..., Any], args_iterable: Iterable[Any],
                     kwargs: dict | None = None, callback: Callable[[Any], Any] | None = None,
                     priority: int = TASK_NORMAL, delay: float | None = None,
@@ -247,21 +262,22 @@ class Dispatcher:
             raise TypeError(f"task target must be callable, got {target!r}")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {callback!r}")
-        check_priority(priority)
-        if isinstance(tt, bool) or tt not in (TT_THREAD, TT_MP):
+        if type(priority) is not int or priority not in PRIORITY_NAMES:
+            check_priority(priority)  # raises, unless an int subclass of a priority's value
+        if (tt != TT_THREAD and tt != TT_MP) or tt is True:
             raise ValueError(f"unknown task type {tt!r}: use TT_THREAD (1) or TT_MP (2)")
-        if name is not None and not isinstance(name, str):
+        if name is None:
+            name = getattr(target, "__qualname__", None) or repr(target)
+        elif type(name) is not str and not isinstance(name, str):
             raise TypeError(f"task name must be a string, got {name!r}")
         if delay is not None:
             delay = check_seconds("delay", delay) or None
         if kwargs is None:
             kwargs = {}
-        elif not isinstance(kwargs, dict):
+        elif type(kwargs) is not dict and not isinstance(kwargs, dict):
             raise TypeError(f"kwargs must be a dict, got {kwargs!r}")
         if tt == TT_MP:
             self._prepare_mp(target)
-        if name is None:
-            name = getattr(target, "__qualname__", None) or repr(target)
         return name, kwargs, delay
 
     def submit_coroutine(self, coro: Coroutine, loop: asyncio.AbstractEventLoop, *,

@@ -354,9 +354,8 @@ class TaskSupervisor:
                **kwargs: Any) -> Task:
         """Run ``target(*args, **kwargs)`` as a task completed when it returns
         (``_tt=TT_MP``: in the process pool)."""
-        return self._dispatcher.submit(target=target, args=args, kwargs=kwargs,
-                                       callback=_callback, priority=_priority, delay=_delay,
-                                       tt=_tt, name=_name)
+        return self._dispatcher.submit_call(target, args, kwargs, _callback, _priority, _delay,
+                                            _tt, _name)
 
     def submit_many(self, target: Callable[..., Any], args_iterable: Iterable[Any], *,
                     priority: int = TASK_NORMAL, delay: float | None = None,

@@ -15,6 +15,7 @@ import importlib
 import inspect
 import itertools
 import threading
+import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -50,7 +51,8 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
     if not callable(f):
         raise TypeError(f"background_task target must be callable, got {f!r}")
     check_priority(priority)
-    check_callable("callback", callback)
+    if callback is not None:
+        check_callable("callback", callback)
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a string, got {name!r}")
     if delay is not None:
@@ -59,7 +61,7 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
         raise TypeError(f"supervisor must be a TaskSupervisor, got {supervisor!r}")
     task_name = name or getattr(f, "__qualname__", None) or repr(f)
 
-    if inspect.iscoroutinefunction(f):
+    if _is_coroutine_function(f):
         @functools.wraps(f)
         def submit_coroutine(*args: Any, **kwargs: Any) -> Task:
             sup = supervisor or _default_supervisor()
@@ -71,20 +73,82 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
                                                    priority=priority, delay=delay)
 
         return submit_coroutine
-    if isinstance(tt, bool) or tt not in (TT_THREAD, TT_MP):
+    if tt == TT_THREAD and type(tt) is int:
+        return _Submitter(f, f, supervisor, priority, delay, task_name, callback, tt)
+    if isinstance(tt, bool) or tt != TT_MP:
         raise ValueError(f"background_task: tt must be TT_THREAD or TT_MP for a plain "
                          f"function, got {tt!r}")
+    by_name = "<" not in getattr(f, "__qualname__", "<")  # not a lambda/local
+    return _Submitter(f, _ByName(f) if by_name else f, supervisor, priority, delay, task_name,
+                      callback, tt)
 
-    by_name = tt == TT_MP and "<" not in getattr(f, "__qualname__", "<")  # not a lambda/local
-    target = _ByName(f) if by_name else f
 
-    @functools.wraps(f)
-    def submit(*args: Any, **kwargs: Any) -> Task:
-        sup = supervisor or _default_supervisor()
-        return sup.submit(target, *args, _priority=priority, _delay=delay, _name=task_name,
-                          _callback=callback, _tt=tt, **kwargs)
+def _is_coroutine_function(f: Any) -> bool:
+    if type(f) is _FUNCTION:  # the common case, without inspect's unwrapping
+        return bool(f.__code__.co_flags & _CO_COROUTINE)
+    return inspect.iscoroutinefunction(f)
 
-    return submit
+
+_FUNCTION = types.FunctionType
+_CO_COROUTINE = inspect.CO_COROUTINE
+
+
+class _Submitter:
+    """What ``background_task`` returns for a plain function: calling it
+    submits ``f(*args, **kwargs)`` and returns the ``Task``.
+
+    It stands for ``f`` the way ``functools.wraps`` would make it (name,
+    qualified name, module, docstring, ``__wrapped__``, and ``f``'s other
+    attributes are read through), and binds as a method; but it costs one
+    small object, not a copy of ``f``'s attributes, so that the seed's idiom
+    ``background_task(f, priority=p)()`` per call stays cheap.
+    """
+
+    __slots__ = ("__wrapped__", "_target", "_supervisor", "_priority", "_delay", "_name",
+                 "_callback", "_tt")
+
+    def __init__(self, f: Callable[..., Any], target: Callable[..., Any],
+                 supervisor: TaskSupervisor | None, priority: int, delay: float | None,
+                 name: str, callback: Callable[[Any], Any] | None, tt: int) -> None:
+        self.__wrapped__ = f
+        self._target = target
+        self._supervisor = supervisor
+        self._priority = priority
+        self._delay = delay
+        self._name = name
+        self._callback = callback
+        self._tt = tt
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Task:
+        sup = self._supervisor or _default_supervisor()
+        return sup.dispatcher.submit_call(self._target, args, kwargs, self._callback,
+                                          self._priority, self._delay, self._tt, self._name)
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __getattr__(self, name: str) -> Any:
+        # What an instance lacks -- __name__, __qualname__, f's own attributes
+        # -- is f's, as functools.wraps would have copied it.
+        return getattr(self.__wrapped__, name)
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]  # f's, not this class's
+        return getattr(self.__wrapped__, "__doc__", None)
+
+    def __reduce__(self) -> tuple:  # pickled by reference, as the function it stands for
+        f = self.__wrapped__
+        return _module_attribute, (f.__module__, f.__qualname__)
+
+    def __repr__(self) -> str:
+        return f"<background task {self._name}>"
+
+
+def _module_attribute(module: str, qualname: str) -> Any:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 class _ByName:
@@ -106,9 +170,7 @@ class _ByName:
 
 
 def _undecorated(module: str, qualname: str) -> Callable[..., Any]:
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
+    obj = _module_attribute(module, qualname)
     return getattr(obj, "__wrapped__", obj)
 
 
