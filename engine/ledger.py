@@ -51,7 +51,7 @@ from .constants import (
 )
 from .stats import EventRing, WaitWindow
 from .task import FinishedTask, Task, kept_of, kept_without_user_code, plain_fields
-from .usercode import log_contained
+from .usercode import is_main_interrupt, log_contained
 
 Callback = Callable[[], Any]
 _ref = weakref.ref
@@ -206,11 +206,19 @@ _log = logging.getLogger("engine")
 
 
 def run_callbacks(callbacks: list[Callback] | None, log: Any = _log) -> None:
-    """Run callbacks returned by a ``*_locked`` method; log, never raise."""
+    """Run callbacks returned by a ``*_locked`` method; what they raise is
+    logged, and every one runs. Ctrl+C on the main thread (see
+    ``engine.usercode``) is re-raised once all have run."""
     if not callbacks:
         return
+    interrupt = None
     for callback in callbacks:
         try:
             callback()
         except BaseException as exc:  # noqa: BLE001 - a wake-up must not break the caller
-            log_contained(f"task done callback {callback!r}", exc, log)
+            if is_main_interrupt(exc):
+                interrupt = interrupt or exc
+            else:
+                log_contained(f"task done callback {callback!r}", exc, log)
+    if interrupt is not None:
+        raise interrupt

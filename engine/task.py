@@ -76,7 +76,7 @@ from .constants import (
     TASK_STATUS_FAILED,
     TASK_TYPE_NAMES,
 )
-from .usercode import log_contained, safe_repr
+from .usercode import log_contained, reraise_if_main_interrupt, safe_repr
 
 _log = logging.getLogger(__name__)
 
@@ -216,6 +216,7 @@ class Task:
         try:
             fn(self)
         except BaseException as exc:  # noqa: BLE001 - contained like every done callback
+            reraise_if_main_interrupt(exc)  # Ctrl+C on the main thread still reaches it
             log_contained(f"task done callback {fn!r}", exc, _log)
 
     # -- engine-internal ------------------------------------------------------

@@ -503,3 +503,34 @@ def test_an_aloop_left_running_by_an_interrupted_stop_is_not_started_twice(
     sup.stop(wait=WAIT)
     stuck_thread.join(WAIT)
     assert not stuck_thread.is_alive()
+
+
+def test_ctrl_c_from_a_done_callback_on_the_main_thread_reaches_it(make_supervisor):
+    """A finished task's callback runs at once on the caller's thread: Ctrl+C
+    raised there (the main thread) is not swallowed."""
+    sup = make_supervisor()
+    task = sup.submit(lambda: "over")
+    assert task.wait(WAIT)
+
+    def interrupted(t):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        task.add_done_callback(interrupted)
+
+
+def test_ctrl_c_in_a_done_callback_run_by_the_main_thread_comes_after_the_others(
+        make_supervisor):
+    """The main thread finishing a task (mark_task_completed of a put_task
+    task) runs its done callbacks: every one runs, then Ctrl+C is re-raised."""
+    sup = make_supervisor()
+    started = threading.Event()
+    task = sup.put_task(lambda _task_id: started.set())
+    assert started.wait(WAIT)
+    ran = []
+    task.add_done_callback(lambda t: (_ for _ in ()).throw(KeyboardInterrupt()))
+    task.add_done_callback(lambda t: ran.append(t.id))
+    with pytest.raises(KeyboardInterrupt):
+        sup.mark_task_completed(task_id=task.id)
+    assert ran == [task.id] and task.wait(0)
+    assert sup.submit(lambda: 1).wait(WAIT)
