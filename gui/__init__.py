@@ -19,4 +19,8 @@ constants; the engine never imports Qt. The import contracts of
   (Ctrl+C).
 - ``bridge``: the client turned into Qt signals.
 - ``client``: the door to a supervisor (Qt-free).
+
+Threads: everything here runs on the GUI thread (the Qt loop, which is also
+the supervisor's asyncio loop), except what a module's docstring says may run
+elsewhere (the client's reads, the Ctrl+C watcher).
 """

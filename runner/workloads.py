@@ -3,6 +3,8 @@
 Process-pool (``TT_MP``) targets must be importable by the child processes,
 which a scenario file loaded from a path is not; these are. Every function
 accepts and ignores extra keyword arguments (``_task_id`` and the like).
+
+Threads: plain functions with no shared state; any thread or process.
 """
 
 from __future__ import annotations
