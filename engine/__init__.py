@@ -30,6 +30,8 @@ from .default import task_supervisor
 from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
 from .procpool import PoolBrokenError, ProcessPool, WorkerStartError
 from .stats import (
+    MP_POOL_BROKEN,
+    MP_POOL_REBUILDING,
     EventBatch,
     PoolStats,
     SchedulerStats,
@@ -42,6 +44,8 @@ from .stats import (
 from .supervisor import TaskSupervisor
 from .task import FinishedTask, RecordedError, ResultDroppedError, Task, TaskCanceledError
 from .tasks import background_task, co_mp_apply, wait_completed
+from .usercode import safe_repr
+from .validate import MAX_SIZE
 from .workers import (
     BackgroundAsyncWorker,
     BackgroundEventWorker,
@@ -62,5 +66,5 @@ __all__ = [
     "TaskSupervisor", "WorkerDiedError", "background_task", "background_worker",
     "co_mp_apply", "task_supervisor", "wait_completed", "FinishedTask", "RecordedError",
     "ResultDroppedError", "PoolBrokenError", "WorkerStartError", "EventBatch", "SchedulerStats",
-    "TaskState", "percentiles",
+    "TaskState", "percentiles", "MP_POOL_BROKEN", "MP_POOL_REBUILDING", "safe_repr", "MAX_SIZE",
 ]

@@ -31,6 +31,9 @@ from collections.abc import Callable, Collection
 from typing import Any, Protocol, TypeVar
 
 from engine import (
+    MAX_SIZE,
+    MP_POOL_BROKEN,
+    MP_POOL_REBUILDING,
     EventBatch,
     FinishedTask,
     PoolStats,
@@ -40,10 +43,8 @@ from engine import (
     TaskState,
     TaskSupervisor,
     percentiles,
+    safe_repr,
 )
-from engine.stats import MP_POOL_BROKEN, MP_POOL_REBUILDING
-from engine.usercode import safe_repr
-from engine.validate import MAX_SIZE
 from runner import batch as batches
 from runner.scenario import Scenario, ScenarioRun
 

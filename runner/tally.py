@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import PRIORITIES, PRIORITY_NAMES, TaskEvent, TaskSupervisor
-from engine.stats import percentiles
+from engine import PRIORITIES, PRIORITY_NAMES, TaskEvent, TaskSupervisor, percentiles
 
 
 @dataclass

@@ -89,7 +89,7 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
-from engine.usercode import safe_repr
+from engine import safe_repr
 
 from . import files
 
