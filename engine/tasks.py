@@ -104,8 +104,9 @@ class _Submitter:
     ``background_task(f, priority=p)()`` per call stays cheap.
     """
 
+    # __dict__: attributes set on it later, as on a function (made only then).
     __slots__ = ("__wrapped__", "_target", "_supervisor", "_priority", "_delay", "_name",
-                 "_callback", "_tt")
+                 "_callback", "_tt", "__dict__")
 
     def __init__(self, f: Callable[..., Any], target: Callable[..., Any],
                  supervisor: TaskSupervisor | None, priority: int, delay: float | None,

@@ -228,6 +228,38 @@ def test_background_task_with_options(sup):
     assert sup.stats().thread.completed == 1
 
 
+def test_a_background_task_wrapper_stands_for_its_function(sup):
+    import inspect
+    import pickle
+
+    import mp_targets
+
+    def original(a: int, b: int = 2) -> int:
+        """Adds."""
+        return a + b
+
+    original.tag = "kept"
+    wrapper = background_task(original, supervisor=sup)
+    assert wrapper.__wrapped__ is original
+    assert (wrapper.__name__, wrapper.__qualname__, wrapper.__doc__) == (
+        "original", original.__qualname__, "Adds.")
+    assert wrapper.tag == "kept"
+    assert inspect.signature(wrapper) == inspect.signature(original)
+    assert not inspect.iscoroutinefunction(wrapper)
+    wrapper.extra = 1  # attributes can be set on it, as on a function
+    assert wrapper.extra == 1
+
+    class Holder:
+        @background_task(supervisor=sup)
+        def method(self, x):
+            return (self, x)
+
+    holder = Holder()
+    assert wait_completed(holder.method(5), timeout=WAIT) == (holder, 5)
+    # A module-level decorated function pickles by reference, like the function.
+    assert pickle.loads(pickle.dumps(mp_targets.decorated_cube)) is mp_targets.decorated_cube
+
+
 def test_background_task_as_a_wrapper(sup):
     def plain(value):
         return f"wrapped {value}"
