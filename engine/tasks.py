@@ -19,7 +19,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .constants import TASK_NORMAL, TT_MP, TT_THREAD, check_priority
+from .constants import PRIORITY_NAMES, TASK_NORMAL, TT_MP, TT_THREAD, check_priority
 from .default import task_supervisor
 from .supervisor import TaskSupervisor
 from .task import Task
@@ -48,6 +48,13 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
         return functools.partial(background_task, name=name, priority=priority, tt=tt,
                                  delay=delay, callback=callback, loop=loop,
                                  supervisor=supervisor)
+    # The seed's idiom, background_task(f, priority=p)() per call: a plain
+    # function, a thread task, nothing else to check. The checks below, written out.
+    if (type(f) is _FUNCTION and not f.__code__.co_flags & _CO_COROUTINE
+            and type(priority) is int and priority in PRIORITY_NAMES and tt == TT_THREAD
+            and tt is not True and name is None and delay is None and callback is None
+            and (supervisor is None or type(supervisor) is TaskSupervisor)):
+        return _Submitter(f, f, supervisor, priority, None, f.__qualname__, None, TT_THREAD)
     if not callable(f):
         raise TypeError(f"background_task target must be callable, got {f!r}")
     check_priority(priority)
