@@ -9,23 +9,31 @@ the value), so a batch that cannot run is refused before any task exists.
 
 ``submit(supervisor, batch)`` submits it through the engine's public API:
 
-* a thread task runs ``script.run(**kwargs)`` (``supervisor.submit``);
+* a thread task runs ``script.run(**kwargs)``;
 * an mp task runs ``run_script(path, kwargs)``: the script's path, not the
   script, crosses to the process pool (a loaded script cannot be pickled);
 * a coroutine task runs ``script.run(**kwargs)`` on the named aloop (the
   supervisor's default aloop when ``aloop`` is ``None``).
 
-If the engine refuses a submission part-way (the supervisor stopped), the
-engine's exception propagates with a note saying how many tasks of the batch
-went in before it; those tasks run as usual.
+Thread and mp tasks go in through ``supervisor.submit_many``, ``CHUNK`` tasks
+a call (at most the engine's tasks per lock hold, so a call is accepted
+whole or refused whole); the keyword arguments are one dict shared by the
+batch's tasks. A coroutine task needs a coroutine object of its own: those
+go in one ``background_task`` call each.
 
-A batch of thousands takes a while to submit, so a host with a GUI submits it
-from a worker thread. A thread submitting flat out keeps the GIL but for the
+If the engine refuses a submission part-way (the supervisor stopped), the
+engine's exception propagates with one note saying how many tasks of the
+batch went in before it (``N of the M tasks of the batch were submitted
+before that``, the engine's own count of a call it refused part-way folded
+in); those tasks run as usual.
+
+A big batch takes a while to submit, so a host with a GUI submits it from a
+worker thread. A thread submitting flat out keeps the GIL but for the
 interpreter's switch interval, and a GUI thread whose toolkit calls back into
 Python for every row it draws waits for the GIL at each call (a console froze
 for about a second while 100,000 tasks went in): off the main thread,
-``submit`` pauses ``PACE_SECONDS`` every ``PACE_EVERY`` submissions, which
-costs the batch about a tenth of its time.
+``submit`` pauses ``PACE_SECONDS`` between two ``submit_many`` calls (and,
+for coroutine tasks, every ``PACE_EVERY`` submissions).
 
 No Qt. ``submit`` may be called from any thread (the engine is thread-safe);
 ``Batch`` is immutable.
@@ -33,9 +41,10 @@ No Qt. ``submit`` may be called from any thread (the engine is thread-safe);
 
 from __future__ import annotations
 
+import itertools
+import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +66,11 @@ from .taskscript import TaskScript, run_script
 
 #: Most tasks in one batch.
 MAX_COUNT = 100_000
-#: Off the main thread, pause PACE_SECONDS after every PACE_EVERY submissions.
+#: Thread and mp tasks per ``submit_many`` call (no more than the engine
+#: admits under one lock hold).
+CHUNK = 500
+#: Off the main thread, pause PACE_SECONDS between two ``submit_many`` calls
+#: and, for coroutine tasks, after every PACE_EVERY submissions.
 PACE_EVERY = 250
 PACE_SECONDS = 0.0005
 #: Longest delay before a batch's tasks are queued (a day).
@@ -140,32 +153,71 @@ def submit(supervisor: TaskSupervisor, batch: Batch) -> list[Task]:
     The engine's exception if it refuses one (with a note of how many went in
     before it); any thread.
     """
-    one = _submitter(supervisor, batch)
-    tasks: list[Task] = []
     pace = threading.current_thread() is not threading.main_thread()
+    tasks: list[Task] = []
     try:
-        for i in range(1, batch.count + 1):
-            tasks.append(one())
-            if pace and i % PACE_EVERY == 0:
-                time.sleep(PACE_SECONDS)  # let a GUI thread have the GIL (module docstring)
+        if batch.tt == TT_COROUTINE:
+            _submit_coroutines(supervisor, batch, tasks, pace)
+        else:
+            _submit_calls(supervisor, batch, tasks, pace)
     except Exception as exc:
-        if tasks:
-            exc.add_note(f"{len(tasks)} of the {batch.count} tasks of the batch were "
-                         f"submitted before that")
+        _note_refusal(exc, len(tasks), batch.count)
         raise
     return tasks
 
 
-def _submitter(sup: TaskSupervisor, batch: Batch) -> Callable[[], Task]:
-    script, kwargs, delay = batch.script, dict(batch.kwargs), batch.delay or None
-    priority = batch.priority
-    if batch.tt == TT_COROUTINE:
-        wrapped = background_task(script.run, name=script.name, priority=priority,
-                                  delay=delay, loop=batch.aloop, supervisor=sup)
-        return lambda: wrapped(**kwargs)
-    if batch.tt == TT_MP:
-        path = str(script.path)
-        return lambda: sup.submit(run_script, path, kwargs, _priority=priority, _delay=delay,
-                                  _name=script.name, _tt=TT_MP)
-    return lambda: sup.submit(script.run, _priority=priority, _delay=delay,
-                              _name=script.name, _tt=TT_THREAD, **kwargs)
+def _submit_calls(sup: TaskSupervisor, batch: Batch, tasks: list[Task], pace: bool) -> None:
+    """Thread or mp tasks, ``CHUNK`` per ``submit_many`` call, onto ``tasks``."""
+    script, count = batch.script, batch.count
+    kwargs = dict(batch.kwargs)
+    if batch.tt == TT_MP:  # the path crosses to the process pool, not the script
+        target, args, call_kwargs = run_script, (str(script.path), kwargs), None
+    else:
+        target, args, call_kwargs = script.run, (), kwargs
+    for start in range(0, count, CHUNK):
+        if pace and start:
+            _pause()
+        tasks += sup.submit_many(target, itertools.repeat(args, min(CHUNK, count - start)),
+                                 priority=batch.priority, delay=batch.delay or None,
+                                 name=script.name, tt=batch.tt, kwargs=call_kwargs)
+
+
+def _submit_coroutines(sup: TaskSupervisor, batch: Batch, tasks: list[Task],
+                       pace: bool) -> None:
+    """Coroutine tasks, one coroutine object and one submission each, onto ``tasks``."""
+    script, kwargs = batch.script, dict(batch.kwargs)
+    one = background_task(script.run, name=script.name, priority=batch.priority,
+                          delay=batch.delay or None, loop=batch.aloop, supervisor=sup)
+    for i in range(1, batch.count + 1):
+        tasks.append(one(**kwargs))
+        if pace and i % PACE_EVERY == 0:
+            _pause()
+
+
+def _pause() -> None:
+    """Off the main thread, between two submissions: let a GUI thread have
+    the GIL (module docstring)."""
+    time.sleep(PACE_SECONDS)
+
+
+#: The note the engine's ``submit_many`` adds when it refuses a call part-way.
+_ENGINE_NOTE = re.compile(r"([\d,]+) of the batch's [\d,]+ tasks had been accepted before "
+                          r"it was refused")
+
+
+def _note_refusal(exc: BaseException, before: int, count: int) -> None:
+    """Note on ``exc`` how many tasks of the batch went in: ``before`` (the
+    calls that returned) plus what the refused call accepted, if the engine
+    noted any (its note is folded into this one)."""
+    notes = getattr(exc, "__notes__", None)
+    for note in notes if isinstance(notes, list) else ():
+        match = _ENGINE_NOTE.match(note) if isinstance(note, str) else None
+        if match:
+            before += int(match.group(1).replace(",", ""))
+            notes.remove(note)
+            if not notes:
+                del exc.__notes__
+            break
+    if before:
+        exc.add_note(f"{before:,} of the {count:,} tasks of the batch were submitted "
+                     f"before that")
