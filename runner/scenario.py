@@ -5,8 +5,8 @@ A scenario file defines ``async def run(ctx)`` and, optionally,
 ``run`` is awaited on the host's asyncio loop -- ``asyncio.run`` in the
 headless runner, the Qt loop in the console -- and drives the engine only
 through its public API, reached as ``ctx.supervisor``. It should submit
-through ``ctx.submit`` / ``ctx.put_task`` (or pass tasks to ``ctx.track``) so
-the host can account for every task, and pace itself with
+through ``ctx.submit`` / ``ctx.submit_many`` / ``ctx.put_task`` (or pass tasks
+to ``ctx.track``) so the host can account for every task, and pace itself with
 ``await ctx.sleep(s)``, which returns ``False`` once the run should end.
 
 Scenario files are untrusted input. Loading one turns *anything* it raises
@@ -45,7 +45,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -82,6 +82,10 @@ OUTCOMES = (TASK_STATUS_COMPLETED, TASK_STATUS_FAILED, TASK_STATUS_CANCELED)
 #: A context sweeps its finished tasks out once it tracks this many (or twice
 #: as many as were unfinished at the last sweep).
 SWEEP_MIN = 1_000
+#: ``ScenarioContext.submit_many``: tasks per ``supervisor.submit_many`` call
+#: (no more than the engine admits under one lock hold, so a call is accepted
+#: or refused whole and every accepted task is tracked).
+SUBMIT_CHUNK = 1_000
 
 
 class ScenarioError(Exception):
@@ -235,6 +239,13 @@ class ScenarioContext:
             self._sweep()
         return task
 
+    def _track_many(self, tasks: list[Task]) -> None:
+        """``track`` for tasks the engine returned (``Task`` objects already)."""
+        self._submitted += len(tasks)
+        self._tracked += tasks
+        if len(self._tracked) >= self._sweep_at:
+            self._sweep()
+
     def _sweep(self) -> None:
         """Count the finished tasks out of ``_tracked``; keep the unfinished."""
         outcomes = self._outcomes
@@ -276,6 +287,45 @@ class ScenarioContext:
         ``tt=TT_MP`` runs it in the process pool (import it from a module)."""
         return self.track(self.supervisor.submit(target, *args, _priority=priority,
                                                  _delay=delay, _name=name, _tt=tt, **kwargs))
+
+    def submit_many(self, target: Callable[..., Any], args_iterable: Iterable[Any], *,
+                    priority: int = TASK_NORMAL, tt: int = TT_THREAD,
+                    delay: float | None = None, name: str | None = None,
+                    kwargs: dict | None = None) -> list[Task]:
+        """One task per item of ``args_iterable`` (a tuple or list of positional
+        arguments for ``target``), in order, all with one priority, type,
+        delay and name; the tasks, each tracked as ``submit`` tracks one.
+
+        Through ``supervisor.submit_many``, ``SUBMIT_CHUNK`` tasks a call: far
+        cheaper than a loop of ``submit`` for a flood. Every item is checked
+        before any task is submitted; ``kwargs`` (optional) are shared by
+        every call. If the engine refuses a call (the supervisor stopped), the
+        tasks already accepted stay tracked and its exception propagates,
+        with a note of how many went in.
+        """
+        if isinstance(args_iterable, (str, bytes)) or not isinstance(args_iterable, Iterable):
+            raise TypeError(f"args_iterable must be an iterable of argument tuples, got "
+                            f"{safe_repr(args_iterable)}")
+        items = args_iterable if type(args_iterable) is list else list(args_iterable)
+        for index, args in enumerate(items):
+            if not isinstance(args, (tuple, list)):
+                raise TypeError(f"args_iterable[{index}] must be a tuple or list of "
+                                f"positional arguments, got {safe_repr(args)}")
+        submit_many = self.supervisor.submit_many
+        tasks: list[Task] = []
+        try:
+            for start in range(0, max(len(items), 1), SUBMIT_CHUNK):  # [] is checked too
+                chunk = submit_many(target, items[start:start + SUBMIT_CHUNK],
+                                    priority=priority, delay=delay, name=name, tt=tt,
+                                    kwargs=kwargs)
+                self._track_many(chunk)
+                tasks += chunk
+        except Exception as exc:
+            if tasks:
+                exc.add_note(f"{len(tasks):,} of the {len(items):,} tasks were submitted "
+                             f"(and are tracked) before that")
+            raise
+        return tasks
 
     def run_coroutine(self, coro_func: Callable[..., Any], *args: Any,
                       priority: int = TASK_NORMAL, delay: float | None = None,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import TaskSupervisor
+from engine import PRIORITIES, TASK_CRITICAL, TaskSupervisor
 from runner.headless import run_headless
-from runner.scenario import ScenarioError, builtin_scenarios, load
+from runner.scenario import ScenarioContext, ScenarioError, builtin_scenarios, load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +51,54 @@ def test_builtin_scenario_ends_with_nothing_lost(name):
         assert int(summary_row(text, label)[1]) > 0, text
     if name == "mixed":
         assert failed > 0, "mixed includes failing tasks"
+
+
+MANY = """
+    from engine import TASK_HIGH, TASK_LOW
+    from runner.workloads import fail, work
+
+    async def run(ctx):
+        ctx.submit_many(work, [(0.0,)] * 2_500, priority=TASK_HIGH, name="many")
+        ctx.submit_many(fail, [()] * 40, priority=TASK_LOW, name="fails")
+        ctx.submit(work, 0.0, name="one")
+        await ctx.sleep(0.05)
+"""
+
+
+def test_a_scenario_using_submit_many_is_summed_up_whole(tmp_path):
+    script = tmp_path / "many.py"
+    script.write_text(textwrap.dedent(MANY))
+    code, text, sup = run(script, 0.2)
+    assert code == 0, text
+    assert "result: OK" in text
+    assert summary_row(text, "HIGH")[1:5] == ["2500", "2500", "0", "0"], text
+    assert summary_row(text, "LOW")[1:5] == ["40", "0", "40", "0"], text
+    assert summary_row(text, "NORMAL")[1:5] == ["1", "1", "0", "0"], text
+    assert summary_row(text, "total")[1:5] == ["2541", "2501", "40", "0"], text
+    assert sup.stats().thread.reconciles()
+
+
+def test_burst_floods_through_submit_many(monkeypatch):
+    """Each flood: one submit_many call per priority, 3,000 tasks in all,
+    one in 50 CRITICAL, each with its own random duration."""
+    calls = []
+    real = ScenarioContext.submit_many
+
+    def record(self, target, args_iterable, **kw):
+        args = list(args_iterable)
+        calls.append((kw.get("priority"), args))
+        return real(self, target, args, **kw)
+
+    monkeypatch.setattr(ScenarioContext, "submit_many", record)
+    code, text, _ = run("burst", 1.5)
+    assert code == 0, text
+    assert [p for p, _ in calls] == [*PRIORITIES] * 2  # two floods, most urgent first
+    for flood in (calls[:4], calls[4:]):
+        sizes = {p: len(args) for p, args in flood}
+        assert sum(sizes.values()) == 3_000 and sizes[TASK_CRITICAL] == 60
+        durations = [a[0] for _, args in flood for a in args]
+        assert all(0.002 <= d <= 0.01 for d in durations)
+        assert len(set(durations)) == 3_000  # drawn per task
 
 
 def test_hung_task_is_reported_with_nonzero_exit(tmp_path):

@@ -10,13 +10,24 @@ import textwrap
 import threading
 import time
 import weakref
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from engine import TASK_LOW, TaskSupervisor
+from engine import (
+    TASK_HIGH,
+    TASK_LOW,
+    TASK_STATUS_DELAYED,
+    TT_MP,
+    TT_THREAD,
+    TaskSupervisor,
+    wait_completed,
+)
+from engine import dispatch as engine_dispatch
 from runner import scenario as scenarios
 from runner.scenario import ScenarioContext, ScenarioRun, load
+from runner.workloads import work
 
 
 @pytest.fixture
@@ -203,3 +214,121 @@ def test_a_run_reports_what_its_context_counted(sup, tmp_path):
     asyncio.run(main())
     assert run.tasks_submitted >= 3
     assert run.context.outcomes()["completed"] == run.tasks_submitted
+
+
+# -- ctx.submit_many ---------------------------------------------------------------
+
+def _tag(i, **kwargs):
+    return (i, kwargs)
+
+
+def until_no_task_is_unfinished(ctx, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while ctx.unfinished_count() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ctx.unfinished_count() == 0, ctx.tasks[:5]
+
+
+def test_the_submit_many_chunk_is_one_engine_lock_hold():
+    """A call is then accepted or refused whole: every accepted task is tracked."""
+    assert 1 <= scenarios.SUBMIT_CHUNK <= engine_dispatch.BATCH_CHUNK
+
+
+def test_submit_many_tracks_and_counts_every_task(sup, monkeypatch):
+    monkeypatch.setattr(scenarios, "SUBMIT_CHUNK", 300)
+    ctx = ScenarioContext(sup, 60, "many")
+    calls = []
+    real = sup.submit_many
+    monkeypatch.setattr(sup, "submit_many", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    shared = {"tag": "x"}
+    tasks = ctx.submit_many(_tag, ((i,) for i in range(1_000)), priority=TASK_HIGH,
+                            name="tagged", kwargs=shared)
+    assert len(calls) == 4  # 300 + 300 + 300 + 100
+    assert ctx.submitted == 1_000 and len(tasks) == 1_000
+    assert all((t.priority, t.name, t.tt) == (TASK_HIGH, "tagged", TT_THREAD) for t in tasks)
+    assert wait_completed(tasks, timeout=20) == [(i, shared) for i in range(1_000)]
+    failing = ctx.submit_many(_fail, [[] for _ in range(50)], priority=TASK_LOW)
+    assert ctx.submitted == 1_050 and len(failing) == 50
+    until_no_task_is_unfinished(ctx)
+    assert ctx.outcomes() == {"completed": 1_000, "failed": 50, "canceled": 0}
+    assert ctx.tasks == []
+
+
+def test_submit_many_keeps_no_finished_task_alive(sup):
+    ctx = ScenarioContext(sup, 60, "flood")
+    refs = [weakref.ref(t) for t in ctx.submit_many(int, [(i,) for i in range(3_000)])]
+    assert ctx.submitted == 3_000
+    until_no_task_is_unfinished(ctx)
+    assert ctx.outcomes()["completed"] == 3_000
+    gc.collect()
+    # Leeway: a pool thread that has just finished a task may still hold it a moment.
+    assert sum(r() is not None for r in refs) <= 4
+
+
+def test_submit_many_honours_delay_and_task_type(sup):
+    sup.create_mp_pool(processes=1)
+    ctx = ScenarioContext(sup, 60)
+    mp = ctx.submit_many(work, [(0.0,), (0.0,)], tt=TT_MP, name="in-a-process")
+    delayed = ctx.submit_many(work, [(0.0,)] * 3, delay=0.05, name="later")
+    assert [t.tt for t in mp] == [TT_MP, TT_MP]
+    assert [t.status for t in delayed] == [TASK_STATUS_DELAYED] * 3
+    assert wait_completed(mp + delayed, timeout=30) == [0.0] * 5
+    assert all(t.time_started - t.time_submitted >= 0.04 for t in delayed)
+    until_no_task_is_unfinished(ctx)
+    assert ctx.submitted == 5 and ctx.outcomes()["completed"] == 5
+
+
+@pytest.mark.parametrize(("items", "match"), [
+    ([(1,), (2,), 3, (4,)], r"args_iterable\[2\] must be a tuple or list"),
+    ("abc", "args_iterable must be an iterable of argument tuples"),
+    (42, "args_iterable must be an iterable of argument tuples"),
+])
+def test_submit_many_refuses_bad_items_before_any_task(sup, monkeypatch, items, match):
+    monkeypatch.setattr(scenarios, "SUBMIT_CHUNK", 1)  # the bad item is in a later call
+    ctx = ScenarioContext(sup, 60)
+    with pytest.raises(TypeError, match=match):
+        ctx.submit_many(int, items)
+    assert ctx.submitted == 0 and sup.stats().thread.submitted == 0
+
+
+def test_submit_many_of_nothing_still_checks_its_arguments(sup):
+    ctx = ScenarioContext(sup, 60)
+    assert ctx.submit_many(int, []) == [] and ctx.submitted == 0
+    with pytest.raises(TypeError, match="callable"):
+        ctx.submit_many("not callable", [])
+    with pytest.raises(ValueError, match="priority"):
+        ctx.submit_many(int, iter(()), priority=75)
+
+
+def test_submit_many_refused_part_way_tracks_what_went_in(sup, monkeypatch):
+    """The supervisor stops between two calls (from this thread, the
+    scenario's): the next call is refused with a note, the tasks already
+    accepted stay tracked, and each of them ends once."""
+    monkeypatch.setattr(scenarios, "SUBMIT_CHUNK", 10)
+    sup.set_thread_pool(pool_size=1, reserve_normal=0, reserve_high=0)
+    gate = threading.Event()
+    ctx = ScenarioContext(sup, 60)
+    ctx.submit(gate.wait, 30, name="blocker")
+    real, calls = sup.submit_many, []
+
+    def stop_after_the_third_call(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            gate.set()
+            sup.stop(wait=10, cancel_tasks=True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sup, "submit_many", stop_after_the_third_call)
+    with pytest.raises(RuntimeError, match="not active") as info:
+        ctx.submit_many(int, [(i,) for i in range(50)])
+    assert info.value.__notes__ == ["30 of the 50 tasks were submitted (and are tracked) "
+                                    "before that"]
+    assert ctx.submitted == 31  # the blocker and three calls
+    until_no_task_is_unfinished(ctx)
+    outcomes = ctx.outcomes()
+    assert outcomes["completed"] + outcomes["canceled"] == 31 and outcomes["failed"] == 0
+    ended = Counter(e.task_id for e in sup.events_since(0)
+                    if e.kind in ("completed", "failed", "canceled"))
+    assert sorted(ended.values()) == [1] * 31
+    stats = sup.stats().thread
+    assert stats.reconciles() and stats.submitted == 31 and stats.pending == 0

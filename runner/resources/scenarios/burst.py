@@ -20,9 +20,14 @@ def work(seconds: float) -> float:
 
 
 def flood(ctx, rng):
+    # One task in 50 is CRITICAL, the rest HIGH, NORMAL and LOW in turn, each
+    # with its own duration: one submit_many call per priority, most urgent first.
+    durations = {priority: [] for priority in PRIORITIES}
     for i in range(FLOOD):
         priority = PRIORITIES[1 + i % 3] if i % 50 else PRIORITIES[0]
-        ctx.submit(work, rng.uniform(0.002, 0.01), priority=priority, name="flood")
+        durations[priority].append((rng.uniform(0.002, 0.01),))
+    for priority, args in durations.items():
+        ctx.submit_many(work, args, priority=priority, name="flood")
 
 
 async def run(ctx):
