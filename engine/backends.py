@@ -3,8 +3,9 @@
 ``Backend`` is the interface ``MpPool`` (``engine.mp``) sends tasks
 through: ``send(task, done)`` (``done(task, backend, ok, value)`` once, on
 the backend's own thread), ``worker_processes``, ``rebuild`` and
-``close(terminate)``, with a watcher thread that reports an abnormal exit of
-a known worker process through ``on_broken``. The kinds: the engine's
+``close(terminate)``, with a watcher thread (``start_watching``, once the
+backend is installed) that reports an abnormal exit of a known worker
+process through ``on_broken``. The kinds: the engine's
 ``ProcessPool`` (never watched or rebuilt here), a ``multiprocessing.Pool``,
 any ``concurrent.futures.Executor``, and ``BrokenBackend`` (every task
 fails with ``PoolBrokenError``). See ``engine.mp`` for the policy.
@@ -45,7 +46,8 @@ class Backend:
     Backends whose worker processes are known are watched by a thread that
     waits on the processes' sentinels: an abnormal exit is reported at once
     through ``on_broken`` (the watcher re-reads the process list every half
-    second, as pools replace workers).
+    second, as pools replace workers -- within 10 ms while a
+    ``multiprocessing.Pool`` lists fewer than it keeps: it is replacing one).
     """
 
     processes = 0
@@ -72,7 +74,12 @@ class Backend:
         raise NotImplementedError
 
     def start_watching(self) -> None:
-        if self.worker_processes() is not None:
+        """Start the watcher (once), if the worker processes can be known.
+
+        Called by ``MpPool`` once the backend is installed, not before: a
+        death reported earlier would be dropped as coming from a backend
+        that is not the current one, and no one would watch it again."""
+        if self._watcher is None and not self._closed and self.worker_processes() is not None:
             self._watcher = threading.Thread(target=self._watch, name="supervisor_mp_watch",
                                              daemon=True)
             self._watcher.start()
@@ -84,19 +91,27 @@ class Backend:
             log_contained("the mp pool's worker watcher", exc, log)
 
     def _watch_workers(self) -> None:
+        waited_on: list = []
         while not self._closed:
-            # Check the very processes waited on: a pool may drop a dead one
-            # from its list before we could look again.
+            # Check the very processes waited on as well as the current ones:
+            # a pool may drop a dead one from its list before we look again.
             workers = self.worker_processes() or []
-            multiprocessing.connection.wait([w.sentinel for w in workers] + [self._wake_r],
-                                            timeout=0.5)
-            if self._closed:
-                return
-            for worker in workers:
+            for worker in (*waited_on, *workers):
                 if worker.exitcode not in (0, None):
                     self._on_broken(self, f"mp worker process {worker.pid} died "
                                           f"(exit code {worker.exitcode})")
                     return
+            waited_on = workers
+            timeout = 0.01 if self._replacing(workers) else 0.5
+            multiprocessing.connection.wait([w.sentinel for w in workers] + [self._wake_r],
+                                            timeout=timeout)
+
+    def _replacing(self, workers: list) -> bool:
+        """Whether the pool lists fewer processes than it keeps because it is
+        replacing one that exited: then the watcher looks again within 10 ms
+        (a worker that dies while starting is replaced within milliseconds;
+        half a second blind would let it be restarted dozens of times)."""
+        return False
 
     def close(self, terminate: bool) -> None:
         """Stop watching; ``terminate`` also kills the worker processes."""
@@ -114,7 +129,6 @@ class PoolBackend(Backend):
         super().__init__(owned, on_broken)
         self.pool = pool
         self.processes = pool._processes
-        self.start_watching()
 
     def send(self, task: Task, done: Done) -> None:
         self.pool.apply_async(
@@ -124,6 +138,9 @@ class PoolBackend(Backend):
 
     def worker_processes(self) -> list:
         return list(self.pool._pool)
+
+    def _replacing(self, workers: list) -> bool:
+        return len(workers) < self.processes  # a Pool always keeps them all
 
     def rebuild(self) -> Backend:
         old = self.pool
@@ -162,7 +179,6 @@ class ExecutorBackend(Backend):
         super().__init__(owned, on_broken)
         self.executor = executor
         self.processes = getattr(executor, "_max_workers", 0) or 0
-        self.start_watching()
 
     def send(self, task: Task, done: Done) -> None:
         future = self.executor.submit(child_job, job_bytes(task))

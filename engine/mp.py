@@ -40,7 +40,7 @@ the ``if __name__ == "__main__":`` advice when workers re-run the main
 module) -- until ``mp_pool`` is set or ``create_mp_pool()`` called. A
 successful task resets the count. The engine's own ``ProcessPool`` applies
 the same kind of policy to each worker it restarts (``procpool.py``) and is
-never rebuilt here.
+never rebuilt here. A backend's watcher starts once it is installed.
 
 User code is contained (``usercode``): a ``callback=`` that raises anything
 (``SystemExit`` included) is logged on the ``engine.mp`` logger and the task
@@ -235,6 +235,8 @@ class MpPool:
                     self._rebuild_cancel.set()
                     self._rebuild_cancel = None
                 self.dispatch_locked(actions)
+            if backend is not None:
+                backend.start_watching()  # installed: a death it reports is acted on
         finally:
             self.run_actions(actions)
         return previous
@@ -430,6 +432,8 @@ class MpPool:
                         self._backend, self.rebuilding, self._rebuild_cancel = \
                             replacement, False, None
                         self.dispatch_locked(actions)
+                if installed:
+                    replacement.start_watching()
             finally:
                 self.run_actions(actions)
             if not installed:  # a backend was set meanwhile, or the supervisor stopped

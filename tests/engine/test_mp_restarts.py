@@ -224,11 +224,13 @@ def test_a_standard_backend_whose_workers_die_at_start_is_rebuilt_a_bounded_numb
     log = tmp_path / "starts"
     ctx = multiprocessing.get_context("forkserver")
     init = (mp_targets.exit_in_init, (str(log), 3))
+    sup = make_supervisor()
+    # Handed over at once: until the engine watches it, a Pool restarts its
+    # dying worker by itself as fast as it dies (every few ms).
     if kind == "pool":
         backend = ctx.Pool(1, *init)
     else:
         backend = concurrent.futures.ProcessPoolExecutor(1, ctx, *init)
-    sup = make_supervisor()
     sup.mp_pool = backend
     sup.set_mp_pool(pool_size=1, reserve_normal=0, reserve_high=0)
     try:
