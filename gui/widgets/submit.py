@@ -32,7 +32,7 @@ __all__ = ["CONSOLE_ALOOP", "ScenarioPanel", "SubmitPanel", "TaskScriptPanel"]
 class SubmitPanel(QWidget):
     """The task-script and scenario panels, one above the other."""
 
-    submitted = Signal(str, list)         # (description, task ids) of an accepted batch
+    submitted = Signal(str, object)       # (description, task ids) of an accepted batch
     error_shown = Signal(str)             # message + traceback of a user-code error
     scenario_state_changed = Signal(str)  # running / stopping / finished / stopped / ...
 
