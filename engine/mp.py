@@ -10,7 +10,10 @@ eligible one -- no polling.
 Backends (``engine.backends``):
 
 * the engine's ``ProcessPool`` (``procpool.py``; what ``create_mp_pool``
-  makes): the admitting thread writes the task straight to a worker's pipe,
+  and ``set_mp_pool`` make -- at once: it starts its processes in the
+  background; admission counts tasks, not live processes, and a task
+  admitted before a worker is up waits in the pool for the first that is):
+  the admitting thread writes the task straight to a worker's pipe,
   and a worker that dies fails exactly the task it was running (the others
   are sent again) while the pool replaces it -- this backend is never
   rebuilt; if its workers keep dying while starting it breaks itself and
@@ -39,7 +42,7 @@ once with one ``PoolBrokenError`` saying why (the last worker death, and
 the ``if __name__ == "__main__":`` advice when workers re-run the main
 module) -- until ``mp_pool`` is set or ``create_mp_pool()`` called. A
 successful task resets the count. The engine's own ``ProcessPool`` applies
-the same kind of policy to each worker it restarts (``procpool.py``) and is
+the same kind of policy to each worker it restarts (``procstart.py``) and is
 never rebuilt here. A backend's watcher starts once it is installed.
 
 User code is contained (``usercode``): a ``callback=`` that raises anything
@@ -52,7 +55,7 @@ with a ``RemoteTaskError`` instead of breaking the backend's threads. A
 ``KeyboardInterrupt`` on the main thread is re-raised after the bookkeeping.
 
 The start method (never ``fork``), the child-side call and the errors that
-cross the process boundary live in ``procpool.py``.
+cross the process boundary live in ``procchild.py``.
 
 ``MpPool`` follows the pool protocol of ``engine.dispatch`` (action
 ``Send``; a started task's ``handle`` is the ``Backend`` it was sent to).

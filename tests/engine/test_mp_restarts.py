@@ -9,9 +9,9 @@ process the OS refuses to start fails the affected tasks cleanly.
 * ``multiprocessing.Pool`` and executor backends: rebuilt at most
   ``MAX_REBUILDS`` times in a row, with a back-off; then a broken backend
   fails queued and new tasks.
-* ``OSError`` from starting a process: the constructor raises
-  ``WorkerStartError``; a replacement that cannot be started counts as a
-  start failure.
+* ``OSError`` from starting a process is a start failure too, for the
+  first processes (started in the background: the constructor returns, the
+  pool ends broken and says why) as for a replacement.
 
 Process starts are counted by the initializer (one line per process in a
 file). Every wait is on a task, a future or a subprocess, with a deadline.
@@ -43,7 +43,7 @@ from engine import (
     wait_completed,
 )
 from engine.mp import MAX_REBUILDS
-from engine.procpool import MAX_START_FAILURES, PoolBrokenError, WorkerStartError
+from engine.procpool import MAX_START_FAILURES, PoolBrokenError
 
 WAIT = 10.0
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -171,15 +171,27 @@ def test_an_unguarded_script_ends_with_the_main_guard_advice(tmp_path, crash):
 
 # -- the OS refuses to start a process ------------------------------------------------------
 
-def test_a_pool_whose_processes_cannot_be_started_raises_worker_start_error(monkeypatch):
+def test_a_pool_whose_processes_cannot_be_started_ends_broken_and_says_why(monkeypatch):
     refuse_to_start(monkeypatch)
-    with pytest.raises(WorkerStartError, match="could not start worker process 1 of 2: "
-                                               "BlockingIOError"):
-        ProcessPool(2)
+    pool = ProcessPool(2)  # returns: the processes start in the background
+    try:
+        waiting = pool.submit(mp_targets.square, 2)  # no worker yet: it waits
+        with pytest.raises(PoolBrokenError) as info:
+            waiting.result(WAIT)
+        message = str(info.value)
+        assert f"{MAX_START_FAILURES} worker processes in a row" in message
+        assert "could not be started (BlockingIOError" in message
+        assert pool.broken == message and not pool.wait_ready(0)
+        assert pool.worker_pids() == [] and pool.in_flight() == 0
+        with pytest.raises(PoolBrokenError, match="BlockingIOError"):
+            pool.submit(mp_targets.square, 3)  # refused at once
+    finally:
+        pool.shutdown(wait=True)
 
 
 def test_a_replacement_that_cannot_be_started_fails_the_waiting_jobs(monkeypatch):
     with ProcessPool(1) as pool:
+        assert pool.wait_ready(WAIT)  # its first process started; no other will
         refuse_to_start(monkeypatch)
         with pytest.raises(WorkerDiedError):
             pool.submit(mp_targets.exit_now, 3).result(WAIT)
@@ -206,11 +218,16 @@ def test_the_supervisor_fails_tasks_cleanly_when_processes_cannot_be_started(mak
     s = sup.stats().mp
     assert (s.submitted, s.completed, s.failed) == (5, 1, 4)
     check_invariant(s)
-    # Without a pool, an mp submit that cannot start one raises: nothing is accepted.
+    # Without a pool, an mp submit creates one (at once: its processes start in
+    # the background); none can start, so the task fails with why.
     fresh = make_supervisor()
-    with pytest.raises(WorkerStartError, match="BlockingIOError"):
-        fresh.submit(mp_targets.square, 2, _tt=TT_MP)
-    assert fresh.stats().mp.submitted == 0
+    task = fresh.submit(mp_targets.square, 2, _tt=TT_MP)
+    assert task.wait(WAIT) and task.status == TASK_STATUS_FAILED
+    assert isinstance(task.exception, PoolBrokenError), repr(task.exception)
+    assert "could not be started (BlockingIOError" in str(task.exception)
+    s = fresh.stats().mp
+    assert (s.submitted, s.failed) == (1, 1)
+    check_invariant(s)
     monkeypatch.undo()
     sup.create_mp_pool(processes=1)  # the operator replaces the broken pool
     assert wait_completed(sup.submit(mp_targets.square, 5, _tt=TT_MP), timeout=WAIT) == 25

@@ -120,6 +120,7 @@ def gates(tmp_path):
 @pytest.fixture
 def pool():
     p = ProcessPool(2)
+    assert p.wait_ready(WAIT)
     yield p
     p.terminate()
 
@@ -161,6 +162,7 @@ def test_an_exception_that_cannot_be_unpickled_arrives_as_remote_task_error(pool
 
 def test_an_unpicklable_result_fails_that_job_and_the_worker_keeps_serving():
     with ProcessPool(1) as pool:
+        assert pool.wait_ready(WAIT)  # every worker started: all pids known
         pid = pool.worker_pids()[0]
         with pytest.raises(RemoteTaskError, match="cannot be pickled") as info:
             pool.submit(mp_targets.unpicklable_result).result(WAIT)
@@ -223,6 +225,7 @@ def test_an_initializer_runs_in_each_worker():
 
 def test_a_failing_initializer_fails_every_job_with_its_error_instead_of_respawning():
     with ProcessPool(1, initializer=mp_targets.init_fail, initargs=("no db",)) as pool:
+        assert pool.wait_ready(WAIT)  # every worker started: all pids known
         pid = pool.worker_pids()[0]
         for _ in range(2):
             with pytest.raises(RemoteTaskError, match="initializer .* failed: RuntimeError: no db"):
@@ -310,9 +313,10 @@ def test_a_killed_worker_fails_only_its_jobs_and_is_replaced(pool, gates):
     # The job queued behind the victim never ran there: it was sent again, once.
     assert outcomes.wait("behind") == (True, 25)
 
-    # A replacement took the dead worker's place and serves new jobs.
+    # A replacement took the dead worker's place and, once ready, serves new jobs.
     new_pid = pool.worker_pids()[0]
     assert new_pid not in (victim_pid, other_pid) and pid_exists(new_pid)
+    assert pool.wait_ready(WAIT)
     pids = {pool.submit(mp_targets.task_id_and_pid).result(WAIT)[1] for _ in range(6)}
     assert pids <= {new_pid, other_pid} and new_pid in pids
     assert pool.in_flight() == 0
@@ -332,6 +336,7 @@ def test_a_job_sent_to_a_worker_that_died_unnoticed_runs_once_elsewhere():
         release.wait(WAIT)
 
     with ProcessPool(2) as pool:
+        assert pool.wait_ready(WAIT)  # every worker started: all pids known
         dead_pid, live_pid = pool.worker_pids()
         pool.send(mp_targets.square, (2,), {}, hold_reader)  # 0 / 0: worker 0
         assert held.wait(WAIT)
@@ -350,6 +355,7 @@ def test_a_job_sent_to_a_worker_that_died_unnoticed_runs_once_elsewhere():
 
 def test_a_worker_that_exits_mid_job_fails_that_job_with_its_exit_code():
     with ProcessPool(1) as pool:
+        assert pool.wait_ready(WAIT)  # every worker started: all pids known
         pid = pool.worker_pids()[0]
         with pytest.raises(WorkerDiedError, match=f"process {pid} died \\(exit code 3\\)"):
             pool.submit(mp_targets.exit_now, 3).result(WAIT)
@@ -375,6 +381,7 @@ def test_every_job_sent_around_a_worker_death_ends_once():
 
 def test_shutdown_waits_for_jobs_in_flight_then_leaves_no_process(gates):
     pool = ProcessPool(2)
+    assert pool.wait_ready(WAIT)  # every worker started: all pids known
     pids = pool.worker_pids()
     job = gates.submit(pool, "slow")
     assert mp_targets.wait_for_path(gates.marker("slow"), WAIT)
@@ -405,6 +412,7 @@ def test_shutdown_waits_for_jobs_in_flight_then_leaves_no_process(gates):
 
 def test_shutdown_without_wait_lets_jobs_finish(gates):
     pool = ProcessPool(1)
+    assert pool.wait_ready(WAIT)  # every worker started: all pids known
     pids = pool.worker_pids()
     job = gates.submit(pool, "j")
     pool.shutdown(wait=False)
@@ -415,6 +423,7 @@ def test_shutdown_without_wait_lets_jobs_finish(gates):
 
 def test_terminate_fails_every_job_in_flight_and_kills_the_workers(gates):
     pool = ProcessPool(2)
+    assert pool.wait_ready(WAIT)  # every worker started: all pids known
     pids = pool.worker_pids()
     jobs = [gates.submit(pool, label) for label in ("t1", "t2", "t3")]
     assert mp_targets.wait_for_path(gates.marker("t1"), WAIT)
@@ -442,6 +451,7 @@ def test_shutdown_with_cancel_futures_ends_jobs_in_flight(gates):
 def test_a_big_job_sent_just_before_shutdown_still_runs():
     big = 4 * 1024 * 1024
     pool = ProcessPool(1)
+    assert pool.wait_ready(WAIT)  # every worker started: all pids known
     pids = pool.worker_pids()
     job = pool.submit(mp_targets.nbytes, b"x" * big)
     pool.shutdown(wait=True)
@@ -452,6 +462,7 @@ def test_a_big_job_sent_just_before_shutdown_still_runs():
 def test_the_context_manager_shuts_down():
     outcomes = Outcomes()
     with ProcessPool(2) as pool:
+        assert pool.wait_ready(WAIT)  # every worker started: all pids known
         pids = pool.worker_pids()
         pool.send(mp_targets.square, (6,), {}, outcomes.callback("sq"))
         assert outcomes.wait("sq") == (True, 36)
