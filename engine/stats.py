@@ -54,14 +54,25 @@ class EventRing:
         return ring[0][0] if ring else self.last_seq + 1
 
     def since(self, seq: int, limit: int | None) -> list[tuple]:
-        """Raw events with ``seq`` greater than ``seq``, oldest first."""
+        """Raw events with ``seq`` greater than ``seq``, oldest first.
+
+        Walks only the events returned (plus none): a reader that keeps up
+        asks for the newest few, which are read from the newest end."""
         ring = self._ring
         if not ring:
             return []
         first = ring[0][0]
         skip = max(0, seq - first + 1)
-        stop = None if limit is None else skip + limit
-        return list(islice(ring, skip, stop))
+        count = len(ring) - skip
+        if limit is not None:
+            count = min(count, limit)
+        if count <= 0:
+            return []
+        if skip + count == len(ring) and count < len(ring) // 2:
+            newest = list(islice(reversed(ring), count))
+            newest.reverse()
+            return newest
+        return list(islice(ring, skip, skip + count))
 
 
 @dataclass(frozen=True)

@@ -231,3 +231,21 @@ def test_threads_busy_and_alive_follow_running_tasks(make_supervisor):
     stats = sup.stats().thread
     assert stats.threads_busy == 0 and stats.threads_alive == 2
     assert stats.completed == 2
+
+
+def test_the_event_ring_returns_the_same_events_from_either_end():
+    from engine.stats import EventRing
+
+    class Source:
+        id, name, tt, priority = 1, "n", 1, 100
+
+    ring = EventRing(100)
+    for _ in range(250):  # wrapped: seqs 151..250 held
+        ring.append(0.0, "queued", Source)
+    last = ring.last_seq
+    seqs = lambda events: [e[0] for e in events]  # noqa: E731
+    assert seqs(ring.since(last - 3, None)) == [248, 249, 250]  # the newest, from the end
+    assert seqs(ring.since(last - 3, 2)) == [248, 249]
+    assert seqs(ring.since(0, 2)) == [151, 152]  # from the oldest held
+    assert seqs(ring.since(160, None)) == list(range(161, 251))
+    assert ring.since(last, None) == [] and ring.since(last + 5, 10) == []
