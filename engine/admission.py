@@ -189,6 +189,13 @@ class Admission:
         if file:
             self.queues[p].append(task)
 
+    def count_queued_many(self, tasks: list[Task]) -> None:
+        """New tasks of one priority join its FIFO together, in order."""
+        p = tasks[0].priority
+        self.submitted += len(tasks)
+        self.queued[p] += len(tasks)
+        self.queues[p].extend(tasks)
+
     def count_started(self, task: Task, *, head: bool = False) -> None:
         """A queued task starts; ``head``: it is the one ``head()`` just returned."""
         p = task.priority

@@ -77,6 +77,13 @@ class CoroutinePool:
         self._ledger.queue_locked(self.admission, task, now, file=False)
         actions.append(Schedule(task))
 
+    def submit_many_locked(self, tasks: list[Task], now: float,
+                           actions: list[Action]) -> None:
+        """``submit_locked`` for each (the pool protocol; batches are not
+        offered for coroutines: each needs its own coroutine object)."""
+        for task in tasks:
+            self.submit_locked(task, now, actions)
+
     def release_locked(self, task: Task, now: float, actions: list[Action]) -> None:
         self._ledger.queue_locked(self.admission, task, now, released=True, file=False)
         actions.append(Schedule(task))

@@ -14,6 +14,8 @@ an interrupted caller never strands a task it admitted:
 ``submit_locked(task, now, actions)``
     a new task (registered in the ledger, not delayed): start it now if
     admission allows, else queue it.
+``submit_many_locked(tasks, now, actions)``
+    the same for new tasks of one priority, in order (``submit_many``).
 ``release_locked(task, now, actions)``
     a delayed task's delay is over: queue it, start what may start.
 ``finish_locked(task, status, result, exception, actions)``
@@ -131,6 +133,9 @@ class Pool(Protocol):
     admission: Admission
 
     def submit_locked(self, task: Task, now: float, actions: list[Action]) -> None: ...
+
+    def submit_many_locked(self, tasks: list[Task], now: float,
+                           actions: list[Action]) -> None: ...
 
     def release_locked(self, task: Task, now: float, actions: list[Action]) -> None: ...
 
@@ -357,34 +362,42 @@ class Dispatcher:
 
     def _admit_chunk(self, tasks: list[Task]) -> None:
         """``_admit`` for tasks of one batch (numbered by the dispatcher, one
-        type, one delay) under one lock hold; then the hand-offs, carried out
-        for every accepted task even if this thread is interrupted."""
+        type, priority and delay) under one lock hold: registered, then
+        delayed, or handed to the pool together (``submit_many_locked``);
+        then the hand-offs, carried out even if this thread is interrupted."""
         pool = self.pools[tasks[0].tt]
         admission, ledger = pool.admission, self.ledger
         delayed = tasks[0].delay
         actions: list[Action] = []
-        accepted = 0
+        accepted = False
         loop = None
         try:
             with self.lock:
                 self.check_active_locked()
                 loop = self.loop
-                register, submit_locked = ledger.register_locked, pool.submit_locked
-                live = ledger.tasks
+                register, live = ledger.register_locked, ledger.tasks
                 now = monotonic()
-                for task in tasks:
-                    if task.id in live:  # a number put_task(task_id=...) chose
-                        self._renumber_locked(task)
-                    register(task)
-                    task.time_submitted = now
-                    if delayed:
+                registered = 0
+                try:
+                    for task in tasks:
+                        if task.id in live:  # a number put_task(task_id=...) chose
+                            self._renumber_locked(task)
+                        register(task)
+                        task.time_submitted = now
+                        registered += 1
+                except BaseException:  # interrupted: none of the chunk was accepted
+                    for task in tasks[:registered]:
+                        del live[task.id]
+                    raise
+                accepted = True
+                if delayed:
+                    for task in tasks:
                         ledger.delay_locked(admission, task, now)
-                    else:
-                        submit_locked(task, now, actions)
-                    accepted += 1
+                else:
+                    pool.submit_many_locked(tasks, now, actions)
         finally:
-            if delayed:
-                for task in tasks[:accepted]:
+            if accepted and delayed:
+                for task in tasks:
                     self._start_delay(task, loop)
             elif actions:
                 pool.run_actions(actions)

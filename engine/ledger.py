@@ -169,6 +169,16 @@ class Ledger:
         task.time_queued = now
         self.events.append(now, "queued", task)
 
+    def queue_many_locked(self, admission: Admission, tasks: list[Task], now: float) -> None:
+        """New tasks of one priority enter their queue together, in order:
+        ``queue_locked`` for each, in one call."""
+        admission.count_queued_many(tasks)
+        queued = TASK_STATUS_QUEUED
+        for task in tasks:
+            task.status = queued
+            task.time_queued = now
+        self.events.extend(now, "queued", tasks)
+
     def start_locked(self, admission: Admission, task: Task, now: float, *,
                      head: bool = False) -> None:
         """Queued ``task`` starts (``head``: it is its admission's queue head)."""

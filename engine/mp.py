@@ -255,6 +255,12 @@ class MpPool:
         if start:
             self._start_locked(task, now, actions, head=False)
 
+    def submit_many_locked(self, tasks: list[Task], now: float,
+                           actions: list[Action]) -> None:
+        """``submit_locked`` for each of new tasks of one priority, in order."""
+        for task in tasks:
+            self.submit_locked(task, now, actions)
+
     def release_locked(self, task: Task, now: float, actions: list[Action]) -> None:
         """A delayed task's delay is over: queue it and dispatch."""
         self._ledger.queue_locked(self.admission, task, now, released=True)

@@ -47,6 +47,13 @@ class EventRing:
         self.last_seq = seq = self.last_seq + 1
         self._push((seq, when, kind, task.id, task.name, task.tt, task.priority))
 
+    def extend(self, when: float, kind: str, tasks: list) -> None:
+        """One ``kind`` event per task, in order."""
+        seq = self.last_seq
+        self._ring.extend([(seq + i, when, kind, t.id, t.name, t.tt, t.priority)
+                           for i, t in enumerate(tasks, 1)])
+        self.last_seq = seq + len(tasks)
+
     @property
     def oldest_seq(self) -> int:
         """The seq of the oldest event held (``last_seq + 1`` when empty)."""

@@ -158,6 +158,21 @@ class ThreadPool:
             ledger.start_locked(admission, task, now)
             self._assign_locked(task, actions)
 
+    def submit_many_locked(self, tasks: list[Task], now: float,
+                           actions: list[Action]) -> None:
+        """``submit_locked`` for new tasks of one priority, in order: they
+        start while admission allows; from the first that may not, the rest
+        queue behind it together (none of them could start either)."""
+        admission = self.admission
+        for i, task in enumerate(tasks):
+            p = task.priority
+            if p != TASK_CRITICAL and not (admission.may_start(p)
+                                           and self._busy < self.max_size
+                                           and not admission.is_blocked(p)):
+                self._ledger.queue_many_locked(admission, tasks[i:], now)
+                return
+            self.submit_locked(task, now, actions)
+
     def release_locked(self, task: Task, now: float, actions: list[Action]) -> None:
         """A delayed task's delay is over: queue it and dispatch."""
         self._ledger.queue_locked(self.admission, task, now, released=True)
