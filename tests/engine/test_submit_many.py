@@ -225,3 +225,24 @@ def test_huge_ints_and_long_strings_are_clipped_not_kept(sup: TaskSupervisor) ->
     for task_id in ids:
         record = sup.get_task(task_id)
         assert len(record.result) <= 200
+
+
+def test_a_chunk_interrupted_while_it_is_registered_is_taken_back_whole(
+        make_supervisor, monkeypatch) -> None:
+    sup = make_supervisor()
+    ledger = sup.dispatcher.ledger
+    register = ledger.register_locked
+    seen = []
+
+    def interrupted_at_the_third(task):
+        seen.append(task.id)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        register(task)
+
+    monkeypatch.setattr(ledger, "register_locked", interrupted_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        sup.submit_many(double, [(i,) for i in range(10)])
+    monkeypatch.undo()
+    assert sup.get_tasks() == [] and sup.stats().thread.submitted == 0
+    assert wait_completed(sup.submit_many(double, [(1,), (2,)]), timeout=WAIT) == [2, 4]
