@@ -227,13 +227,7 @@ class ThreadPool:
         extending the pool -- the hand-off queue, with a thread on its way."""
         self._busy += 1
         if self._busy <= self.max_size:
-            if self._idle:
-                worker = self._idle.pop()
-                worker.item = task
-                actions.append(Wake(worker))
-            else:
-                self._alive += 1
-                actions.append(Spawn(task))
+            self._thread_for_locked(task, actions)
             return
         self._handoff.append(task)
         if not self._coming:
@@ -242,13 +236,18 @@ class ThreadPool:
     def _send_thread_locked(self, actions: list[Action]) -> None:
         """Wake a parked worker for the hand-off queue, or start a thread."""
         self._coming += 1
+        self._thread_for_locked(TAKE, actions)
+
+    def _thread_for_locked(self, item: Any, actions: list[Action]) -> None:
+        """A thread for ``item`` (a task, or ``TAKE``): the warmest parked
+        worker, else a new thread."""
         if self._idle:
             worker = self._idle.pop()
-            worker.item = TAKE
+            worker.item = item
             actions.append(Wake(worker))
         else:
             self._alive += 1
-            actions.append(Spawn(TAKE))
+            actions.append(Spawn(item))
 
     def _came_for_nothing(self) -> None:
         """A thread sent to the hand-off queue found it empty (busy workers
