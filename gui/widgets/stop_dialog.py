@@ -54,6 +54,10 @@ from ..settings import (
 )
 from ..theme import PRIORITY_COLORS, priority_label
 
+#: What the dialog says before a stop: shown again each time it opens.
+INITIAL_STATUS = ("The supervisor refuses new tasks as soon as Stop is pressed; "
+                  "running threads are never killed.")
+
 
 class StopDialog(QDialog):
     stopped = Signal()
@@ -103,8 +107,7 @@ class StopDialog(QDialog):
             grid.addWidget(name, 0, col)
             grid.addWidget(value, 1, col)
             self.remaining_labels[p] = value
-        self.status = QLabel("The supervisor refuses new tasks as soon as Stop is pressed; "
-                             "running threads are never killed.")
+        self.status = QLabel(INITIAL_STATUS)
         self.status.setWordWrap(True)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setDefault(True)
@@ -281,16 +284,32 @@ class StopDialog(QDialog):
             button.setVisible(shown)
             button.setEnabled(shown)
 
+    def reset(self) -> None:
+        """Back to the state before any stop (done each time the dialog opens,
+        unless a stop is under way): the last choice, the first status line,
+        the remaining counts of now."""
+        if self.is_stopping():
+            return
+        self._wait_ended = False
+        self._show_wait_buttons(False)
+        self.status.setText(INITIAL_STATUS)
+        self._load_options()
+        stats = self._bridge.last_stats
+        self.stop_button.setEnabled(stats is not None and stats.active)
+        for label in self.remaining_labels.values():
+            label.setText("–")
+        if stats is not None:
+            self._show_remaining(stats)
+
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        if not self.is_stopping():
-            stats = self._bridge.last_stats
-            self.stop_button.setEnabled(stats is not None and stats.active)
-            self._load_options()
+        self.reset()
         super().showEvent(event)
 
     def _on_stats_updated(self, stats: SupervisorStats) -> None:
-        if not self.isVisible():
-            return
+        if self.isVisible():
+            self._show_remaining(stats)
+
+    def _show_remaining(self, stats: SupervisorStats) -> None:
         for p, label in self.remaining_labels.items():
             queued = stats.thread.queued[p] + stats.mp.queued[p] + stats.coroutine.queued[p]
             queued += stats.thread.delayed[p] + stats.mp.delayed[p] + stats.coroutine.delayed[p]
