@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QPalette, QPen
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -89,7 +89,8 @@ LIMIT_SHORT = {"pool_size": "pool", "reserve_normal": "normal", "reserve_high": 
 RATE_COLORS = {"started": "#1f77b4", "completed": "#2ca02c", "failed": "#d62728"}
 WAIT_COLORS = {"p50": "#17becf", "p95": "#9467bd"}
 AXIS_WIDTH = 48  # px, left axes
-RIGHT_AXIS_WIDTH = 92  # px, wide enough for "high/max 160"
+RIGHT_AXIS_WIDTH = 92  # px, the least right axis width (wider when a limit label needs it)
+LABEL_PAD = 12  # px, beside a limit label's text: the tick and a margin
 FILL_STRENGTH = 0.55  # how much of the priority colour a stacked area gets
 _name = priority_name
 
@@ -237,6 +238,7 @@ class GraphsPanel(QWidget):
         plot.getAxis("right").setGrid(False)  # its ticks are the current limits only
         plot.hideButtons()
         plot.getAxis("left").setWidth(AXIS_WIDTH)
+        plot.setAxisItems({"right": LimitAxis()})
         plot.showAxis("right")
         right = plot.getAxis("right")
         right.setWidth(RIGHT_AXIS_WIDTH)  # same on every plot: the time axes line up
@@ -390,19 +392,32 @@ class GraphsPanel(QWidget):
 
     def _label_limits(self, i: int) -> None:
         """Name the limit lines on the right axis at their newest drawn values
-        (outside the data, so markers never hide them); equal values share a label."""
+        (outside the data, so markers never hide them): equal values share one
+        label ("high = max 6"), labels are spread apart so they never overlap
+        (``spread_labels``), and the right axes widen to the longest one."""
         if i < 0:
             return
+        changed = False
         for pool, drawn in self._limit_ticks.items():
-            groups: dict[float, list[str]] = {}
-            for limit in LIMITS:
-                value = self._ring.at(f"{pool}_line_{limit}", i)
-                if not math.isnan(value):
-                    groups.setdefault(value, []).append(LIMIT_SHORT[limit])
-            ticks = [(value, f"{_join_names(names)} {value:g}") for value, names in groups.items()]
+            values = {limit: self._ring.at(f"{pool}_line_{limit}", i) for limit in LIMITS}
+            ticks = merge_limits(values)
             if ticks != drawn:
                 self._limit_ticks[pool] = ticks
-                self._plots[pool].getAxis("right").setTicks([ticks, []])
+                self._plots[pool].getAxis("right").set_labels(ticks)
+                changed = True
+        if changed:
+            self._fit_right_axes()
+
+    def _fit_right_axes(self) -> None:
+        """One right axis width on every plot, so the time axes stay lined up."""
+        axis = self._plots["thread"].getAxis("right")
+        metrics = QFontMetricsF(axis.font())
+        texts = [text for ticks in self._limit_ticks.values() for _, text in ticks]
+        needed = max((metrics.horizontalAdvance(text) for text in texts), default=0.0)
+        width = max(RIGHT_AXIS_WIDTH, math.ceil(needed) + LABEL_PAD)
+        for plot in self._plots.values():
+            if plot.getAxis("right").width() != width:
+                plot.getAxis("right").setWidth(width)
 
     def limit_labels(self, pool: str) -> list[str]:
         """The limit labels shown beside a pool's graph ("thread" or "mp")."""
@@ -579,9 +594,94 @@ class GraphsPanel(QWidget):
             self._update_status(f"Exported {path}")
 
 
-def _join_names(names: list[str]) -> str:
-    """Names of limits at one height, short enough for the axis: "high/max", "pool…max"."""
-    return "/".join(names) if len(names) <= 2 else f"{names[0]}…{names[-1]}"
+def merge_limits(values: dict[str, float]) -> list[tuple[float, str]]:
+    """The limit labels for one pool: (value, text), one per distinct value,
+    lowest first; limits of equal value share a label ("high = max 6"), an
+    absent (NaN) limit has none."""
+    groups: dict[float, list[str]] = {}
+    for limit, value in values.items():
+        if not math.isnan(value):
+            groups.setdefault(value, []).append(LIMIT_SHORT.get(limit, limit))
+    return [(value, f"{' = '.join(names)} {value:g}")
+            for value, names in sorted(groups.items())]
+
+
+def spread_labels(wanted: list[float], height: float, lo: float, hi: float) -> list[float]:
+    """Centres for labels of ``height`` that want to sit at ``wanted`` (pixels,
+    any order), kept between ``lo`` and ``hi`` (centres) and at least ``height``
+    apart, each as near its wish as that allows; the result is in the order of
+    ``wanted``. Labels that crowd together move as a block centred on their
+    wishes. When even that cannot fit (more labels than ``hi - lo`` holds),
+    they share the span evenly."""
+    n = len(wanted)
+    if not n:
+        return []
+    order = sorted(range(n), key=lambda k: wanted[k])
+    if n > 1 and (hi - lo) / (n - 1) < height:
+        step = (hi - lo) / (n - 1)
+        placed = [lo + j * step for j in range(n)]
+    else:
+        # Blocks of touching labels: [first index in order, count, top centre].
+        blocks: list[list[float]] = []
+        for j, k in enumerate(order):
+            blocks.append([j, 1, wanted[k]])
+            while True:
+                first, count, _ = block = blocks[-1]
+                mean = sum(wanted[order[int(first) + m]] - m * height
+                           for m in range(int(count))) / count
+                block[2] = min(max(mean, lo), hi - (count - 1) * height)
+                if len(blocks) > 1 and blocks[-2][2] + blocks[-2][1] * height > block[2]:
+                    previous = blocks[-2]
+                    previous[1] += count
+                    blocks.pop()
+                    continue
+                break
+        placed = [top + m * height for _, count, top in blocks for m in range(int(count))]
+    result = [0.0] * n
+    for j, k in enumerate(order):
+        result[k] = placed[j]
+    return result
+
+
+class LimitAxis(pg.AxisItem):
+    """A right axis that names the limit lines: a tick at each limit's value,
+    its label beside it, moved up or down only as far as needed to keep the
+    labels apart (``spread_labels``) and inside the axis."""
+
+    def __init__(self) -> None:
+        super().__init__("right")
+        self._labels: list[tuple[float, str]] = []
+        self.text_rects: list[tuple[QRectF, str]] = []  # as last drawn, local coordinates
+
+    def set_labels(self, labels: list[tuple[float, str]]) -> None:
+        self._labels = list(labels)
+        self.setTicks([[(value, "") for value, _ in labels], []])
+
+    def generateDrawSpecs(self, p: QPainter) -> Any:
+        specs = super().generateDrawSpecs(p)
+        if specs is None or not self.style["showValues"]:
+            return specs
+        axis_spec, tick_specs, _ = specs
+        view = self.linkedView()
+        if view is None or not self._labels:
+            self.text_rects = []
+            return axis_spec, tick_specs, []
+        bounds = self.boundingRect()
+        rects = [p.boundingRect(QRectF(0, 0, 200, 100), Qt.AlignmentFlag.AlignCenter, text)
+                 for _, text in self._labels]
+        height = max(r.height() * 0.85 for r in rects)
+        wanted = [self.mapFromScene(view.mapViewToScene(QPointF(0, value))).y()
+                  for value, _ in self._labels]
+        centres = spread_labels(wanted, height, bounds.top() + height / 2,
+                                bounds.bottom() - height / 2)
+        left = max(0, self.style["tickLength"]) + self.style["tickTextOffset"][0]
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        text_specs, self.text_rects = [], []
+        for (_, text), rect, y in zip(self._labels, rects, centres, strict=True):
+            box = QRectF(left, y - height / 2, rect.width(), height)
+            text_specs.append((box, flags, text))
+            self.text_rects.append((box, text))
+        return axis_spec, tick_specs, text_specs
 
 
 def _limit_pen(limit: str) -> QPen:
@@ -589,4 +689,5 @@ def _limit_pen(limit: str) -> QPen:
     return pg.mkPen(LIMIT_COLORS[limit], width=1, style=style)
 
 
-__all__ = ["CAPACITY", "RAW_COLUMNS", "WINDOWS", "GraphsPanel"]
+__all__ = ["CAPACITY", "RAW_COLUMNS", "WINDOWS", "GraphsPanel", "LimitAxis", "merge_limits",
+           "spread_labels"]

@@ -161,7 +161,7 @@ def test_resizing_the_pool_moves_the_limit_lines_and_marks_the_action(supervisor
     for limit, value in (("pool_size", 9), ("reserve_normal", 11), ("reserve_high", 13)):
         ys = curve(shown, "thread", f"thread_line_{limit}").getData()[1]
         assert ys[0] < value and ys[-1] == value
-    assert shown.limit_labels("thread") == ["pool 9", "normal 11", "high/max 13"]
+    assert shown.limit_labels("thread") == ["pool 9", "normal 11", "high = max 13"]
     assert shown.plots()["thread"].vb.viewRange()[1][1] > 13  # the top line is in view
 
 

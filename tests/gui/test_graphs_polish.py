@@ -1,0 +1,89 @@
+"""The graphs read at a glance: limit labels apart and never clipped, thin
+operator markers with their full text on hover, axes wide enough for their ticks."""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import pytest
+from PySide6.QtGui import QImage, QPainter
+
+from gui.widgets.graphs import GraphsPanel, merge_limits, spread_labels
+
+WAIT = 3000  # ms
+
+
+@pytest.fixture
+def shown(bridge, qtbot):
+    widget = GraphsPanel(bridge)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 560)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def drawn_label_rects(panel: GraphsPanel, pool: str):
+    """Draw the right axis of a pool's plot and return its label boxes."""
+    axis = panel.plots()[pool].getAxis("right")
+    image = QImage(200, 600, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return axis, axis.text_rects
+
+
+# -- limit labels ------------------------------------------------------------------
+def test_equal_limits_share_one_label():
+    values = {"pool_size": 4, "reserve_normal": 5, "reserve_high": 6, "max_size": 6}
+    assert merge_limits(values) == [(4, "pool 4"), (5, "normal 5"), (6, "high = max 6")]
+    values = {"pool_size": 2, "reserve_normal": 2, "reserve_high": 2, "max_size": 2}
+    assert merge_limits(values) == [(2, "pool = normal = high = max 2")]
+    unlimited = {"pool_size": math.nan, "reserve_normal": math.nan,
+                 "reserve_high": math.nan, "max_size": 40}
+    assert merge_limits(unlimited) == [(40, "max 40")]
+
+
+def test_labels_are_spread_at_least_a_label_height_apart():
+    wanted = [100.0, 104.0, 98.0, 300.0]
+    placed = spread_labels(wanted, 14, 0, 500)
+    ordered = sorted(placed)
+    assert all(b - a >= 14 - 1e-9 for a, b in pairwise(ordered))
+    assert placed[3] == 300.0  # a label with room stays where its value is
+    # The crowd stays in wish order and centred on its wishes.
+    assert placed[2] < placed[0] < placed[1]
+    assert sum(placed[:3]) / 3 == pytest.approx(sum(wanted[:3]) / 3)
+
+
+def test_labels_stay_inside_the_span():
+    placed = spread_labels([-20.0, -10.0, 505.0], 14, 7, 493)
+    assert min(placed) >= 7 and max(placed) <= 493
+    ordered = sorted(placed)
+    assert all(b - a >= 14 - 1e-9 for a, b in pairwise(ordered))
+
+
+def test_labels_that_cannot_fit_share_the_span():
+    placed = spread_labels([50.0] * 5, 14, 0, 28)
+    assert sorted(placed) == pytest.approx([0, 7, 14, 21, 28])
+    assert spread_labels([], 14, 0, 100) == []
+
+
+def test_close_limits_are_drawn_apart_and_unclipped(supervisor, bridge, shown, qtbot):
+    qtbot.waitUntil(lambda: shown.sample_count >= 2, timeout=WAIT)
+    ok, _ = bridge.act("thread pool", lambda c: c.set_thread_pool(
+        pool_size=40, reserve_normal=1, reserve_high=1, max_size=42))
+    assert ok
+    qtbot.waitUntil(lambda: shown.limit_labels("thread") == [
+        "pool 40", "normal 41", "high = max 42"], timeout=WAIT)
+    axis, rects = drawn_label_rects(shown, "thread")
+    assert [text for _, text in rects] == ["pool 40", "normal 41", "high = max 42"]
+    boxes = sorted((box for box, _ in rects), key=lambda b: b.top())
+    for upper, lower in pairwise(boxes):
+        assert upper.bottom() <= lower.top() + 1e-6  # no overprint
+    bounds = axis.boundingRect()
+    for box in boxes:
+        assert bounds.contains(box)  # nothing cut off
+        assert box.right() <= axis.width()
