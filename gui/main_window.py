@@ -5,7 +5,8 @@ never names a supervisor: it builds the ``EngineBridge`` over that client,
 and every panel reads snapshots and signals from the bridge and sends
 commands through ``bridge.act``. It owns the layout, the actions (start,
 stop, submit, pause graphs, theme), their shortcuts, persisted settings
-(geometry, dock layout, last pool settings, refresh rate, theme; read and
+(geometry, dock layout, the operator's pool settings -- what operator
+commands changed, never what a scenario set --, refresh rate, theme; read and
 written through ``gui.settings.ConsoleSettings``, so a bad value in the
 file falls back to its default with a log line), the series recorder the graphs and the status bar
 share (``gui.series``: rates computed once per snapshot), the status bar
@@ -44,7 +45,7 @@ from .bridge import EngineBridge
 from .client import MAX_SIZE, SupervisorClient, SupervisorStats, safe_repr
 from .formatting import format_rate
 from .series import SeriesRecorder
-from .settings import ConsoleSettings
+from .settings import POOL_KEYS, ConsoleSettings
 from .theme import THEMES, apply_theme
 from .widgets.aloops import AloopsPanel
 from .widgets.error_dialog import ErrorDialog
@@ -79,6 +80,9 @@ class MainWindow(QMainWindow):
         self._exiting_now = False  # close without waiting for the supervisor
         self._closed = False
         self._sized_docks = False
+        # The pool settings the operator chose (restored at start, changed from the
+        # pool panels), kept apart from what a scenario sets: only these are saved.
+        self._operator_pools: dict[str, dict[str, int]] = {"thread": {}, "mp": {}}
         self.series = SeriesRecorder()  # shared by the graphs and the status bar
         self.errors = ErrorDialog(self)
         self.settings.check()
@@ -94,6 +98,7 @@ class MainWindow(QMainWindow):
         self.bridge.lag_measured.connect(self._on_lag_measured)
         self.bridge.error_raised.connect(self._on_error_raised)
         self.bridge.events_gap.connect(self._on_events_gap)
+        self.bridge.action_applied.connect(self._on_action_applied)
         self.resize(1440, 900)
         self._restore_settings()
         self.bridge.start()
@@ -297,6 +302,7 @@ class MainWindow(QMainWindow):
         self.set_theme(s.theme("light", THEMES))
         for kind in ("thread", "mp"):
             saved = s.pool(kind, MAX_SIZE)
+            self._operator_pools[kind] = dict(saved)
             if saved:  # mp: only saved while a process pool existed; this recreates it
                 self.bridge.act(f"restore {kind} pool settings",
                                 lambda client, kind=kind, saved=saved:
@@ -310,10 +316,33 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self.bridge.refresh()  # the pools as they are now (the refresh may be paused)
         stats = self.bridge.last_stats
-        if stats is not None:
-            # No process pool: none was needed, and restoring its settings would create one.
-            s.save_pools(stats.thread, stats.mp if stats.has_mp_pool else None)
+        s.save_pool("thread", self._operator_pools["thread"])
+        # No process pool: none was needed, and restoring its settings would create one.
+        has_mp = stats is not None and stats.has_mp_pool
+        s.save_pool("mp", self._operator_pools["mp"] if has_mp else None)
         s.sync()
+
+    def operator_pools(self) -> dict[str, dict[str, int]]:
+        """The pool settings the operator chose, per pool: what is saved."""
+        return {kind: dict(values) for kind, values in self._operator_pools.items()}
+
+    def _on_action_applied(self, description: str) -> None:
+        # What an operator command changed in the pools is the operator's (the
+        # snapshot before it against one taken now); a scenario's set_thread_pool /
+        # set_mp_pool runs on the loop, outside any operator command.
+        before = self.bridge.last_stats
+        if before is None:
+            return
+        self.bridge.refresh()  # the command has run; act() refreshes only after this
+        after = self.bridge.last_stats
+        for kind, old, new, existed in (
+                ("thread", before.thread, after.thread, True),
+                ("mp", before.mp, after.mp, before.has_mp_pool)):
+            if kind == "mp" and not after.has_mp_pool:
+                continue
+            changed = {key: getattr(new, key) for key in POOL_KEYS[kind]
+                       if not existed or getattr(old, key) != getattr(new, key)}
+            self._operator_pools[kind].update(changed)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().showEvent(event)

@@ -126,12 +126,18 @@ class ConsoleSettings:
     def save_pools(self, thread: Any, mp: Any | None) -> None:
         """The pools' settings (``PoolStats``); ``mp=None``: there is no
         process pool, and none is saved (restoring would create one)."""
-        for key in THREAD_POOL_KEYS:
-            self.store.setValue(f"pools/thread/{key}", getattr(thread, key))
-        self.store.remove("pools/mp")
-        if mp is not None:
-            for key in MP_POOL_KEYS:
-                self.store.setValue(f"pools/mp/{key}", getattr(mp, key))
+        self.save_pool("thread", {key: getattr(thread, key) for key in THREAD_POOL_KEYS})
+        self.save_pool("mp", None if mp is None
+                       else {key: getattr(mp, key) for key in MP_POOL_KEYS})
+
+    def save_pool(self, kind: str, values: dict[str, int] | None) -> None:
+        """The settings of pool ``kind`` to restore next time, only the keys
+        given (the rest are left to the engine's defaults); ``None`` or empty:
+        none are kept."""
+        self.store.remove(f"pools/{kind}")
+        for key in POOL_KEYS[kind]:
+            if values and key in values:
+                self.store.setValue(f"pools/{kind}/{key}", int(values[key]))
 
     # -- the stop dialog ---------------------------------------------------------
     def stop_choice(self) -> StopChoice:

@@ -53,6 +53,7 @@ from ..settings import (
     StopChoice,
 )
 from ..theme import PRIORITY_COLORS, priority_label
+from .form_kit import guard_wheel
 
 #: What the dialog says before a stop: shown again each time it opens.
 INITIAL_STATUS = ("The supervisor refuses new tasks as soon as Stop is pressed; "
@@ -81,6 +82,7 @@ class StopDialog(QDialog):
         self.seconds.setRange(MIN_WAIT, MAX_WAIT)
         self.seconds.setValue(10)
         self.seconds.setSuffix(" s")
+        guard_wheel(self.seconds)
         group = QButtonGroup(self)
         for button in (self.wait_all, self.wait_seconds, self.wait_none):
             group.addButton(button)
@@ -170,6 +172,7 @@ class StopDialog(QDialog):
             return
         choice = self._settings.stop_choice()
         self.set_options(choice.wait, choice.stop_schedulers, choice.cancel_tasks)
+        self.seconds.setValue(choice.wait_seconds)  # kept whatever the mode
 
     def remember_options(self) -> None:
         """Keep the options shown for the next stop (no-op without settings)."""

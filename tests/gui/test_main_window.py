@@ -131,7 +131,8 @@ def test_process_pool_settings_are_saved_whenever_a_pool_exists(window, supervis
     window.save_settings()
     assert not settings.contains("pools/mp/pool_size")  # no pool: none would be recreated
     supervisor.mp_pool = _Executor()  # a pool whose processes are not counted
-    supervisor.set_mp_pool(pool_size=2, reserve_normal=0, reserve_high=1)
+    window.bridge.act("processes", lambda c: c.set_mp_pool(pool_size=2, reserve_normal=0,
+                                                           reserve_high=1))
     window.save_settings()
     assert [int(settings.value(f"pools/mp/{key}"))
             for key in ("pool_size", "reserve_normal", "reserve_high")] == [2, 0, 1]

@@ -161,3 +161,75 @@ def test_main_starts_with_a_bad_settings_file(bad_settings):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "setting graphs/refresh_hz='abc'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _window(client, settings, qtbot):
+    win = MainWindow(client, settings=settings)
+    qtbot.addWidget(win)
+    return win
+
+
+def _done(win):
+    win.bridge.stop()
+    win.log_view.close_handler()
+
+
+def test_the_stop_dialogs_wait_seconds_come_back_whatever_the_mode(client, qtbot, tmp_path):
+    path = str(tmp_path / "console.ini")
+    first = _window(client, QSettings(path, QSettings.IniFormat), qtbot)
+    dialog = first.open_stop_dialog()
+    dialog.set_options(wait=3.0)
+    dialog.wait_all.setChecked(True)  # "wait at most" not chosen, 3 s still shown
+    dialog.remember_options()
+    first.save_settings()
+    _done(first)
+    second = _window(client, QSettings(path, QSettings.IniFormat), qtbot)
+    dialog = second.open_stop_dialog()
+    assert dialog.seconds.value() == 3.0 and dialog.wait_all.isChecked()
+    dialog.wait_seconds.setChecked(True)
+    assert dialog.options()["wait"] == 3.0
+    _done(second)
+
+
+SCENARIO = textwrap.dedent("""
+    import asyncio
+
+    async def run(ctx):
+        ctx.supervisor.set_thread_pool(pool_size=9, reserve_normal=1, reserve_high=1)
+        ctx.supervisor.set_mp_pool(pool_size=1, reserve_normal=0, reserve_high=0)
+        while ctx.running:
+            await asyncio.sleep(0.05)
+""")
+
+
+def test_a_scenarios_pool_settings_are_not_saved_as_the_operators(supervisor, client, qtbot,
+                                                                  tmp_path):
+    path = str(tmp_path / "console.ini")
+    settings = QSettings(path, QSettings.IniFormat)
+    settings.setValue("pools/thread/pool_size", 5)  # the operator's, from an earlier run
+    settings.sync()
+    scenario = tmp_path / "resizes.py"
+    scenario.write_text(SCENARIO, encoding="utf-8")
+    win = _window(client, settings, qtbot)
+    assert supervisor.stats().thread.pool_size == 5
+    panel = win.submit_panel
+    assert panel.load_scenario(scenario) and panel.set_duration(30) and panel.start_scenario()
+    qtbot.waitUntil(lambda: supervisor.stats().thread.pool_size == 9, timeout=5000)
+    win.bridge.refresh()
+    # The operator changes one setting while the scenario runs (as the pool panel does).
+    ok, _ = win.bridge.act("thread pool: reserve_high 1 → 3",
+                           lambda c: c.set_thread_pool(reserve_high=3))
+    assert ok
+    win.save_settings()
+    win.submit_panel.stop_scenario()
+    _done(win)
+    again = ConsoleSettings(QSettings(path, QSettings.IniFormat))
+    saved = again.pool("thread", 10_000)
+    assert saved["pool_size"] == 5 and saved["reserve_high"] == 3
+    assert "reserve_normal" not in saved  # the scenario's 1 is not the operator's
+    assert again.pool("mp", 10_000) == {}  # the scenario's process pool is not kept
+    supervisor.set_thread_pool(pool_size=2)  # the next launch restores the operator's
+    third = _window(client, QSettings(path, QSettings.IniFormat), qtbot)
+    assert supervisor.stats().thread.pool_size == 5
+    assert supervisor.stats().thread.reserve_high == 3
+    _done(third)
