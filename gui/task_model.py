@@ -46,6 +46,7 @@ import bisect
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -103,6 +104,11 @@ def id_text(task_id: Any) -> str:
 
 
 # -- rows ---------------------------------------------------------------------------
+#: The columns of a tasks export (``TaskRows.export_record``).
+EXPORT_COLUMNS = ("id", "name", "priority", "type", "status", "submitted_at", "queued_at",
+                  "started_at", "finished_at", "wait_s", "run_s", "result", "error")
+
+
 class TaskRow:
     """What the table knows of one task.
 
@@ -329,6 +335,25 @@ class TaskRows:
 
     def wall_time(self, monotonic_time: float | None) -> float | None:
         return None if monotonic_time is None else monotonic_time + self._wall_offset
+
+    def export_record(self, row: TaskRow) -> list[Any]:
+        """``row`` as machine-readable values, in ``EXPORT_COLUMNS`` order:
+        ISO 8601 times with date and zone, durations in seconds as numbers,
+        names for priority, type and status, empty where unknown."""
+        def iso(t: float | None) -> str:
+            wall = self.wall_time(t)
+            return "" if wall is None else datetime.fromtimestamp(
+                wall, UTC).astimezone().isoformat(timespec="microseconds")
+
+        def seconds(value: float | None) -> str:
+            return "" if value is None else f"{value:.6f}"
+
+        return [id_text(row.task_id), row.name, PRIORITY_NAMES.get(row.priority, row.priority),
+                TASK_TYPE_NAMES.get(row.tt, row.tt), row.status, iso(row.t_submitted),
+                iso(row.t_queued), iso(row.t_started), iso(row.t_finished),
+                seconds(row.wait), seconds(row.run_time),
+                row.result if row.status == "completed" else "",
+                row.error if row.status == "failed" else ""]
 
     def queued_text(self, row: TaskRow) -> str:
         if row._queued_text is None:

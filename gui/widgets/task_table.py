@@ -51,6 +51,7 @@ from ..bridge import EngineBridge
 from ..client import FinishedTask, TaskEvent, safe_repr
 from ..formatting import format_duration, format_traceback, format_wall, short_repr
 from ..task_model import (
+    EXPORT_COLUMNS,
     FINISHED,
     GONE,
     GONE_TEXT,
@@ -338,16 +339,19 @@ class TaskTablePanel(QWidget):
         return new_ids
 
     def export_csv(self, path: str) -> int:
-        """Write the rows the view shows, in view order, to ``path``; the row count."""
+        """Write the rows the view shows, in view order, to ``path`` as
+        machine-readable values (``EXPORT_COLUMNS``: ISO 8601 times, seconds
+        as numbers); the row count."""
         self._catch_up()
         proxy, model = self._proxy, self._model
+        store = model.store
         with open(path, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
-            writer.writerow(COLUMNS)
+            writer.writerow(EXPORT_COLUMNS)
             count = proxy.rowCount()
             for r in range(count):
                 row = model.row_at(proxy.mapToSource(proxy.index(r, 0)).row())
-                writer.writerow([model.display_text(row, c) for c in range(len(COLUMNS))])
+                writer.writerow(store.export_record(row))
         self._say(f"Exported {count} row{'s' if count != 1 else ''} to {path}.")
         return count
 

@@ -12,6 +12,7 @@ import csv
 import re
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from PySide6.QtCore import Qt
@@ -29,6 +30,7 @@ from engine import (
     TT_THREAD,
     TaskEvent,
 )
+from gui.task_model import EXPORT_COLUMNS
 from gui.theme import (
     FAILED_COLOR,
     PRIORITY_COLORS,
@@ -402,11 +404,18 @@ def test_export_csv_writes_the_filtered_rows_in_view_order(supervisor, panel, qt
     path = tmp_path / "tasks.csv"
     assert panel.export_csv(str(path)) == 3
     with open(path, newline="", encoding="utf-8") as f:
-        header, *rows = list(csv.reader(f))
-    assert header == list(COLUMNS)
-    assert [r[COL_NAME] for r in rows] == ["keep-3", "keep-2", "keep-0"]
-    assert [r[COL_RESULT] for r in rows] == ["3", "2", "0"]
-    assert all(r[COL_STATUS] == "completed" and r[COL_TYPE] == "thread" for r in rows)
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(EXPORT_COLUMNS)
+    assert [r["name"] for r in rows] == ["keep-3", "keep-2", "keep-0"]
+    assert [r["result"] for r in rows] == ["3", "2", "0"]
+    assert all(r["status"] == "completed" and r["type"] == "thread" and r["priority"] == "NORMAL"
+               and r["error"] == "" for r in rows)
+    for r in rows:  # machine-readable: ISO 8601 with date and zone, seconds as numbers
+        submitted = datetime.fromisoformat(r["submitted_at"])
+        finished = datetime.fromisoformat(r["finished_at"])
+        assert submitted.tzinfo is not None and submitted <= finished
+        assert abs((datetime.now(UTC) - finished).total_seconds()) < 60
+        assert 0 <= float(r["wait_s"]) < 10 and 0 <= float(r["run_s"]) < 10
     assert f"Exported 3 rows to {path}" in panel.last_message
 
 
