@@ -103,6 +103,21 @@ def format_wait(wait: bool | float) -> str:
     return f"{wait:g} s"
 
 
+def readable_result(text: str) -> str:
+    """A completed task's result (its repr) for a table cell: a float with six
+    significant digits (``0.0280952`` for ``0.028095182140392742``), anything
+    else as it is. The full text stays in the tooltip, the detail pane and the
+    export."""
+    if 8 < len(text) < 40 and text[0] in "-.0123456789" and any(c in text for c in ".e"):
+        try:
+            value = float(text)
+        except ValueError:
+            return text
+        if repr(value) == text:
+            return f"{value:.6g}"
+    return text
+
+
 def format_number(value: float) -> str:
     """A setting's value in an action's description: ``8``, ``0.25``."""
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():

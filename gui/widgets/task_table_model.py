@@ -27,7 +27,7 @@ from PySide6.QtGui import QColor
 from engine.constants import PRIORITY_NAMES, TASK_TYPE_NAMES
 
 from ..client import SupervisorClient, TaskEvent, safe_repr
-from ..formatting import format_duration
+from ..formatting import format_duration, readable_result
 from ..task_model import (
     GONE,
     LATE_CRITICAL,
@@ -215,7 +215,7 @@ class TaskTableModel(QAbstractTableModel):
         if column == COL_RUN:
             return format_duration(row.run_time)
         if column == COL_RESULT:
-            return row.summary()
+            return readable_result(row.result) if row.status == "completed" else row.summary()
         return ""
 
     @staticmethod

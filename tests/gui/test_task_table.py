@@ -510,3 +510,24 @@ def test_finished_rows_are_bounded_and_failures_outlive_successes(qapp, qtmodelt
     # A late event for an unfinished row updates it in place.
     model.apply_events([feed("started", "p1"), feed("completed", "p1")])
     assert model.task_row("p1").status == "completed"
+
+
+def test_a_float_result_reads_short_in_the_table_and_whole_elsewhere(supervisor, panel, qtbot,
+                                                                    tmp_path):
+    from gui.formatting import readable_result
+
+    assert readable_result("0.028095182140392742") == "0.0280952"
+    assert readable_result("-1.5e-07") == "-1.5e-07" and readable_result("42") == "42"
+    assert readable_result("'0.028095182140392742'") == "'0.028095182140392742'"  # a str
+    assert readable_result("(0.1, 0.2)") == "(0.1, 0.2)"
+    task = supervisor.submit(lambda: 0.028095182140392742, _name="precise")
+    wait_status(qtbot, panel, task.id, "completed")
+    model = panel.model()
+    row = model.row_of(task.id)
+    cell = model.index(row, COL_RESULT)
+    assert model.data(cell, Qt.DisplayRole) == "0.0280952"
+    assert model.data(cell, Qt.ToolTipRole) == "0.028095182140392742"  # the whole value
+    path = tmp_path / "tasks.csv"
+    panel.export_csv(str(path))
+    with open(path, newline="", encoding="utf-8") as f:
+        assert [r["result"] for r in csv.DictReader(f)] == ["0.028095182140392742"]
