@@ -1,6 +1,6 @@
-"""Pieces the two submit panels share: a row of widgets, a file dialog that
-never nests a loop, and the status line + error box a panel reports user-code
-errors in.
+"""Pieces the console's forms share: a row of widgets, a wheel guard for
+spin boxes and combo boxes, a file dialog that never nests a loop, and the
+status line + error box a panel reports user-code errors in.
 
 GUI thread only.
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMessageBox, QWidget
 
@@ -31,6 +31,27 @@ def row(*widgets: QWidget) -> QWidget:
     for widget in widgets:
         layout.addWidget(widget)
     return holder
+
+
+class _WheelGuard(QObject):
+    """Lets the wheel change its widget only while the widget has the focus;
+    otherwise the wheel event goes on to the parent (the panel scrolls)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        if (event.type() == QEvent.Type.Wheel and isinstance(watched, QWidget)
+                and not watched.hasFocus()):
+            event.ignore()
+            return True
+        return False
+
+
+def guard_wheel(*widgets: QWidget) -> None:
+    """Scrolling over ``widgets`` (spin boxes, combo boxes) never changes them:
+    the wheel changes a field only once it has the focus (clicked or tabbed
+    into, never by the wheel itself)."""
+    for widget in widgets:
+        widget.setFocusPolicy(Qt.StrongFocus)
+        widget.installEventFilter(_WheelGuard(widget))
 
 
 def swatch(color: QColor) -> QIcon:

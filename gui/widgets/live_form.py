@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from ..bridge import EngineBridge
 from ..client import SupervisorStats
+from .form_kit import guard_wheel
 
 
 class LiveForm(QWidget):
@@ -48,6 +49,7 @@ class LiveForm(QWidget):
     def add_field(self, name: str, box: QAbstractSpinBox, label: str, tip: str) -> None:
         box.setToolTip(tip)
         box.setObjectName(name)
+        guard_wheel(box)  # the wheel changes a field only once it has the focus
         text = QLabel(label)
         text.setToolTip(tip)
         self._form.addRow(text, box)

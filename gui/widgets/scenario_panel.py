@@ -49,7 +49,7 @@ from runner.taskscript import format_user_traceback
 from ..bridge import EngineBridge
 from ..theme import FAILED_COLOR
 from .error_dialog import ErrorDialog
-from .form_kit import ReportingPanel, ask_file, row
+from .form_kit import ReportingPanel, ask_file, guard_wheel, row
 
 log = logging.getLogger("gui")
 
@@ -102,6 +102,7 @@ class ScenarioPanel(ReportingPanel):
         self.duration_spin.setSuffix(" s")
         self.duration_spin.setValue(10.0)
         form.addRow("Duration", self.duration_spin)
+        guard_wheel(self.scenario_combo, self.duration_spin)
 
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start_scenario)

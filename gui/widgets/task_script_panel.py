@@ -66,7 +66,7 @@ from ..bridge import EngineBridge
 from ..client import BACKGROUND_BATCH, SupervisorStats
 from ..theme import FAILED_COLOR, priority_color
 from .error_dialog import ErrorDialog
-from .form_kit import ReportingPanel, ask_file, default_text, row, swatch
+from .form_kit import ReportingPanel, ask_file, default_text, guard_wheel, row, swatch
 
 CONSOLE_ALOOP = "console"
 TYPE_ORDER = (TT_THREAD, TT_MP, TT_COROUTINE)
@@ -166,6 +166,8 @@ class TaskScriptPanel(ReportingPanel):
         self.delay_spin.setSuffix(" s")
         self.delay_spin.setSpecialValueText("none")
         form.addRow("Delay", self.delay_spin)
+        guard_wheel(self.script_combo, self.priority_combo, self.type_combo, self.aloop_combo,
+                    self.count_spin, self.delay_spin)
 
         self.submit_button = QPushButton("Submit")
         self.submit_button.setDefault(True)

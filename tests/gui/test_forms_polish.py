@@ -1,0 +1,121 @@
+"""The console's forms as an operator uses them: the wheel only changes a
+focused field."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gui.widgets.form_kit import guard_wheel
+from gui.widgets.pool_controls import PoolControls
+from gui.widgets.timeouts import TimeoutsPanel
+
+
+def type_into(qtbot, box, value) -> None:
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), str(value))
+    box.interpretText()
+
+
+def wheel(widget, steps: int = 1) -> bool:
+    """One wheel notch up over ``widget``: whether a widget accepted it."""
+    center = QPointF(widget.rect().center())
+    event = QWheelEvent(center, QPointF(widget.mapToGlobal(center.toPoint())), QPoint(0, 0),
+                        QPoint(0, 120 * steps), Qt.NoButton, Qt.NoModifier,
+                        Qt.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def focus(qtbot, window, widget) -> None:
+    window.activateWindow()
+    widget.setFocus(Qt.OtherFocusReason)
+    qtbot.waitUntil(widget.hasFocus, timeout=2000)
+
+
+@pytest.fixture
+def scroller(qtbot):
+    """A scrollable panel with a spin box, a double spin box and a combo box."""
+    area = QScrollArea()
+    inner = QWidget()
+    layout = QVBoxLayout(inner)
+    spin, dspin, combo = QSpinBox(), QDoubleSpinBox(), QComboBox()
+    spin.setRange(0, 100)
+    spin.setValue(12)
+    dspin.setValue(12.0)
+    combo.addItems(["a", "b", "c"])
+    combo.setCurrentIndex(1)
+    guard_wheel(spin, dspin, combo)
+    for widget in (spin, dspin, combo):
+        layout.addWidget(widget)
+    layout.addSpacing(2000)  # something to scroll
+    area.setWidget(inner)
+    area.resize(300, 200)
+    qtbot.addWidget(area)
+    area.show()
+    qtbot.waitExposed(area)
+    return area, spin, dspin, combo
+
+
+def test_the_wheel_over_an_unfocused_field_passes_it_on_and_leaves_the_value(scroller):
+    area, spin, dspin, combo = scroller
+    area.setFocus()
+    for widget in (spin, dspin, combo):
+        assert widget.focusPolicy() == Qt.StrongFocus  # the wheel never gives focus
+    for widget in (spin, dspin, combo):
+        # Left unaccepted: Qt hands a real wheel event on to the scroll area.
+        assert not wheel(widget)
+    assert (spin.value(), dspin.value(), combo.currentIndex()) == (12, 12.0, 1)
+
+
+def test_the_wheel_changes_a_focused_field(scroller, qtbot):
+    area, spin, dspin, combo = scroller
+    focus(qtbot, area, spin)
+    assert wheel(spin)
+    assert spin.value() == 13
+    focus(qtbot, area, combo)
+    wheel(combo, -1)
+    assert combo.currentIndex() == 2
+
+
+def test_console_forms_guard_every_spin_and_combo_box(bridge, qtbot):
+    from gui.widgets.scenario_panel import ScenarioPanel
+    from gui.widgets.stop_dialog import StopDialog
+    from gui.widgets.task_script_panel import TaskScriptPanel
+
+    widgets = [PoolControls(bridge, "thread"), PoolControls(bridge, "mp"),
+               TimeoutsPanel(bridge), TaskScriptPanel(bridge), ScenarioPanel(bridge),
+               StopDialog(bridge)]
+    for widget in widgets:
+        qtbot.addWidget(widget)
+        boxes = widget.findChildren(QSpinBox) + widget.findChildren(QDoubleSpinBox) \
+            + widget.findChildren(QComboBox)
+        assert boxes, widget
+        for box in boxes:
+            assert box.focusPolicy() == Qt.StrongFocus, (widget, box.objectName())
+            before = box.value() if hasattr(box, "value") else box.currentIndex()
+            wheel(box)
+            after = box.value() if hasattr(box, "value") else box.currentIndex()
+            assert after == before, (widget, box.objectName())
+
+
+def test_the_wheel_leaves_an_unfocused_pool_field_alone(supervisor, bridge, qtbot):
+    panel = PoolControls(bridge, "thread")
+    qtbot.addWidget(panel)
+    panel.show()
+    box = panel.fields["pool_size"]
+    wheel(box)
+    assert box.value() == 4 and not panel.apply_button.isEnabled()
+    focus(qtbot, panel, box)
+    wheel(box)
+    assert box.value() == 5 and panel.apply_button.isEnabled()
