@@ -1,5 +1,8 @@
-"""Operator-action markers on the graphs: a dashed vertical line on every plot
-at the moment an action was applied, labelled on the pool plots.
+"""Operator-action markers on the graphs: a thin vertical line on every plot
+at the moment an action was applied, with a small flag (the action's first
+word) at the top of the pool plots. The full description is the line's and
+the flag's tooltip (the bridge also logs it); nothing wider than the flag
+covers the data.
 
 ``Markers`` owns the lines it drew (at most ``MAX_MARKERS``, the oldest
 dropped first, and those older than the recorded history pruned). Times are
@@ -12,13 +15,20 @@ from __future__ import annotations
 from collections import deque
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from ..theme import MARKER_COLOR
 
 MAX_MARKERS = 200
-MARKER_LABEL_CHARS = 32
+FLAG_CHARS = 10  # the most characters a flag shows
+
+
+def flag_text(description: str) -> str:
+    """The short text of a marker's flag: the description's first word, at
+    most ``FLAG_CHARS`` characters ("min_size 0 → 8, …" → "min_size")."""
+    words = description.split()
+    first = words[0] if words else ""
+    return first if len(first) <= FLAG_CHARS else first[:FLAG_CHARS - 1] + "…"
 
 
 class Markers:
@@ -32,22 +42,22 @@ class Markers:
         self._markers: deque[tuple[float, str, list[pg.InfiniteLine]]] = deque()
 
     def add(self, when: float, description: str, fill: QColor) -> None:
-        """A marker at monotonic time ``when``; ``fill`` behind its label."""
+        """A marker at monotonic time ``when``; ``fill`` behind its flag."""
         x = when + self._clock_offset
-        short = description if len(description) <= MARKER_LABEL_CHARS else (
-            description[:MARKER_LABEL_CHARS - 1] + "…")
-        pen = pg.mkPen(MARKER_COLOR, width=1, style=Qt.PenStyle.DashLine)
+        pen = pg.mkPen(MARKER_COLOR, width=1)
         fill = QColor(fill)
-        fill.setAlpha(200)  # the label stays readable over the data
+        fill.setAlpha(220)  # the flag stays readable over the data
         items = []
         for name, plot in self._plots.items():
             labelled = name in self._labelled
             line = pg.InfiniteLine(
                 pos=x, angle=90, movable=False, pen=pen,
-                label=short if labelled else None,
-                labelOpts={"position": 0.97, "color": MARKER_COLOR, "rotateAxis": (1, 0),
+                label=flag_text(description) if labelled else None,
+                labelOpts={"position": 0.98, "color": MARKER_COLOR,
                            "anchors": [(1, 0), (1, 0)], "fill": fill} if labelled else None)
             line.setToolTip(description)
+            if labelled:
+                line.label.setToolTip(description)
             line.setZValue(40)
             plot.addItem(line, ignoreBounds=True)
             items.append(line)

@@ -84,6 +84,8 @@ WINDOWS = {"1 min": 60, "5 min": 300, "30 min": 1800}
 assert max(WINDOWS.values()) <= HISTORY and max(REFRESH_RATES) <= MAX_SAMPLE_HZ
 SCROLL_STEP = 0.02  # of the window: how far a live view scrolls at once
 POOL_TITLES = {"thread": "Thread pool", "mp": "Process pool"}
+COLUMN_PLOTS = {"thread": ("thread", "thread_queued", "rates"),
+                "mp": ("mp", "mp_queued", "waits")}  # the plots of a column, by pool
 LIMIT_SHORT = {"pool_size": "pool", "reserve_normal": "normal", "reserve_high": "high",
                "max_size": "max"}
 RATE_COLORS = {"started": "#1f77b4", "completed": "#2ca02c", "failed": "#d62728"}
@@ -233,6 +235,7 @@ class GraphsPanel(QWidget):
     def _add_plot(self, key: str, row: int, col: int, title: str, units: str) -> None:
         plot = pg.PlotItem(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
         plot.setTitle(title)
+        _let_title_shrink(plot)
         plot.setLabel("left", units)
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.getAxis("right").setGrid(False)  # its ticks are the current limits only
@@ -409,15 +412,17 @@ class GraphsPanel(QWidget):
             self._fit_right_axes()
 
     def _fit_right_axes(self) -> None:
-        """One right axis width on every plot, so the time axes stay lined up."""
-        axis = self._plots["thread"].getAxis("right")
-        metrics = QFontMetricsF(axis.font())
-        texts = [text for ticks in self._limit_ticks.values() for _, text in ticks]
-        needed = max((metrics.horizontalAdvance(text) for text in texts), default=0.0)
-        width = max(RIGHT_AXIS_WIDTH, math.ceil(needed) + LABEL_PAD)
-        for plot in self._plots.values():
-            if plot.getAxis("right").width() != width:
-                plot.getAxis("right").setWidth(width)
+        """One right axis width down each column (a pool's plots), so the time
+        axes of a column stay lined up; as narrow as its labels allow."""
+        for pool, ticks in self._limit_ticks.items():
+            axis = self._plots[pool].getAxis("right")
+            metrics = QFontMetricsF(axis.font())
+            needed = max((metrics.horizontalAdvance(text) for _, text in ticks), default=0.0)
+            width = max(RIGHT_AXIS_WIDTH, math.ceil(needed) + LABEL_PAD)
+            for key in COLUMN_PLOTS[pool]:
+                right = self._plots[key].getAxis("right")
+                if right.width() != width:
+                    right.setWidth(width)
 
     def limit_labels(self, pool: str) -> list[str]:
         """The limit labels shown beside a pool's graph ("thread" or "mp")."""
@@ -596,14 +601,35 @@ class GraphsPanel(QWidget):
 
 def merge_limits(values: dict[str, float]) -> list[tuple[float, str]]:
     """The limit labels for one pool: (value, text), one per distinct value,
-    lowest first; limits of equal value share a label ("high = max 6"), an
+    lowest first; limits of equal value share a label ("high = max 6"; "all
+    limits 2" when every limit is the same, as in an idle process pool), an
     absent (NaN) limit has none."""
     groups: dict[float, list[str]] = {}
     for limit, value in values.items():
         if not math.isnan(value):
             groups.setdefault(value, []).append(LIMIT_SHORT.get(limit, limit))
+    if len(groups) == 1 and len(values) > 2 and len(next(iter(groups.values()))) == len(values):
+        return [(value, f"all limits {value:g}") for value in groups]
     return [(value, f"{' = '.join(names)} {value:g}")
             for value, names in sorted(groups.items())]
+
+
+def _let_title_shrink(plot: pg.PlotItem) -> None:
+    """A plot's title does not hold its column wider than the panel (it is
+    centred, and only its ends are lost when the panel is very narrow)."""
+    label = plot.titleLabel
+    measure = label.updateMin  # run by LabelItem on every setText and resize
+
+    def update_min() -> None:
+        measure()
+        label.setMinimumWidth(0)
+        hints = getattr(label, "_sizeHint", {})
+        if Qt.SizeHint.MinimumSize in hints:
+            hints[Qt.SizeHint.MinimumSize] = (0, hints[Qt.SizeHint.MinimumSize][1])
+        label.updateGeometry()
+
+    label.updateMin = update_min
+    update_min()
 
 
 def spread_labels(wanted: list[float], height: float, lo: float, hi: float) -> list[float]:

@@ -155,7 +155,7 @@ def test_resizing_the_pool_moves_the_limit_lines_and_marks_the_action(supervisor
     assert data["time"][-2] <= when <= data["time"][-1]
     for plot in shown.plots():
         assert len(markers_on(shown, plot)) == 1
-    assert "pool_size 4 → 9" in markers_on(shown, "thread")[0].label.toPlainText()
+    assert markers_on(shown, "thread")[0].toolTip() == "thread pool_size 4 → 9"
 
     # The lines step up at once; the right axis names their current values.
     for limit, value in (("pool_size", 9), ("reserve_normal", 11), ("reserve_high", 13)):

@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 from itertools import pairwise
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QImage, QPainter
 
+from gui.widgets.graph_markers import flag_text
 from gui.widgets.graphs import GraphsPanel, merge_limits, spread_labels
 
 WAIT = 3000  # ms
@@ -41,7 +43,9 @@ def test_equal_limits_share_one_label():
     values = {"pool_size": 4, "reserve_normal": 5, "reserve_high": 6, "max_size": 6}
     assert merge_limits(values) == [(4, "pool 4"), (5, "normal 5"), (6, "high = max 6")]
     values = {"pool_size": 2, "reserve_normal": 2, "reserve_high": 2, "max_size": 2}
-    assert merge_limits(values) == [(2, "pool = normal = high = max 2")]
+    assert merge_limits(values) == [(2, "all limits 2")]
+    values = {"pool_size": 2, "reserve_normal": 4, "reserve_high": 4, "max_size": 4}
+    assert merge_limits(values) == [(2, "pool 2"), (4, "normal = high = max 4")]
     unlimited = {"pool_size": math.nan, "reserve_normal": math.nan,
                  "reserve_high": math.nan, "max_size": 40}
     assert merge_limits(unlimited) == [(40, "max 40")]
@@ -87,3 +91,34 @@ def test_close_limits_are_drawn_apart_and_unclipped(supervisor, bridge, shown, q
     for box in boxes:
         assert bounds.contains(box)  # nothing cut off
         assert box.right() <= axis.width()
+
+
+# -- operator markers ---------------------------------------------------------------
+def marker_lines(panel: GraphsPanel, plot: str) -> list[pg.InfiniteLine]:
+    return [item for item in panel.plots()[plot].items if isinstance(item, pg.InfiniteLine)]
+
+
+def test_a_marker_is_a_thin_line_with_a_small_flag_and_the_full_text_on_hover(
+        supervisor, bridge, shown, qtbot):
+    qtbot.waitUntil(lambda: shown.sample_count >= 2, timeout=WAIT)
+    description = "init 50 × sleep (NORMAL, thread) seconds=0.5 from the Submit panel"
+    bridge.announce(description)
+    qtbot.waitUntil(lambda: shown.sample_count >= 4, timeout=WAIT)
+    for plot in shown.plots():
+        [line] = marker_lines(shown, plot)
+        assert line.toolTip() == description
+        scene_width = line.mapRectToScene(line.boundingRect()).width()
+        assert scene_width <= 12  # a line (and its hover margin), not a box
+    [line] = marker_lines(shown, "thread")
+    assert line.label.toPlainText() == "init"
+    assert line.label.toolTip() == description
+    flag = line.label.mapRectToScene(line.label.boundingRect())
+    view = shown.plots()["thread"].vb.sceneBoundingRect()
+    assert flag.width() <= 60 and flag.height() <= 0.2 * view.height()
+    assert [text for _, text in shown.markers()] == [description]
+
+
+def test_flag_text_is_the_first_word_shortened():
+    assert flag_text("min_size 0 → 8, max_size 10 → 4") == "min_size"
+    assert flag_text("reconfigure_everything now") == "reconfigu…"
+    assert flag_text("") == ""
