@@ -1,11 +1,14 @@
 """A form of live engine settings, the base of the pool and timeout panels.
 
-Apply sends only the fields the operator changed, in one command through
-``bridge.act``; the engine's refusal is shown inline and nothing changes.
+Apply (the button, or Return in a field) sends only the fields the operator
+changed, in one command through ``bridge.act``; the engine's refusal is shown
+inline and nothing changes.
 The fields read the engine's values back when the bridge says the settings
 changed (``settings_changed``) and after every apply or revert, except while
 the operator is editing them (changed fields are shown in bold until applied
-or reverted). A subclass with a live status line (``_status``) redraws it
+or reverted; the font changes, never the size: rows and buttons stay where
+they are while the operator edits). The wheel changes a field only once it
+has the focus. A subclass with a live status line (``_status``) redraws it
 from snapshots while the form is visible. GUI thread only.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QFormLayout,
@@ -27,6 +31,8 @@ from ..bridge import EngineBridge
 from ..client import SupervisorStats
 from .form_kit import guard_wheel
 
+RETURN_KEYS = (Qt.Key_Return, Qt.Key_Enter)
+
 
 class LiveForm(QWidget):
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
@@ -35,6 +41,7 @@ class LiveForm(QWidget):
         self._shown: dict[str, float] = {}
         self.fields: dict[str, QAbstractSpinBox] = {}
         self._form = QFormLayout()
+        self._form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self.apply_button = QPushButton("Apply")
         self.apply_button.clicked.connect(self.apply)
         self.revert_button = QPushButton("Revert")
@@ -50,6 +57,7 @@ class LiveForm(QWidget):
         box.setToolTip(tip)
         box.setObjectName(name)
         guard_wheel(box)  # the wheel changes a field only once it has the focus
+        box.installEventFilter(self)  # Return applies
         text = QLabel(label)
         text.setToolTip(tip)
         self._form.addRow(text, box)
@@ -68,6 +76,14 @@ class LiveForm(QWidget):
         layout.addWidget(self.error_label)
         layout.addStretch(1)
         for box in self.fields.values():
+            # The bold font of a changed field must not widen it (the rows would move).
+            bold = box.font()
+            bold.setBold(True)
+            plain = box.font()
+            box.setFont(bold)
+            width = box.sizeHint().width()
+            box.setFont(plain)
+            box.setMinimumWidth(max(width, box.sizeHint().width()))
             box.valueChanged.connect(self._on_edited)
         self._bridge.settings_changed.connect(self._on_settings_changed)
         if self._has_status():
@@ -111,6 +127,14 @@ class LiveForm(QWidget):
             self._read_back(self._bridge.last_stats)
         return ok
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        if (event.type() == QEvent.Type.KeyPress and event.key() in RETURN_KEYS
+                and watched in self.fields.values()):
+            watched.interpretText()
+            self.apply()
+            return True
+        return super().eventFilter(watched, event)
+
     def revert(self) -> None:
         self.error_label.hide()
         self._read_back(self._bridge.last_stats)
@@ -144,4 +168,7 @@ class LiveForm(QWidget):
         self.apply_button.setEnabled(bool(changed))
         self.revert_button.setEnabled(bool(changed))
         for name, box in self.fields.items():
-            box.setStyleSheet("font-weight: bold;" if name in changed else "")
+            if box.font().bold() != (name in changed):
+                font = box.font()
+                font.setBold(name in changed)
+                box.setFont(font)

@@ -1,5 +1,5 @@
 """The console's forms as an operator uses them: the wheel only changes a
-focused field."""
+focused field, Return applies, rows stay put while editing."""
 
 from __future__ import annotations
 
@@ -119,3 +119,47 @@ def test_the_wheel_leaves_an_unfocused_pool_field_alone(supervisor, bridge, qtbo
     focus(qtbot, panel, box)
     wheel(box)
     assert box.value() == 5 and panel.apply_button.isEnabled()
+
+
+def test_return_in_a_field_applies_the_form(supervisor, bridge, qtbot):
+    panel = PoolControls(bridge, "thread")
+    qtbot.addWidget(panel)
+    panel.show()
+    box = panel.fields["reserve_high"]
+    focus(qtbot, panel, box)
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box, "3")
+    qtbot.keyClick(box, Qt.Key_Return)
+    assert supervisor.stats().thread.reserve_high == 3
+    assert not panel.apply_button.isEnabled()
+    timeouts = TimeoutsPanel(bridge)
+    qtbot.addWidget(timeouts)
+    timeouts.show()
+    box = timeouts.fields["timeout_warning"]
+    focus(qtbot, timeouts, box)
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box, "2.5")
+    qtbot.keyClick(box, Qt.Key_Enter)
+    assert supervisor.timeout_warning == 2.5
+
+
+def test_rows_and_buttons_stay_put_while_editing(bridge, qtbot):
+    for panel in (PoolControls(bridge, "thread"), TimeoutsPanel(bridge)):
+        qtbot.addWidget(panel)
+        panel.resize(360, 300)
+        panel.show()
+        qtbot.waitExposed(panel)
+
+        def places(panel=panel):
+            QApplication.processEvents()
+            return ([box.geometry() for box in panel.fields.values()]
+                    + [panel.apply_button.geometry(), panel.revert_button.geometry()])
+
+        before = places()
+        for box in panel.fields.values():
+            box.setValue(box.value() + 1)
+        assert panel.apply_button.isEnabled()
+        assert all(box.font().bold() for box in panel.fields.values())
+        assert places() == before
+        panel.revert()
+        assert places() == before
