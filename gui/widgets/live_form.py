@@ -2,7 +2,7 @@
 
 Apply (the button, or Return in a field) sends only the fields the operator
 changed, in one command through ``bridge.act``; the engine's refusal is shown
-inline and nothing changes.
+inline, nothing changes and the fields show the engine's values again.
 The fields read the engine's values back when the bridge says the settings
 changed (``settings_changed``) and after every apply or revert, except while
 the operator is editing them (changed fields are shown in bold until applied
@@ -38,7 +38,8 @@ class LiveForm(QWidget):
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._bridge = bridge
-        self._shown: dict[str, float] = {}
+        self._shown: dict[str, float] = {}  # the engine's values at the last read-back
+        self._base: dict[str, float] = {}   # the same, as the fields hold them (rounded)
         self.fields: dict[str, QAbstractSpinBox] = {}
         self._form = QFormLayout()
         self._form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
@@ -111,7 +112,7 @@ class LiveForm(QWidget):
     def changes(self) -> dict[str, Any]:
         """Fields the operator changed since the last read-back."""
         return {name: box.value() for name, box in self.fields.items()
-                if name in self._shown and abs(box.value() - self._shown[name]) > 1e-9}
+                if name in self._base and abs(box.value() - self._base[name]) > 1e-9}
 
     def apply(self) -> bool:
         changes = self.changes()
@@ -121,10 +122,11 @@ class LiveForm(QWidget):
         if ok:
             self.error_label.hide()
         else:
-            self.error_label.setText(result)
+            kept = ", ".join(f"{name} {self.fields[name].textFromValue(self._base[name])}"
+                             f"{self.fields[name].suffix()}" for name in changes)
+            self.error_label.setText(f"Refused: {result}\nThe engine keeps {kept}.")
             self.error_label.show()
-        if ok:
-            self._read_back(self._bridge.last_stats)
+        self._read_back(self._bridge.last_stats)  # applied, or the engine's values again
         return ok
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
@@ -160,6 +162,7 @@ class LiveForm(QWidget):
                 box.blockSignals(True)
                 box.setValue(value)
                 box.blockSignals(False)
+            self._base[name] = box.value()
         self.state_label.setText(self._status(stats))
         self._on_edited()
 

@@ -1,7 +1,10 @@
 """The console's forms as an operator uses them: the wheel only changes a
-focused field, Return applies, rows stay put while editing."""
+focused field, Return applies, rows stay put while editing, and the engine's
+refusals and precision come through."""
 
 from __future__ import annotations
+
+import logging
 
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
@@ -163,3 +166,48 @@ def test_rows_and_buttons_stay_put_while_editing(bridge, qtbot):
         assert places() == before
         panel.revert()
         assert places() == before
+
+
+def test_poll_delay_zero_shows_the_engine_refusal_and_its_value(supervisor, bridge, qtbot,
+                                                                 caplog):
+    panel = TimeoutsPanel(bridge)
+    qtbot.addWidget(panel)
+    panel.show()
+    refused = []
+    bridge.error_raised.connect(lambda what, why: refused.append(why))
+    box = panel.fields["poll_delay"]
+    type_into(qtbot, box, 0)
+    assert box.value() == 0 and panel.apply_button.isEnabled()  # not reverted silently
+    with caplog.at_level(logging.WARNING, logger="gui"):
+        assert not panel.apply()
+    assert supervisor.poll_delay == 0.1
+    assert panel.error_label.isVisible()
+    assert "poll_delay must be > 0" in panel.error_label.text()
+    assert "The engine keeps poll_delay 0.1 s" in panel.error_label.text()
+    assert refused and "poll_delay" in refused[0]
+    assert "refused" in caplog.text
+    assert box.value() == 0.1 and box.text() == "0.1 s"  # the engine's value again
+    assert not panel.apply_button.isEnabled()
+
+
+def test_poll_delay_takes_the_precision_the_engine_takes(supervisor, bridge, qtbot):
+    panel = TimeoutsPanel(bridge)
+    qtbot.addWidget(panel)
+    box = panel.fields["poll_delay"]
+    type_into(qtbot, box, 0.0001)
+    assert box.text() == "0.0001 s"
+    assert panel.apply_button.isEnabled()
+    assert panel.apply()
+    assert supervisor.poll_delay == pytest.approx(0.0001)
+    assert box.text() == "0.0001 s" and not panel.apply_button.isEnabled()
+    type_into(qtbot, box, 0.000125)
+    assert panel.apply()
+    assert supervisor.poll_delay == pytest.approx(0.000125)
+
+
+def test_a_rounded_engine_value_is_not_an_edit(supervisor, bridge, qtbot):
+    supervisor.poll_delay = 0.12345678  # finer than the field
+    bridge.refresh()
+    panel = TimeoutsPanel(bridge)
+    qtbot.addWidget(panel)
+    assert panel.changes() == {} and not panel.apply_button.isEnabled()
