@@ -54,14 +54,17 @@ class LiveForm(QWidget):
         self.error_label.setStyleSheet("color: #c0392b;")
         self.error_label.hide()
 
-    def add_field(self, name: str, box: QAbstractSpinBox, label: str, tip: str) -> None:
+    def add_field(self, name: str, box: QAbstractSpinBox, label: str, tip: str,
+                  field: QWidget | None = None) -> None:
+        """``box`` in a row of the form; ``field`` is what the row shows when
+        the box comes with more (a note beside it)."""
         box.setToolTip(tip)
         box.setObjectName(name)
         guard_wheel(box)  # the wheel changes a field only once it has the focus
         box.installEventFilter(self)  # Return applies
         text = QLabel(label)
         text.setToolTip(tip)
-        self._form.addRow(text, box)
+        self._form.addRow(text, field or box)
         self.fields[name] = box
 
     def finish(self) -> None:
@@ -76,7 +79,7 @@ class LiveForm(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.error_label)
         layout.addStretch(1)
-        for box in self.fields.values():
+        for name, box in self.fields.items():
             # The bold font of a changed field must not widen it (the rows would move).
             bold = box.font()
             bold.setBold(True)
@@ -85,7 +88,7 @@ class LiveForm(QWidget):
             width = box.sizeHint().width()
             box.setFont(plain)
             box.setMinimumWidth(max(width, box.sizeHint().width()))
-            box.valueChanged.connect(self._on_edited)
+            box.valueChanged.connect(lambda _value, name=name: self._on_field_edited(name))
         self._bridge.settings_changed.connect(self._on_settings_changed)
         if self._has_status():
             self._bridge.stats_updated.connect(self._on_stats_updated)
@@ -105,14 +108,23 @@ class LiveForm(QWidget):
         """A live status line (overridden by forms that have one)."""
         return ""
 
+    def _derived(self) -> set[str]:
+        """Fields that show a value derived from others, not the operator's."""
+        return set()
+
+    def _on_field_edited(self, name: str) -> None:
+        self._on_edited()
+
     def _has_status(self) -> bool:
         return type(self)._status is not LiveForm._status
 
     # -- state ----------------------------------------------------------------
     def changes(self) -> dict[str, Any]:
         """Fields the operator changed since the last read-back."""
+        derived = self._derived()
         return {name: box.value() for name, box in self.fields.items()
-                if name in self._base and abs(box.value() - self._base[name]) > 1e-9}
+                if name in self._base and name not in derived
+                and abs(box.value() - self._base[name]) > 1e-9}
 
     def apply(self) -> bool:
         changes = self.changes()

@@ -1,6 +1,6 @@
 """The console's forms as an operator uses them: the wheel only changes a
-focused field, Return applies, rows stay put while editing, and the engine's
-refusals and precision come through."""
+focused field, Return applies, rows stay put while editing, derived values are
+shown as derived, and the engine's refusals and precision come through."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from gui.widgets.form_kit import guard_wheel
-from gui.widgets.pool_controls import PoolControls
+from gui.widgets.pool_controls import AUTO_TEXT, FIXED_TEXT, PoolControls
 from gui.widgets.timeouts import TimeoutsPanel
 
 
@@ -166,6 +166,50 @@ def test_rows_and_buttons_stay_put_while_editing(bridge, qtbot):
         assert places() == before
         panel.revert()
         assert places() == before
+
+
+def test_changing_pool_size_shows_and_says_the_derived_max_size(supervisor, bridge, qtbot):
+    panel = PoolControls(bridge, "thread")
+    qtbot.addWidget(panel)
+    panel.show()
+    assert supervisor.stats().thread.max_size == 8  # 4 + 2 + 2, derived
+    assert panel.derived_label.text() == AUTO_TEXT
+    applied = []
+    bridge.action_applied.connect(applied.append)
+    type_into(qtbot, panel.fields["pool_size"], 6)
+    assert panel.fields["max_size"].value() == 10  # what the engine will derive
+    assert panel.changes() == {"pool_size": 6}     # not sent as an explicit max
+    assert panel.apply()
+    assert supervisor.stats().thread.max_size == 10
+    assert applied == ["thread pool: pool_size 4 → 6, max_size 8 → 10 "
+                       "(derived: pool + reserves)"]
+    assert panel.fields["max_size"].value() == 10
+    assert panel.derived_label.text() == AUTO_TEXT
+    # A max_size typed by the operator is explicit: it no longer follows.
+    type_into(qtbot, panel.fields["max_size"], 20)
+    assert panel.derived_label.text() == FIXED_TEXT
+    assert panel.changes() == {"max_size": 20}
+    assert panel.apply()
+    assert panel.derived_label.text() == FIXED_TEXT
+    type_into(qtbot, panel.fields["pool_size"], 7)
+    assert panel.fields["max_size"].value() == 20
+    assert panel.apply()
+    assert applied[-1] == "thread pool: pool_size 6 → 7"
+    assert supervisor.stats().thread.max_size == 20
+
+
+def test_an_explicit_max_size_equal_to_the_sum_is_said_to_stay(supervisor, bridge, qtbot):
+    supervisor.set_thread_pool(max_size=8)  # explicit, yet equal to 4 + 2 + 2
+    bridge.refresh()
+    panel = PoolControls(bridge, "thread")
+    qtbot.addWidget(panel)
+    applied = []
+    bridge.action_applied.connect(applied.append)
+    type_into(qtbot, panel.fields["pool_size"], 5)
+    assert panel.apply()
+    assert supervisor.stats().thread.max_size == 8
+    assert applied[-1] == "thread pool: max_size stays 8 (set explicitly)"
+    assert panel.fields["max_size"].value() == 8
 
 
 def test_poll_delay_zero_shows_the_engine_refusal_and_its_value(supervisor, bridge, qtbot,
