@@ -90,7 +90,7 @@ LIMIT_SHORT = {"pool_size": "pool", "reserve_normal": "normal", "reserve_high": 
                "max_size": "max"}
 RATE_COLORS = {"started": "#1f77b4", "completed": "#2ca02c", "failed": "#d62728"}
 WAIT_COLORS = {"p50": "#17becf", "p95": "#9467bd"}
-AXIS_WIDTH = 48  # px, left axes
+AXIS_WIDTH = 48  # px, the least left axis width (wider when its tick labels need it)
 RIGHT_AXIS_WIDTH = 92  # px, the least right axis width (wider when a limit label needs it)
 LABEL_PAD = 12  # px, beside a limit label's text: the tick and a margin
 FILL_STRENGTH = 0.55  # how much of the priority colour a stacked area gets
@@ -392,6 +392,19 @@ class GraphsPanel(QWidget):
         if self._y_tops.get(key) != top:
             self._y_tops[key] = top
             self._plots[key].setYRange(-0.06 * top, top, padding=0)
+            self._fit_left_axes(key)
+
+    def _fit_left_axes(self, key: str) -> None:
+        """Widen (or narrow back) the left axes of ``key``'s column to its widest
+        tick label, so the axis title never overprints a number like "20000";
+        one width down a column keeps its time axes lined up."""
+        column = next((plots for plots in COLUMN_PLOTS.values() if key in plots), (key,))
+        width = max(_left_axis_width(self._plots[k].getAxis("left"), self._y_tops.get(k, 1.0))
+                    for k in column)
+        for k in column:
+            axis = self._plots[k].getAxis("left")
+            if axis.fixedWidth != width:  # the set width: the layout applies it later
+                axis.setWidth(width)
 
     def _label_limits(self, i: int) -> None:
         """Name the limit lines on the right axis at their newest drawn values
@@ -421,7 +434,7 @@ class GraphsPanel(QWidget):
             width = max(RIGHT_AXIS_WIDTH, math.ceil(needed) + LABEL_PAD)
             for key in COLUMN_PLOTS[pool]:
                 right = self._plots[key].getAxis("right")
-                if right.width() != width:
+                if right.fixedWidth != width:
                     right.setWidth(width)
 
     def limit_labels(self, pool: str) -> list[str]:
@@ -612,6 +625,20 @@ def merge_limits(values: dict[str, float]) -> list[tuple[float, str]]:
         return [(value, f"all limits {value:g}") for value in groups]
     return [(value, f"{' = '.join(names)} {value:g}")
             for value, names in sorted(groups.items())]
+
+
+def _left_axis_width(axis: pg.AxisItem, top: float) -> int:
+    """The width a left axis needs for its tick labels over 0..``top`` and its
+    (rotated) title, as pyqtgraph's own automatic width counts it."""
+    metrics = QFontMetricsF(axis.font())
+    widest = 0.0
+    for spacing, values in axis.tickValues(-0.06 * top, top, 400):
+        for text in axis.tickStrings(values, 1, spacing):
+            widest = max(widest, metrics.horizontalAdvance(text))
+    width = widest + axis.style["tickTextOffset"][0] + max(0, axis.style["tickLength"])
+    if axis.label.isVisible():
+        width += axis.label.boundingRect().height() * 0.8
+    return max(AXIS_WIDTH, math.ceil(width) + 4)
 
 
 def _let_title_shrink(plot: pg.PlotItem) -> None:

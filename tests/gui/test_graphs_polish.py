@@ -4,12 +4,14 @@ operator markers with their full text on hover, axes wide enough for their ticks
 from __future__ import annotations
 
 import math
+import threading
 from itertools import pairwise
 
 import pyqtgraph as pg
 import pytest
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtGui import QFontMetricsF, QImage, QPainter
 
+from engine import TASK_LOW
 from gui.widgets.graph_markers import flag_text
 from gui.widgets.graphs import GraphsPanel, merge_limits, spread_labels
 
@@ -122,3 +124,24 @@ def test_flag_text_is_the_first_word_shortened():
     assert flag_text("min_size 0 → 8, max_size 10 → 4") == "min_size"
     assert flag_text("reconfigure_everything now") == "reconfigu…"
     assert flag_text("") == ""
+
+
+# -- axes -----------------------------------------------------------------------------
+def test_left_axis_is_wide_enough_for_20000(supervisor, shown, qtbot):
+    gate = threading.Event()
+    try:
+        supervisor.submit_many(gate.wait, [(10,)] * 20000, priority=TASK_LOW)
+        qtbot.waitUntil(lambda: shown.series()["thread_queued_LOW"][-1] >= 19000,
+                        timeout=WAIT * 3)
+        qtbot.waitUntil(lambda: shown.plots()["thread_queued"].vb.viewRange()[1][1] >= 20000,
+                        timeout=WAIT)
+    finally:
+        gate.set()
+    axis = shown.plots()["thread_queued"].getAxis("left")
+    metrics = QFontMetricsF(axis.font())
+    title = axis.label.boundingRect().height() * 0.8
+    needed = metrics.horizontalAdvance("20000") + axis.style["tickTextOffset"][0] + title
+    qtbot.waitUntil(lambda: axis.width() >= needed, timeout=WAIT)  # once laid out
+    # The column lines up: every plot in it has the same left axis width.
+    assert {shown.plots()[k].getAxis("left").width()
+            for k in ("thread", "thread_queued", "rates")} == {axis.width()}
