@@ -4,7 +4,7 @@ The window is given the console's ``SupervisorClient`` (``gui.client``) and
 never names a supervisor: it builds the ``EngineBridge`` over that client,
 and every panel reads snapshots and signals from the bridge and sends
 commands through ``bridge.act``. It owns the layout, the actions (start,
-stop, submit, pause graphs, theme), their shortcuts, persisted settings
+stop, submit, pause graphs, theme, quit), their shortcuts, persisted settings
 (geometry, dock layout, the operator's pool settings -- what operator
 commands changed, never what a scenario set --, refresh rate, theme; read and
 written through ``gui.settings.ConsoleSettings``, so a bad value in the
@@ -13,8 +13,10 @@ share (``gui.series``: rates computed once per snapshot), the status bar
 (state, threads, rate, queue, loop lag, and events the console skipped when
 the engine's event ring outran it), the window's one error box
 (``ErrorDialog``: errors are coalesced while it is open) and the close
-sequence: closing while the supervisor runs opens the stop dialog with the
-last choice, and the window closes once the supervisor has stopped
+sequence: closing (the window's close button, File > Quit, Ctrl+Q) while
+the supervisor runs opens the stop dialog as the close confirmation, with
+the last choice: "Stop and quit" stops, and the window closes once the
+supervisor has stopped; "Cancel" (Escape) keeps the window open
 (``close_when_stopped``) -- or at once with ``exit_now()`` (the dialog's
 "Exit now", a second Ctrl+C), which ends any stop's wait and names the
 running tasks it abandons in the log. GUI thread only.
@@ -94,6 +96,7 @@ class MainWindow(QMainWindow):
         self.stop_dialog = StopDialog(self.bridge, self.settings, parent=self)
         self.stop_dialog.stopped.connect(self._on_stopped)
         self.stop_dialog.exit_requested.connect(self.exit_now)
+        self.stop_dialog.rejected.connect(self._on_stop_dialog_rejected)
         self.bridge.stats_updated.connect(self._on_stats_updated)
         self.bridge.lag_measured.connect(self._on_lag_measured)
         self.bridge.error_raised.connect(self._on_error_raised)
@@ -147,7 +150,15 @@ class MainWindow(QMainWindow):
         self.start_action.triggered.connect(self.start_supervisor)
         self.stop_action = QAction("Stop…", self, shortcut=QKeySequence(SHORTCUTS["stop"]))
         self.stop_action.setToolTip(f"Stop the supervisor ({SHORTCUTS['stop']})")
-        self.stop_action.triggered.connect(self.open_stop_dialog)
+        self.stop_action.triggered.connect(lambda: self.open_stop_dialog())
+        self.quit_action = QAction("&Quit", self)
+        self.quit_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.Quit)
+                                      or [QKeySequence("Ctrl+Q")])  # none offscreen
+        self.quit_action.setMenuRole(QAction.QuitRole)
+        self.quit_action.setToolTip("Quit the console: stop the supervisor first, "
+                                    "as closing the window does")
+        self.quit_action.triggered.connect(self.close)
+        self.addAction(self.quit_action)  # the shortcut works with the menu bar hidden
         self.submit_action = QAction("Submit", self, shortcut=QKeySequence(SHORTCUTS["submit"]))
         self.submit_action.setToolTip(f"Submit the task set up in the Submit panel "
                                       f"({SHORTCUTS['submit']})")
@@ -163,6 +174,8 @@ class MainWindow(QMainWindow):
                        self.pause_action):
             toolbar.addAction(action)
         menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.quit_action)
         supervisor_menu = menu.addMenu("&Supervisor")
         for action in (self.start_action, self.stop_action, self.submit_action):
             supervisor_menu.addAction(action)
@@ -207,6 +220,7 @@ class MainWindow(QMainWindow):
     def close_when_stopped(self, close: bool = True) -> None:
         """Close the window once the supervisor has stopped (``False``: keep it)."""
         self._close_when_stopped = close
+        self.stop_dialog.set_quitting(close)  # its buttons say so
 
     def _active_now(self) -> bool:
         """Whether the supervisor is active, from a snapshot taken now (the
@@ -218,10 +232,22 @@ class MainWindow(QMainWindow):
         stats = self.bridge.last_stats
         return stats is not None and stats.active
 
-    def open_stop_dialog(self) -> StopDialog:
+    def open_stop_dialog(self, quitting: bool | None = None) -> StopDialog:
+        """Show the stop dialog; ``quitting``: as the close confirmation (the
+        window closes once stopped) or not; ``None``: as a pending quit says."""
+        if quitting is not None:
+            self.close_when_stopped(quitting)
         self.stop_dialog.show()
         self.stop_dialog.raise_()
         return self.stop_dialog
+
+    def _on_stop_dialog_rejected(self) -> None:
+        """Cancel (Escape, the dialog's close button): a pending quit is called off;
+        a stop under way goes on."""
+        if self._closed or self._exiting_now or not self._close_when_stopped:
+            return
+        self.close_when_stopped(False)
+        self.statusBar().showMessage("Quit canceled: the console stays open", 5000)
 
     def _on_stopped(self) -> None:
         if self._closed:
@@ -414,9 +440,11 @@ class MainWindow(QMainWindow):
             return
         if not self._exiting_now and (self.stop_dialog.is_stopping() or self._active_now()):
             event.ignore()
-            self._close_when_stopped = True
-            dialog = self.open_stop_dialog()
-            dialog.set_status("The console closes once the supervisor has stopped "
+            dialog = self.open_stop_dialog(quitting=True)
+            dialog.set_status("The supervisor is still running: Stop and quit stops it, "
+                              "then closes the console; Cancel keeps the console open."
+                              if not dialog.is_stopping() else
+                              "The console closes once the supervisor has stopped "
                               "(or press Exit now).")
             return
         self._closed = True

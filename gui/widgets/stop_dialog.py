@@ -13,7 +13,13 @@ is canceled; the engine then finishes the stop at once -- what was still
 queued or delayed is canceled, running tasks are abandoned and logged) and
 **Exit now** does the same and asks the window to close at once
 (``exit_requested``). A stop canceled before it began is finished with
-``client.stop_now()``. GUI thread only.
+``client.stop_now()``.
+
+It is also the window's close confirmation (``set_quitting``): the buttons
+say what they do -- "Stop and quit" (the default, Return) or "Stop", and
+"Cancel" (Escape: ``rejected``, the window keeps open), "Hide" / "Don't
+quit" while a stop goes on, "Close" once stopped. Each opening starts from
+the state before any stop (``reset``). GUI thread only.
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ class StopDialog(QDialog):
         self._future: asyncio.Future | None = None
         self._stopping = False
         self._wait_ended = False  # the operator pressed Stop waiting / Exit now
+        self._stopped_shown = False  # "Stopped." is shown: Cancel has nothing to cancel
         self.wait_all = QRadioButton("wait until every task is done")
         self.wait_seconds = QRadioButton("wait at most")
         self.wait_none = QRadioButton("don't wait (cancel queued and delayed tasks)")
@@ -111,11 +118,13 @@ class StopDialog(QDialog):
             self.remaining_labels[p] = value
         self.status = QLabel(INITIAL_STATUS)
         self.status.setWordWrap(True)
+        self._quitting = False  # the window closes once stopped: say so on the buttons
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setDefault(True)
+        self.stop_button.setDefault(True)  # Return stops; Escape is Cancel (reject)
         self.stop_button.clicked.connect(self.start_stopping)
-        self.close_button = QPushButton("Close")
-        self.close_button.clicked.connect(self.close)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAutoDefault(False)
+        self.cancel_button.clicked.connect(self.reject)
         self.stop_waiting_button = QPushButton("Stop waiting")
         self.stop_waiting_button.setToolTip(
             "End the wait now: queued and delayed tasks are canceled, running ones are "
@@ -130,7 +139,7 @@ class StopDialog(QDialog):
         buttons.addWidget(self.stop_waiting_button)
         buttons.addWidget(self.exit_now_button)
         buttons.addStretch(1)
-        buttons.addWidget(self.close_button)
+        buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.stop_button)
         layout = QVBoxLayout(self)
         layout.addWidget(options)
@@ -141,6 +150,7 @@ class StopDialog(QDialog):
         layout.addLayout(buttons)
         self._load_options()
         self._show_wait_buttons(False)
+        self._label_buttons()
         bridge.stats_updated.connect(self._on_stats_updated)
 
     # -- options ------------------------------------------------------------
@@ -185,6 +195,34 @@ class StopDialog(QDialog):
                                                    opts["stop_schedulers"],
                                                    opts["cancel_tasks"]))
 
+    # -- quitting -------------------------------------------------------------
+    def set_quitting(self, quitting: bool) -> None:
+        """Whether the console quits once stopped (the close confirmation):
+        the buttons then read "Stop and quit" and "Cancel" (keep the window)."""
+        self._quitting = quitting
+        self._label_buttons()
+
+    def is_quitting(self) -> bool:
+        return self._quitting
+
+    def _label_buttons(self) -> None:
+        """The buttons say what they do, in each state."""
+        stop, cancel = ("Stop and quit", "Cancel") if self._quitting else ("Stop", "Cancel")
+        cancel_tip = ("Keep the console open" if self._quitting
+                      else "Close this dialog without stopping")
+        if self.is_stopping():  # the stop goes on whatever this button does
+            cancel, cancel_tip = (("Don't quit", "Keep the console open once stopped")
+                                  if self._quitting else
+                                  ("Hide", "Hide this dialog; the stop goes on"))
+        elif self._stopped_shown:
+            cancel, cancel_tip = "Close", "Close this dialog"
+        self.stop_button.setText(stop)
+        self.stop_button.setToolTip("Stop the supervisor with these options, then close "
+                                    "the console" if self._quitting else
+                                    "Stop the supervisor with these options")
+        self.cancel_button.setText(cancel)
+        self.cancel_button.setToolTip(cancel_tip)
+
     # -- stopping -------------------------------------------------------------
     def is_stopping(self) -> bool:
         return self._stopping
@@ -202,6 +240,7 @@ class StopDialog(QDialog):
         self.status.setText("Stopping…")
         self._stopping = True
         self._wait_ended = False
+        self._label_buttons()
         self._show_wait_buttons(opts["wait"] is not False)
         self._future = asyncio.ensure_future(self._stop(opts))
         self._future.add_done_callback(self._on_stop_done)
@@ -261,10 +300,13 @@ class StopDialog(QDialog):
                 ("Stopped without waiting: running tasks were abandoned (see the log). "
                  if self._wait_ended else "Stopped. ")
                 + "Start is enabled again in the main window.")
+            self._stopped_shown = True
+            self._label_buttons()
             self.stopped.emit()
         else:
             self.status.setText(f"Stop failed: {message}")
             self.stop_button.setEnabled(True)
+            self._label_buttons()
 
     def _end_without_waiting(self) -> tuple[bool, Any]:
         """After Stop waiting: the interrupted ``astop`` has stopped the
@@ -294,6 +336,8 @@ class StopDialog(QDialog):
         if self.is_stopping():
             return
         self._wait_ended = False
+        self._stopped_shown = False
+        self._label_buttons()
         self._show_wait_buttons(False)
         self.status.setText(INITIAL_STATUS)
         self._load_options()

@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from guikit import run
-from PySide6.QtCore import QSettings, QStandardPaths
+from guikit import run, until
+from PySide6.QtCore import QSettings, QStandardPaths, Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from gui.main_window import MainWindow
@@ -74,3 +75,56 @@ def test_qt_settings_and_file_dialog_state_stay_out_of_the_users_home(qapp, tmp_
     dialog.deleteLater()
     stores[1].sync()
     assert session.changes() == []
+
+
+def test_ctrl_q_asks_through_the_close_confirmation_and_its_accept_button_quits(
+        window, supervisor, qtbot, qloop):
+    assert window.quit_action.shortcut().matches(QKeySequence("Ctrl+Q")) \
+        == QKeySequence.ExactMatch
+    file_menu = window.menuBar().actions()[0]
+    assert file_menu.text() == "&File" and window.quit_action in file_menu.menu().actions()
+    qtbot.keyClick(window, Qt.Key_Q, Qt.ControlModifier)
+    dialog = window.stop_dialog
+    assert dialog.isVisible() and window.isVisible()  # the same path as closing: it asks
+    assert dialog.stop_button.text() == "Stop and quit" and dialog.stop_button.isDefault()
+    assert dialog.cancel_button.text() == "Cancel"
+    dialog.wait_none.setChecked(True)
+    with qtbot.waitSignal(window.closed, timeout=10_000):
+        async def accept():  # the stop is awaited on the loop, as in the console
+            qtbot.mouseClick(dialog.stop_button, Qt.LeftButton)
+            await until(lambda: not window.isVisible(), timeout=8)
+        run(qloop, accept())
+    assert not supervisor.is_active()
+
+
+@pytest.mark.parametrize("how", ["button", "escape"])
+def test_the_close_confirmations_cancel_keeps_the_window(window, supervisor, qtbot, qloop,
+                                                         how):
+    window.close()
+    dialog = window.stop_dialog
+    assert dialog.isVisible() and dialog.stop_button.text() == "Stop and quit"
+    if how == "button":
+        qtbot.mouseClick(dialog.cancel_button, Qt.LeftButton)
+    else:
+        qtbot.keyClick(dialog, Qt.Key_Escape)
+    assert not dialog.isVisible() and window.isVisible() and supervisor.is_active()
+    # A later stop from the Stop action no longer closes the window.
+    window.stop_action.trigger()
+    assert dialog.isVisible() and dialog.stop_button.text() == "Stop"
+    dialog.wait_none.setChecked(True)
+    ok, _ = run(qloop, dialog.start_stopping())
+    assert ok and not supervisor.is_active()
+    qtbot.wait(50)
+    assert window.isVisible()
+    assert dialog.cancel_button.text() == "Close"  # nothing left to cancel
+    window.close()  # stopped: closes at once, no question
+    assert not window.isVisible()
+
+
+def test_stop_dialog_grab(window, tmp_path):
+    """A picture of the close confirmation, to look at (tmp_path/close.png)."""
+    window.close()
+    dialog = window.stop_dialog
+    path = os.environ.get("CLOSING_PNG") or str(tmp_path / "close.png")
+    assert dialog.grab().save(path)
+    dialog.reject()
