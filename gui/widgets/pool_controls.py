@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QSpinBox, QWidget
 
 from ..bridge import EngineBridge
 from ..client import MP_POOL_BROKEN, MP_POOL_REBUILDING, SupervisorStats
@@ -54,7 +54,7 @@ class PoolControls(LiveForm):
             "typing a max_size here sets it explicitly.")
         width = max(self.derived_label.fontMetrics().horizontalAdvance(text)
                     for text in (AUTO_TEXT, FIXED_TEXT))
-        self.derived_label.setMinimumWidth(width + 4)  # never resizes the row
+        self.derived_label.setFixedWidth(width + 4)  # never resizes the row
         names = ["pool_size", "reserve_normal", "reserve_high"]
         if kind == "thread":
             names += ["min_size", "max_size"]
@@ -63,7 +63,10 @@ class PoolControls(LiveForm):
             box.setRange(1 if name == "max_size" else 0, 100_000)
             if name == "pool_size":
                 box.setSpecialValueText("unlimited")
-            field = row(box, self.derived_label) if name == "max_size" else None
+            field = None
+            if name == "max_size":  # as wide as the others, up to its note
+                box.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+                field = row(box, self.derived_label)
             self.add_field(name, box, name.replace("_", " "), TOOLTIPS[name], field)
             box.setObjectName(f"{kind}_{name}")
         self.finish()
