@@ -18,15 +18,16 @@ the queue wait p50 / p95 in milliseconds.
 
 Drawing is the expensive part, so it is bounded. Curves are created once and
 updated with ``setData`` on views of the ring; only the samples in view are
-handed to pyqtgraph, block-max decimated to about one point per pixel (stable
-while the view scrolls, and a peak is never lost), without the inner points
-of flat runs; a curve with nothing to show in view is hidden rather than
-painted. The y ranges are set here, in round steps, instead of pyqtgraph's
-auto-range (which runs while painting and so costs a second paint), and a
-live view scrolls in steps of 2 % of the window, so between steps the axes
-are blitted from their cache instead of re-rendered. Nothing is drawn while
-the panel is hidden or paused: data keeps being recorded, and the panel
-catches up when shown or resumed.
+handed to pyqtgraph, block-max decimated to one point per two pixels (stable
+while the view scrolls, and a peak is never lost; the stacked areas are
+drawn as steps, so a busy stretch reads as a level, not a barcode of
+spikes), without the inner points of flat runs; a curve with nothing to show
+in view is hidden rather than painted. The y ranges are set here, in round
+steps, instead of pyqtgraph's auto-range (which runs while painting and so
+costs a second paint), and a live view scrolls in steps of 2 % of the
+window, so between steps the axes are blitted from their cache instead of
+re-rendered. Nothing is drawn while the panel is hidden or paused: data
+keeps being recorded, and the panel catches up when shown or resumed.
 
 Everything here runs on the GUI thread.
 """
@@ -93,6 +94,7 @@ WAIT_COLORS = {"p50": "#17becf", "p95": "#9467bd"}
 AXIS_WIDTH = 48  # px, the least left axis width (wider when its tick labels need it)
 RIGHT_AXIS_WIDTH = 92  # px, the least right axis width (wider when a limit label needs it)
 LABEL_PAD = 12  # px, beside a limit label's text: the tick and a margin
+BLOCK_PIXELS = 2  # px per decimation block (its maximum is drawn)
 FILL_STRENGTH = 0.55  # how much of the priority colour a stacked area gets
 _name = priority_name
 
@@ -264,8 +266,10 @@ class GraphsPanel(QWidget):
         # Stacked areas: the largest cumulative sum (LOW on top of all) at the back.
         for z, p in enumerate(reversed(PRIORITIES)):
             self._visibility[f"{pool}_stack_{_name(p)}"] = f"{pool}_running_{_name(p)}"
+            # A step look: each block's level holds until the next block, so a
+            # busy stretch reads as a level instead of a barcode of spikes.
             self._add_curve(pool, f"{pool}_stack_{_name(p)}", pen=PRIORITY_COLORS[p],
-                            fillLevel=0, z=z)
+                            fillLevel=0, z=z, stepMode="right")
         for p in PRIORITIES:
             pen = pg.mkPen(PRIORITY_COLORS[p], width=1)
             self._visibility[f"{pool}_queued_{_name(p)}"] = "nonzero"
@@ -348,7 +352,9 @@ class GraphsPanel(QWidget):
         if self._paused:
             i1 = min(i1, int(np.searchsorted(x, self._frozen_x, side="right")))
         pixels = max(200, int(self._plots["thread"].vb.width()))
-        step = max(1, (i1 - i0) // pixels)
+        # Blocks of BLOCK_PIXELS pixels, each drawn at its maximum: samples at
+        # 10-20 Hz alternating between busy and idle read as the busy level.
+        step = max(1, math.ceil((i1 - i0) * BLOCK_PIXELS / pixels))
         # Blocks aligned on absolute sample numbers, so they do not shift as the view scrolls.
         i0 -= (ring.appended - n + i0) % step
         i0 = max(0, i0)

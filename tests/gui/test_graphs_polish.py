@@ -145,3 +145,17 @@ def test_left_axis_is_wide_enough_for_20000(supervisor, shown, qtbot):
     # The column lines up: every plot in it has the same left axis width.
     assert {shown.plots()[k].getAxis("left").width()
             for k in ("thread", "thread_queued", "rates")} == {axis.width()}
+
+
+# -- stacked areas ----------------------------------------------------------------------
+def test_running_areas_are_drawn_as_steps_of_block_maxima(supervisor, shown, qtbot):
+    qtbot.waitUntil(lambda: shown.sample_count >= 20, timeout=WAIT * 2)
+    shown.set_window(1)  # ~20 samples over hundreds of pixels: one block a sample
+    stacks = [item for item in shown.plots()["thread"].items
+              if isinstance(item, pg.PlotCurveItem) and "_stack_" in (item.name() or "")]
+    assert stacks and all(item.opts["stepMode"] == "right" for item in stacks)
+    shown.set_window(1800)
+    pixels = shown.plots()["thread"].vb.width()
+    for item in stacks:
+        if item.isVisible() and item.getData()[0] is not None:
+            assert len(item.getData()[0]) <= pixels / 2 + 2
