@@ -421,7 +421,7 @@ class MainWindow(QMainWindow):
             dialog.set_options(wait, stop_schedulers, cancel_tasks)
         self.close_when_stopped()
         if active or dialog.is_stopping():
-            dialog.start_stopping()
+            dialog.start_stopping(remember=False)  # the script's options, not the operator's
         else:
             self.close()
 

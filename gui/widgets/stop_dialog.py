@@ -121,7 +121,7 @@ class StopDialog(QDialog):
         self._quitting = False  # the window closes once stopped: say so on the buttons
         self.stop_button = QPushButton("Stop")
         self.stop_button.setDefault(True)  # Return stops; Escape is Cancel (reject)
-        self.stop_button.clicked.connect(self.start_stopping)
+        self.stop_button.clicked.connect(lambda: self.start_stopping())
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setAutoDefault(False)
         self.cancel_button.clicked.connect(self.reject)
@@ -227,12 +227,15 @@ class StopDialog(QDialog):
     def is_stopping(self) -> bool:
         return self._stopping
 
-    def start_stopping(self) -> asyncio.Future | None:
-        """Begin ``astop`` with the chosen options (no-op while already stopping)."""
+    def start_stopping(self, remember: bool = True) -> asyncio.Future | None:
+        """Begin ``astop`` with the chosen options (no-op while already stopping);
+        ``remember=False``: a scripted stop, whose options are not the operator's
+        choice to preselect next time."""
         if self.is_stopping():
             return self._future
         opts = self.options()
-        self.remember_options()
+        if remember:
+            self.remember_options()
         self.stop_button.setEnabled(False)
         for widget in (self.wait_all, self.wait_seconds, self.wait_none, self.seconds,
                        self.stop_schedulers, self.cancel_tasks):

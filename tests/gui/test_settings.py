@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from guikit import run, until
 from PySide6.QtCore import QSettings
 
 from gui.main_window import MainWindow
@@ -233,3 +234,20 @@ def test_a_scenarios_pool_settings_are_not_saved_as_the_operators(supervisor, cl
     assert supervisor.stats().thread.pool_size == 5
     assert supervisor.stats().thread.reserve_high == 3
     _done(third)
+
+
+def test_a_scripted_stop_leaves_the_operators_stop_choice_saved(client, qtbot, qloop,
+                                                                tmp_path):
+    path = str(tmp_path / "console.ini")
+    settings = ConsoleSettings(QSettings(path, QSettings.IniFormat))
+    settings.save_stop_choice(StopChoice(WAIT_NONE, 3.0, False, False))
+    win = _window(client, settings, qtbot)
+    win.show()
+    async def scripted_end():  # as --duration ends a run, on the loop
+        win.stop_and_close(wait=10.0, stop_schedulers=True, cancel_tasks=True)
+        await until(lambda: not win.isVisible(), timeout=8)
+    with qtbot.waitSignal(win.closed, timeout=10_000):
+        run(qloop, scripted_end())
+    _done(win)
+    again = ConsoleSettings(QSettings(path, QSettings.IniFormat))
+    assert again.stop_choice() == StopChoice(WAIT_NONE, 3.0, False, False)
