@@ -369,6 +369,9 @@ class MainWindow(QMainWindow):
             changed = {key: getattr(new, key) for key in POOL_KEYS[kind]
                        if not existed or getattr(old, key) != getattr(new, key)}
             self._operator_pools[kind].update(changed)
+            if kind == "thread" and _derived_max(new):
+                # The engine's own max_size (pool + reserves): saved, it would be pinned.
+                self._operator_pools[kind].pop("max_size", None)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().showEvent(event)
@@ -454,6 +457,12 @@ class MainWindow(QMainWindow):
         self.stop_dialog.close()
         super().closeEvent(event)
         self.closed.emit()
+
+
+def _derived_max(pool: Any) -> bool:
+    """Whether a thread pool's max_size is the one the engine derives (pool + reserves)."""
+    return bool(pool.pool_size) and pool.max_size == (
+        pool.pool_size + pool.reserve_normal + pool.reserve_high)
 
 
 def _set_pool(client: SupervisorClient, kind: str, changes: dict) -> None:

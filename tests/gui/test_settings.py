@@ -228,11 +228,13 @@ def test_a_scenarios_pool_settings_are_not_saved_as_the_operators(supervisor, cl
     saved = again.pool("thread", 10_000)
     assert saved["pool_size"] == 5 and saved["reserve_high"] == 3
     assert "reserve_normal" not in saved  # the scenario's 1 is not the operator's
+    assert "max_size" not in saved  # derived by the engine (pool + reserves): not pinned
     assert again.pool("mp", 10_000) == {}  # the scenario's process pool is not kept
     supervisor.set_thread_pool(pool_size=2)  # the next launch restores the operator's
     third = _window(client, QSettings(path, QSettings.IniFormat), qtbot)
     assert supervisor.stats().thread.pool_size == 5
     assert supervisor.stats().thread.reserve_high == 3
+    assert third.operator_pools()["thread"] == {"pool_size": 5, "reserve_high": 3}
     _done(third)
 
 
