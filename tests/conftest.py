@@ -56,12 +56,18 @@ def _config_state(root: Path) -> dict[str, float]:
 _REAL_CONFIG_BEFORE = _config_state(REAL_CONFIG)
 
 
+#: What Qt and the console write under the config directory (other programs
+#: of the machine may write elsewhere there while the tests run).
+QT_OWNED = ("QtProject", "TaskSupervisor")
+
+
 def home_changes() -> list[str]:
-    """Paths under the real config directory created or modified since the
-    session began."""
+    """Qt's and the console's paths under the real config directory created
+    or modified since the session began."""
     after = _config_state(REAL_CONFIG)
     return sorted(path for path, mtime in after.items()
-                  if _REAL_CONFIG_BEFORE.get(path) != mtime)
+                  if _REAL_CONFIG_BEFORE.get(path) != mtime
+                  and Path(path).relative_to(REAL_CONFIG).parts[0].startswith(QT_OWNED))
 
 
 @pytest.fixture(scope="session")
