@@ -91,6 +91,9 @@ LIMIT_SHORT = {"pool_size": "pool", "reserve_normal": "normal", "reserve_high": 
                "max_size": "max"}
 RATE_COLORS = {"started": "#1f77b4", "completed": "#2ca02c", "failed": "#d62728"}
 WAIT_COLORS = {"p50": "#17becf", "p95": "#9467bd"}
+WAITS_TITLE = "Queue wait: " + legend_html(WAIT_COLORS)
+PROCESS_UNUSED = "<br>(process pool: no task yet)"
+COMPACT_COLUMN = 0.36  # of the width: the queue waits' column while the process pool is unused
 AXIS_WIDTH = 48  # px, the least left axis width (wider when its tick labels need it)
 RIGHT_AXIS_WIDTH = 92  # px, the least right axis width (wider when a limit label needs it)
 LABEL_PAD = 12  # px, beside a limit label's text: the tick and a margin
@@ -127,6 +130,7 @@ class GraphsPanel(QWidget):
         self._dirty = False  # data recorded since the last redraw
         self._setting_range = False  # our own range change, not the operator's
         self._redraws = 0
+        self._process_compact = False  # the process pool's graphs folded away
         self._curves: dict[str, pg.PlotCurveItem] = {}  # column → its curve
         self._plot_columns: dict[str, list[str]] = {}  # plot → columns drawn on it
         # column → when its curve is worth drawing: "finite", "nonzero", or the
@@ -220,7 +224,7 @@ class GraphsPanel(QWidget):
                        + " (all pools)", "tasks/s")
         for total in TOTALS:
             self._add_line("rates", f"{total}_per_s", RATE_COLORS[total])
-        self._add_plot("waits", 2, 1, "Queue wait: " + legend_html(WAIT_COLORS), "ms")
+        self._add_plot("waits", 2, 1, WAITS_TITLE, "ms")
         for level in WAIT_COLORS:
             self._add_line("waits", f"wait_{level}_ms", WAIT_COLORS[level])
         grid = self._view.ci.layout
@@ -373,9 +377,58 @@ class GraphsPanel(QWidget):
                     curve.setVisible(False)
             self._set_y_top(key, top)
         self._label_limits(i1 - 1)
+        self._fit_process_column(n - 1)
         self._markers.prune(x[0])
         self._dirty = False
         self._redraws += 1
+
+    def _fit_process_column(self, i: int) -> None:
+        """While the process pool has run no task, its two graphs (flat at zero)
+        give their room to the thread pool's; they come back with its first task."""
+        ring = self._ring
+        used = ring.at("mp_started", i) > 0 or any(
+            ring.at(f"mp_{kind}_{_name(p)}", i) > 0
+            for kind in ("running", "queued") for p in PRIORITIES)
+        if used == self._process_compact:
+            self._set_process_compact(not used)
+
+    def _set_process_compact(self, compact: bool) -> None:
+        """Compact: the process pool's graphs are taken out of the layout (still
+        updated, ready to come back), the queue waits take their column's
+        height, and that column narrows to ``COMPACT_COLUMN`` of the width."""
+        self._process_compact = compact
+        layout = self._view.ci
+        mp, queued, waits = (self._plots[k] for k in ("mp", "mp_queued", "waits"))
+        for plot in (mp, queued, waits):
+            if plot in layout.items:
+                layout.removeItem(plot)
+        if compact:
+            layout.addItem(waits, row=0, col=1, rowspan=3)
+        else:
+            layout.addItem(mp, row=0, col=1)
+            layout.addItem(queued, row=1, col=1)
+            layout.addItem(waits, row=2, col=1)
+        mp.setVisible(not compact)
+        queued.setVisible(not compact)
+        waits.setTitle(WAITS_TITLE + (PROCESS_UNUSED if compact else ""))
+        self._apply_palette()
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        grid = self._view.ci.layout
+        if self._process_compact:
+            grid.setColumnMaximumWidth(1, max(200.0, COMPACT_COLUMN * self._view.width()))
+        else:
+            grid.setColumnMaximumWidth(1, 16777215.0)
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
+
+    @property
+    def process_compact(self) -> bool:
+        """Whether the process pool's graphs are folded away (it has run no task)."""
+        return self._process_compact
 
     def _has_something(self, column: str, peak: float, i0: int, i1: int) -> bool:
         """Whether a curve shows anything in view: a stacked area with no running

@@ -3,6 +3,7 @@ operator markers with their full text on hover, axes wide enough for their ticks
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 import threading
 from itertools import pairwise
@@ -11,7 +12,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QFontMetricsF, QImage, QPainter
 
-from engine import TASK_LOW
+from engine import TASK_LOW, TT_MP
 from gui.widgets.graph_markers import flag_text
 from gui.widgets.graphs import GraphsPanel, merge_limits, spread_labels
 
@@ -159,3 +160,31 @@ def test_running_areas_are_drawn_as_steps_of_block_maxima(supervisor, shown, qtb
     for item in stacks:
         if item.isVisible() and item.getData()[0] is not None:
             assert len(item.getData()[0]) <= pixels / 2 + 2
+
+
+# -- the process pool's column ----------------------------------------------------------
+class _InlineExecutor(concurrent.futures.Executor):
+    """A stand-in process pool that runs each call at once, in the caller."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_an_unused_process_pool_gives_its_room_to_the_thread_pool(supervisor, shown, qtbot):
+    qtbot.waitUntil(lambda: shown.sample_count >= 2 and shown.redraw_count >= 2, timeout=WAIT)
+    layout = shown._view.ci
+    plots = shown.plots()
+    assert shown.process_compact
+    assert plots["mp"] not in layout.items and plots["mp_queued"] not in layout.items
+    assert "no task yet" in plots["waits"].titleLabel.text
+    qtbot.waitUntil(lambda: plots["thread"].vb.width() > 1.4 * plots["waits"].vb.width(),
+                    timeout=WAIT)
+
+    supervisor.mp_pool = _InlineExecutor()
+    task = supervisor.submit(abs, -3, _tt=TT_MP)  # its outcome does not matter here
+    qtbot.waitUntil(lambda: not shown.process_compact, timeout=WAIT)
+    assert task.wait(5)
+    assert plots["mp"] in layout.items and plots["mp_queued"] in layout.items
+    assert plots["mp"].isVisible() and "no task yet" not in plots["waits"].titleLabel.text
