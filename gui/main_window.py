@@ -29,7 +29,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -181,11 +181,15 @@ class MainWindow(QMainWindow):
             supervisor_menu.addAction(action)
         view_menu = menu.addMenu("&View")
         view_menu.addAction(self.pause_action)
+        # One choice of theme: an exclusive group (choosing the current one keeps it).
+        theme_menu = view_menu.addMenu("&Theme")
+        self.theme_group = QActionGroup(self)
+        self.theme_group.setExclusive(True)
         self.theme_actions: dict[str, QAction] = {}
         for name in THEMES:
-            action = QAction(f"{name.title()} theme", self, checkable=True)
+            action = QAction(name.title(), self.theme_group, checkable=True)
             action.triggered.connect(lambda _=False, n=name: self.set_theme(n))
-            view_menu.addAction(action)
+            theme_menu.addAction(action)
             self.theme_actions[name] = action
         view_menu.addSeparator()
         for dock in self.docks.values():

@@ -90,6 +90,17 @@ def test_theme_switch_changes_the_palette_and_persists(window, settings, qtbot, 
     window.theme_actions["light"].trigger()
 
 
+def test_the_theme_is_one_choice(window):
+    actions = window.theme_actions
+    assert window.theme_group.isExclusive()
+    assert set(window.theme_group.actions()) == set(actions.values())
+    actions["dark"].trigger()
+    actions["dark"].trigger()  # choosing the current theme again keeps it chosen
+    assert [name for name, a in actions.items() if a.isChecked()] == ["dark"]
+    actions["light"].trigger()
+    assert [name for name, a in actions.items() if a.isChecked()] == ["light"]
+
+
 def test_settings_round_trip(supervisor, client, settings, qtbot):
     first = MainWindow(client, settings=settings)
     qtbot.addWidget(first)
