@@ -233,7 +233,7 @@ class Dispatcher:
             raise ValueError(f"args_iterable must hold at most {MAX_BATCH:,} items, got "
                              f"{len(items):,}")
         for index, args in enumerate(items):
-            if type(args) is not tuple and not isinstance(args, (tuple, list)):
+            if not isinstance(args, (tuple, list)):
                 raise TypeError(f"args_iterable[{index}] must be a tuple or list of "
                                 f"positional arguments, got {args!r}")
         name, kwargs, delay = self._check(target, kwargs, callback, priority, delay, tt, name)
@@ -273,13 +273,13 @@ class Dispatcher:
             raise ValueError(f"unknown task type {tt!r}: use TT_THREAD (1) or TT_MP (2)")
         if name is None:
             name = getattr(target, "__qualname__", None) or repr(target)
-        elif type(name) is not str and not isinstance(name, str):
+        elif not isinstance(name, str):
             raise TypeError(f"task name must be a string, got {name!r}")
         if delay is not None:
             delay = check_seconds("delay", delay) or None
         if kwargs is None:
             kwargs = {}
-        elif type(kwargs) is not dict and not isinstance(kwargs, dict):
+        elif not isinstance(kwargs, dict):
             raise TypeError(f"kwargs must be a dict, got {kwargs!r}")
         if tt == TT_MP:
             self._prepare_mp(target)

@@ -68,7 +68,7 @@ class History:
     only when somebody asks for one: the hot path stores two tuples.
 
     Like the rest of the ledger, read and written under the supervisor's
-    lock, except the one store of a recording (``record_unlocked``, atomic).
+    lock, except the one store of a recording (``_record``, atomic).
     """
 
     def __init__(self, capacity: int) -> None:

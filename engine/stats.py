@@ -151,9 +151,6 @@ class WaitWindow:
 
         self.add_sample = self._samples.append  # add_sample((when, wait)): the hot path
 
-    def add(self, when: float, wait: float) -> None:
-        self._samples.append((when, wait))
-
     def recent(self, now: float) -> list[float]:
         cutoff = now - self.horizon
         return [w for t, w in self._samples if t >= cutoff]

@@ -54,7 +54,12 @@ from collections import deque
 from typing import Any
 
 from .admission import Admission, PoolSettings
-from .constants import TASK_CRITICAL, TASK_STATUS_COMPLETED, TASK_STATUS_FAILED
+from .constants import (
+    TASK_CRITICAL,
+    TASK_STATUS_COMPLETED,
+    TASK_STATUS_FAILED,
+    TASK_STATUS_QUEUED,
+)
 from .dispatch import Action, Spawn, Wake
 from .ledger import Callback, Ledger, run_callbacks
 from .task import Task
@@ -161,17 +166,14 @@ class ThreadPool:
     def submit_many_locked(self, tasks: list[Task], now: float,
                            actions: list[Action]) -> None:
         """``submit_locked`` for new tasks of one priority, in order: they
-        start while admission allows; from the first that may not, the rest
-        queue behind it together (none of them could start either)."""
-        admission = self.admission
+        start while admission allows; once one queues, the rest queue behind
+        it together (none of them could start either)."""
         for i, task in enumerate(tasks):
-            p = task.priority
-            if p != TASK_CRITICAL and not (admission.may_start(p)
-                                           and self._busy < self.max_size
-                                           and not admission.is_blocked(p)):
-                self._ledger.queue_many_locked(admission, tasks[i:], now)
-                return
             self.submit_locked(task, now, actions)
+            if task.status == TASK_STATUS_QUEUED:
+                if i + 1 < len(tasks):
+                    self._ledger.queue_many_locked(self.admission, tasks[i + 1:], now)
+                return
 
     def release_locked(self, task: Task, now: float, actions: list[Action]) -> None:
         """A delayed task's delay is over: queue it and dispatch."""
@@ -249,17 +251,16 @@ class ThreadPool:
             self._alive += 1
             actions.append(Spawn(item))
 
-    def _came_for_nothing(self) -> None:
-        """A thread sent to the hand-off queue found it empty (busy workers
-        took its tasks first)."""
+    def _arrive_locked(self, actions: list[Action]) -> Task | None:
+        """A thread sent to the hand-off queue arrives: it takes the oldest
+        task there, and sends the next thread if tasks remain; ``None`` if
+        busy workers took them all first."""
         self._coming -= 1
-
-    def _take_locked(self, actions: list[Action]) -> Task:
-        """A thread that came for the hand-off queue takes its oldest task,
-        and sends the next thread if tasks remain."""
-        self._coming -= 1
-        task = self._handoff.popleft()
-        if self._handoff and not self._coming:
+        handoff = self._handoff
+        if not handoff:
+            return None
+        task = handoff.popleft()
+        if handoff and not self._coming:
             self._send_thread_locked(actions)
         return task
 
@@ -353,7 +354,7 @@ class ThreadPool:
             actions: list[Action] = []
             with lock:
                 if task is TAKE:
-                    task = self._take_locked(actions) if handoff else self._came_for_nothing()
+                    task = self._arrive_locked(actions)
                 if task is None:
                     if self._closing or self._alive > self.max_size:
                         self._alive -= 1
@@ -438,10 +439,8 @@ class ThreadPool:
                 return item  # a task of its own
             actions: list[Action] = []
             with lock:  # woken for the hand-off queue
-                if self._handoff:
-                    task = self._take_locked(actions)
-                else:  # busy workers took it all first: park again (or leave, if closing)
-                    task = self._came_for_nothing()
+                task = self._arrive_locked(actions)
+                if task is None:  # busy workers took it all first: park again, or leave
                     if self._closing:
                         self._alive -= 1
                         return None
@@ -450,6 +449,7 @@ class ThreadPool:
                 if actions:
                     self.run_actions(actions)
                 return task
+
 
 def _call_callback(task: Task, result: Any) -> None:
     """Run the task's ``callback=``; whatever it raises is logged (usercode)."""
