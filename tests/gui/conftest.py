@@ -1,5 +1,6 @@
 """GUI test fixtures: a qasync loop on the session QApplication, a supervisor
-started on it, its client and the bridge.
+started on it, its client, the bridge, and a main window with its own
+settings file.
 
 pytest-qt has no asyncio support: ``qloop`` installs a fresh
 ``qasync.QEventLoop`` per test, records every exception the loop reports
@@ -20,10 +21,12 @@ import PySide6.QtWidgets  # noqa: E402,F401  (PySide6 before qasync and pyqtgrap
 import pytest  # noqa: E402
 import qasync  # noqa: E402
 from guikit import run  # noqa: E402,F401  (re-exported for tests)
+from PySide6.QtCore import QSettings  # noqa: E402
 
 from engine import TaskSupervisor  # noqa: E402
 from gui.bridge import EngineBridge  # noqa: E402
 from gui.client import LocalClient  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
 
 
 @pytest.fixture
@@ -66,3 +69,22 @@ def bridge(client, qtbot):
     b.start()
     yield b
     b.stop()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """A settings file of the test's own."""
+    return QSettings(str(tmp_path / "console.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(client, settings, qtbot):
+    """The main window over ``client``, shown; a scenario it runs is ended at teardown."""
+    win = MainWindow(client, settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.submit_panel.end_scenario_now()
+    win.bridge.stop()
+    win.log_view.close_handler()

@@ -12,25 +12,8 @@ from PySide6.QtCore import QSettings, QStandardPaths, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
-from gui.main_window import MainWindow
 from gui.settings import ConsoleSettings
 from gui.widgets.stop_dialog import INITIAL_STATUS, StopDialog
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "console.ini"), QSettings.IniFormat)
-
-
-@pytest.fixture
-def window(client, settings, qtbot):
-    win = MainWindow(client, settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.bridge.stop()
-    win.log_view.close_handler()
 
 
 def test_reopening_the_stop_dialog_after_a_stop_shows_its_first_state(

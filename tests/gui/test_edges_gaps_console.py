@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from guikit import run, until
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from engine import (
@@ -32,23 +32,10 @@ from engine import (
     TT_THREAD,
 )
 from gui.app import GC_THRESHOLDS
-from gui.main_window import MainWindow
 from gui.widgets.task_table import COL_RESULT
 
 WAIT_MS = 5000
 MP_WAIT_MS = 20000  # the first mp task starts the forkserver and its child
-
-
-@pytest.fixture
-def window(client, qtbot, tmp_path):
-    win = MainWindow(client, settings=QSettings(str(tmp_path / "c.ini"), QSettings.IniFormat))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.submit_panel.end_scenario_now()
-    win.bridge.stop()
-    win.log_view.close_handler()
 
 
 def write(tmp_path: Path, name: str, source: str) -> Path:

@@ -12,10 +12,9 @@ import threading
 
 import pytest
 from guikit import run, until
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 
 from engine import TASK_STATUS_CANCELED
-from gui.main_window import MainWindow
 
 WAIT = 10.0
 
@@ -25,17 +24,6 @@ def gate():
     event = threading.Event()
     yield event
     event.set()  # whatever happens, the blocked threads end
-
-
-@pytest.fixture
-def window(client, qtbot, tmp_path):
-    win = MainWindow(client, settings=QSettings(str(tmp_path / "c.ini"), QSettings.IniFormat))
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.bridge.stop()
-    win.log_view.close_handler()
 
 
 async def close_waiting_until_done(win, supervisor, qtbot, gate, begun=True):

@@ -10,9 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
 from guikit import run, until
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPalette
 
 from engine import TT_MP
@@ -20,22 +19,6 @@ from gui.main_window import SHORTCUTS, MainWindow
 from runner.workloads import burn
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "console.ini"), QSettings.IniFormat)
-
-
-@pytest.fixture
-def window(client, settings, qtbot):
-    win = MainWindow(client, settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.bridge.stop()
-    win.log_view.close_handler()
 
 
 def close_window(win, qloop, qtbot) -> None:

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 from guikit import run
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from gui.main_window import MainWindow
 from gui.widgets.error_dialog import ErrorDialog
 from gui.widgets.task_table import COL_ID, COL_RESULT, TaskTablePanel
 
@@ -35,17 +34,6 @@ def drive(loop, predicate, timeout: float = 5.0) -> None:
             assert time.monotonic() < deadline, "condition not met in time"
             await asyncio.sleep(0.01)
     loop.run_until_complete(poll())
-
-
-@pytest.fixture
-def window(client, qtbot, tmp_path):
-    win = MainWindow(client, settings=QSettings(str(tmp_path / "c.ini"), QSettings.IniFormat))
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.submit_panel.end_scenario_now()
-    win.bridge.stop()
-    win.log_view.close_handler()
 
 
 @pytest.mark.parametrize("source", [
