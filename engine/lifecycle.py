@@ -97,6 +97,9 @@ class Lifecycle:
         self.registry = registry
         self.timeouts = timeouts
         self.runner: LoopThread | None = None
+        # Monitors served on the main loop (engine.monitor), closed by the
+        # stop; appended and taken under the lock.
+        self.monitors: list[Any] = []
         self.stopped = threading.Event()
         self.stopped.set()
 
@@ -310,6 +313,7 @@ class StopPlan:
             self._close_threads,
             self._close_mp,
             lambda: life.registry.stop_aloops(self.stopping),
+            self._close_monitors,
             self._stop_loop,
             lambda: self._join_loops(join))
         interrupted: BaseException | None = None
@@ -387,6 +391,14 @@ class StopPlan:
             mp.set_backend(None)
             mp.retire(backend, terminate=True,
                       reason="the supervisor stopped and terminated its mp pool")
+
+    def _close_monitors(self) -> None:
+        """Close the monitors while the main loop still runs (they are served on it)."""
+        life = self.life
+        with life.lock:
+            monitors, life.monitors = life.monitors, []
+        for monitor in monitors:
+            monitor.close()
 
     def _stop_loop(self) -> None:
         """Ask the main loop to stop if it is ours; the host's loop only loses its timer."""

@@ -46,7 +46,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -55,7 +57,7 @@ from .admission import CPU_COUNT, PoolSettings
 from .aloop import ALoop
 from .constants import TASK_NORMAL, TASK_TYPES, TT_COROUTINE, TT_MP, TT_THREAD
 from .coroutines import CoroutinePool
-from .dispatch import Action, Dispatcher
+from .dispatch import ACTIVE, Action, Dispatcher
 from .inspection import Inspection
 from .ledger import Ledger
 from .lifecycle import Lifecycle, watch_at_exit
@@ -65,7 +67,7 @@ from .stats import EventBatch, SupervisorInfo, SupervisorStats, TaskEvent, TaskS
 from .task import FinishedTask, Task
 from .threads import ThreadPool
 from .timeouts import QueueTimeouts
-from .validate import check_callable, check_seconds, check_task_id, check_wait
+from .validate import check_callable, check_flag, check_seconds, check_task_id, check_wait
 
 log = logging.getLogger(__name__)
 
@@ -438,6 +440,40 @@ class TaskSupervisor:
     def finished_tasks(self, ids: Iterable[Any]) -> dict[Any, FinishedTask]:
         """The history's records of those of ``ids`` it still holds."""
         return self._inspection.finished_tasks(ids)
+
+    # -- the monitor (engine.monitor) -----------------------------------------------
+    def serve_monitor(self, address: str | None = None, *, read_only: bool = False,
+                      token_file: str | os.PathLike | None = None) -> Any:
+        """Serve this supervisor to a console in another process; a ``Monitor``
+        (``address``, ``token_file``, ``read_only``, ``close()``), closed by ``stop()``.
+
+        ``address``: ``"unix:PATH"`` (in a directory only its owner may use;
+        default: a fresh private directory) or ``"tcp:127.0.0.1:PORT"`` (loopback
+        only; port 0 picks one). Every request needs the token written to
+        ``token_file`` (default: next to a default socket, else in a private
+        directory), owner-only. ``read_only`` refuses every command. Needs the
+        ``monitor`` extra (aiohttp, prometheus_client). See ``engine.monitor``.
+        """
+        check_flag("read_only", read_only)
+        try:
+            from . import monitor
+        except ImportError as exc:
+            raise RuntimeError(f"serve_monitor needs the 'monitor' extra: pip install "
+                               f"'task-supervisor-console[monitor]' ({exc})") from None
+        loop = self._dispatcher.loop
+        if loop is None or not self.is_active():
+            raise RuntimeError(f"supervisor {self.id!r} is not active: start() it before "
+                               f"serving a monitor")
+        served = monitor.serve(self, loop, address, read_only, token_file, time.monotonic)
+        with self._lock:
+            active = self._dispatcher.state == ACTIVE
+            if active:
+                self._life.monitors.append(served)
+        if not active:  # stopped meanwhile: the stop did not see it
+            served.close()
+            raise RuntimeError(f"supervisor {self.id!r} stopped while its monitor started")
+        log.info("supervisor %r: monitor serving %s", self.id, served.address)
+        return served
 
     # -- aloops (engine.registry) -------------------------------------------------
     @property
