@@ -9,6 +9,10 @@ informative line ("N more errors…"); every error still goes to the log,
 which is where the operator reads them all. Once the box is closed, the next
 error opens a new one.
 
+The box is at least ``MIN_WIDTH`` px wide, and wider for a long title (a
+window manager elides a title wider than its window: "Unexpe…d error"); its
+text wraps.
+
 The box is opened with ``open()``, never ``exec()`` or the static functions:
 they would re-enter the Qt loop, which is the asyncio loop (qasync #59).
 GUI thread only.
@@ -17,9 +21,11 @@ GUI thread only.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 MAX_DETAILS = 20_000  # characters of a traceback kept in the box (the log has it all)
+MIN_WIDTH = 460  # px: room for a sentence per line and any title the console gives
+TITLE_ROOM = 160  # px beside a title: the window manager's icon and buttons
 
 
 class ErrorDialog(QObject):
@@ -49,9 +55,11 @@ class ErrorDialog(QObject):
             box = QMessageBox(icon, title, text, QMessageBox.Ok, self._parent)
             box.setModal(False)
             box.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            label = box.findChild(QLabel, "qt_msgbox_label")
+            if label is not None:
+                label.setWordWrap(True)
             box.finished.connect(self._on_finished)
             self._box, self._more = box, 0
-            box.open()
         else:
             self.coalesced += 1
             self._more += 1
@@ -62,6 +70,11 @@ class ErrorDialog(QObject):
                 f"{self._more:,} more error{'s' if self._more > 1 else ''} arrived while "
                 f"this message was open; this is the latest. The Log panel has them all.")
         box.setDetailedText(details[-MAX_DETAILS:] if details else "")
+        _widen(box, title)
+        if not box.isVisible():
+            box.open()  # sized for its final text and width
+        else:
+            box.adjustSize()
         self.shown.emit(title, text)
         return box
 
@@ -69,3 +82,19 @@ class ErrorDialog(QObject):
         box, self._box = self._box, None
         if box is not None:
             box.deleteLater()
+
+
+def min_width(box: QMessageBox, title: str) -> int:
+    """The least width of ``box``: ``MIN_WIDTH``, or more for a long ``title``."""
+    return max(MIN_WIDTH, box.fontMetrics().horizontalAdvance(title) + TITLE_ROOM)
+
+
+def _widen(box: QMessageBox, title: str) -> None:
+    """Hold ``box`` at least ``min_width`` wide, through its text label's
+    minimum width (a message box sizes itself on every change, ignoring its own
+    ``setMinimumWidth``, and rebuilds its layout, dropping any spacer)."""
+    label = box.findChild(QLabel, "qt_msgbox_label")
+    icon = box.findChild(QLabel, "qt_msgboxex_icon_label")
+    room = min_width(box, title) - (icon.sizeHint().width() if icon is not None else 0) - 40
+    if label is not None:
+        label.setMinimumWidth(room)

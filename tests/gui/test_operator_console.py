@@ -1,0 +1,93 @@
+"""The console as an operator sees it at 1440×900: the Submit dock's two tabs,
+one live indicator, a readable error box, transient messages, refusals that
+read as refusals, the workers hint, the graphs CSV's time columns and a wait
+cell that counts up."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import subprocess
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from guikit import until
+from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QScrollArea
+
+from engine import TASK_LOW, TaskSupervisor, background_worker
+from gui.app import Console
+from gui.widgets import graphs as graphs_module
+from gui.widgets import task_table as task_table_module
+from gui.widgets.error_dialog import ErrorDialog
+from gui.widgets.task_table import COL_WAIT, TaskTablePanel
+from gui.widgets.workers import WorkersPanel
+
+WAIT_MS = 5000
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_until(loop, predicate, timeout: float = 5.0) -> None:
+    """Drive the asyncio (Qt) loop until ``predicate()`` holds (scenarios are coroutines)."""
+    async def poll():
+        await until(predicate, timeout)
+    loop.run_until_complete(poll())
+
+
+def in_view(widget) -> bool:
+    """Whether some of ``widget`` is on screen (not scrolled away, not in a hidden tab)."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
+@pytest.fixture
+def screen(window, qtbot):
+    """The main window at 1440×900, as an operator's laptop shows it."""
+    window.resize(1440, 900)
+    qtbot.waitUntil(lambda: window.width() == 1440 and window.height() == 900, timeout=WAIT_MS)
+    return window
+
+
+@pytest.fixture
+def console(qapp, tmp_path):
+    """The console as ``main.py`` builds it (its own loop and supervisor)."""
+    qapp.setQuitOnLastWindowClosed(False)
+    sup = TaskSupervisor(supervisor_id="operator-console-test")
+    app = Console(supervisor=sup, settings=QSettings(str(tmp_path / "c.ini"),
+                                                     QSettings.IniFormat))
+    yield app
+    app.restore_hooks()
+    if sup.is_active():
+        sup.stop(wait=2, cancel_tasks=True)
+    app.window.bridge.stop()
+    app.window.log_view.close_handler()
+    app.window.close()
+    app.loop.close()
+
+
+def click_tab(qtbot, tabs, title: str) -> None:
+    bar = tabs.tabBar()
+    index = next(i for i in range(bar.count()) if bar.tabText(i) == title)
+    qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(index).center())
+    qtbot.waitUntil(lambda: tabs.currentIndex() == index, timeout=WAIT_MS)
+
+
+# -- 3. the error box ---------------------------------------------------------------------
+def test_the_error_box_is_wide_enough_for_its_title_and_wraps(window, qtbot):
+    errors = ErrorDialog(window)
+    title = "Unexpected error"
+    box = errors.show(title, "ZeroDivisionError: division by zero", "Traceback …")
+    qtbot.waitUntil(box.isVisible, timeout=WAIT_MS)
+    title_width = box.fontMetrics().horizontalAdvance(title)
+    assert box.width() >= 400 and box.width() >= title_width + 150
+    long_title = "Scenario a-scenario-with-a-rather-long-file-name.py failed"
+    errors.show(long_title, "word " * 200)
+    qtbot.waitUntil(lambda: box.width() >= box.fontMetrics().horizontalAdvance(long_title)
+                    + 150, timeout=WAIT_MS)
+    label = box.findChild(QLabel, "qt_msgbox_label")
+    assert label.wordWrap() and box.width() < 1000  # long text wraps, not widens
+    qtbot.mouseClick(box.button(QMessageBox.Ok), Qt.LeftButton)
