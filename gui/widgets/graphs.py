@@ -97,6 +97,8 @@ COMPACT_COLUMN = 0.36  # of the width: the queue waits' column while the process
 AXIS_WIDTH = 48  # px, the least left axis width (wider when its tick labels need it)
 RIGHT_AXIS_WIDTH = 92  # px, the least right axis width (wider when a limit label needs it)
 LABEL_PAD = 12  # px, beside a limit label's text: the tick and a margin
+LIVE_TEXT, GO_LIVE_TEXT = "\u25cf Live", "Go live"  # the one live indicator, and its action
+MESSAGE_MS = 8000  # how long an export's "Exported …" / "Export failed" stays shown
 BLOCK_PIXELS = 2  # px per decimation block (its maximum is drawn)
 FILL_STRENGTH = 0.55  # how much of the priority colour a stacked area gets
 _name = priority_name
@@ -172,9 +174,15 @@ class GraphsPanel(QWidget):
             "Freeze the graphs to study them: data keeps being recorded while paused, "
             "drag or wheel on a graph to scroll back through history; resume to catch up")
         self.pause_button.toggled.connect(self._on_pause_toggled)
-        self.live_button = QPushButton("Live")
-        self.live_button.setToolTip("Jump back to the newest data and follow it")
-        self.live_button.clicked.connect(self.jump_to_live)
+        # The one live indicator: checked while the graphs follow the newest
+        # data; unchecked ("Go live") while paused or browsing, a click follows again.
+        self.live_button = QPushButton(LIVE_TEXT)
+        self.live_button.setCheckable(True)
+        self.live_button.setChecked(True)
+        metrics = self.live_button.fontMetrics()
+        self.live_button.setMinimumWidth(  # the same width either way: nothing moves
+            max(metrics.horizontalAdvance(t) for t in (LIVE_TEXT, GO_LIVE_TEXT)) + 24)
+        self.live_button.clicked.connect(self._on_live_clicked)
         self.refresh_combo = QComboBox()
         self.refresh_combo.addItems([f"{hz} Hz" for hz in REFRESH_RATES] + ["paused"])
         self.refresh_combo.setToolTip(
@@ -183,6 +191,9 @@ class GraphsPanel(QWidget):
         self.refresh_combo.setCurrentIndex(self._refresh_index(self.bridge.refresh_hz))
         self.refresh_combo.currentIndexChanged.connect(self._on_refresh_chosen)
         self.status_label = QLabel()
+        self._message_timer = QTimer(self)  # an export's message is transient
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(self._update_status)
         self.export_png_button = QPushButton("Export PNG…")
         self.export_png_button.setToolTip("Save an image of the graphs")
         self.export_png_button.clicked.connect(lambda: self._ask_path("png"))
@@ -588,6 +599,12 @@ class GraphsPanel(QWidget):
         if self.isVisible():
             self._redraw()
 
+    def _on_live_clicked(self, checked: bool) -> None:
+        if checked:
+            self.jump_to_live()
+        else:  # clicked while live: it stays live
+            self.live_button.setChecked(True)
+
     def _on_pause_toggled(self, paused: bool) -> None:
         self._paused = paused
         self.pause_button.setText("Resume" if paused else "Pause")
@@ -616,15 +633,25 @@ class GraphsPanel(QWidget):
         return min(range(len(REFRESH_RATES)), key=lambda i: abs(REFRESH_RATES[i] - hz))
 
     def _update_status(self, message: str | None = None) -> None:
-        if message is None:
+        """Show ``message`` for ``MESSAGE_MS``, then the view's state again; while
+        live, the Live button alone says so (the label stays empty)."""
+        if message is not None:
+            self._message_timer.start(MESSAGE_MS)
+        else:
+            self._message_timer.stop()
             if self._paused:
                 message = "Paused: still recording; drag or wheel to scroll back"
             elif not self._following:
-                message = "Browsing history: press Live to follow"
+                message = f"Browsing history: press {GO_LIVE_TEXT} to follow"
             else:
-                message = "Live"
+                message = ""
         self.status_label.setText(message)
-        self.live_button.setEnabled(not self.following)
+        following = self.following
+        self.live_button.setChecked(following)
+        self.live_button.setText(LIVE_TEXT if following else GO_LIVE_TEXT)
+        self.live_button.setToolTip(
+            "The graphs follow the newest data" if following
+            else "Jump back to the newest data and follow it")
 
     # -- data and export ----------------------------------------------------------
     def series(self) -> dict[str, np.ndarray]:

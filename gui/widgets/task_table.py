@@ -27,7 +27,7 @@ import reprlib
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -94,6 +94,7 @@ _long = _repr_with(maxstring=2000, maxother=2000, maxlist=50, maxtuple=50, maxdi
 
 
 # -- the panel -----------------------------------------------------------------------
+MESSAGE_MS = 8000  # how long the answer to an action (export, cancel, re-run) stays shown
 STATUS_CHOICES: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("All statuses", None),
     ("Unfinished", UNFINISHED),
@@ -221,6 +222,9 @@ class TaskTablePanel(QWidget):
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._message_timer = QTimer(self)  # a message is transient: it answers one action
+        self._message_timer.setSingleShot(True)
+        self._message_timer.timeout.connect(self.message_label.clear)
         foot = QHBoxLayout()
         foot.addWidget(self.message_label, 1)
         foot.addWidget(self.count_label)
@@ -398,6 +402,7 @@ class TaskTablePanel(QWidget):
         self.last_message = text
         self.message_label.setStyleSheet(f"color: {FAILED_COLOR};" if error else "")
         self.message_label.setText(text)
+        self._message_timer.start(MESSAGE_MS)
 
     # -- feeding -------------------------------------------------------------------
     def _on_events(self, events: list[TaskEvent]) -> None:
@@ -413,6 +418,7 @@ class TaskTablePanel(QWidget):
     def _on_refresh(self, _stats: Any) -> None:
         if self._model.store.tick():
             self._after_rows_changed()
+
 
     def _after_rows_changed(self, touched: Collection[Any] | None = None) -> None:
         if not self.isVisible():

@@ -218,6 +218,7 @@ def test_export_csv_writes_the_raw_series(supervisor, bridge, panel, qtbot, gate
 
     assert len(rows) == len(series["time"])
     assert [float(r["time"]) for r in rows] == pytest.approx(list(series["time"]), abs=1e-3)
+
     last = rows[-1]
     # Raw counts per priority, not the stacked sums that are drawn (LOW's would be 4).
     assert (last["thread_running_HIGH"], last["thread_running_LOW"]) == ("4", "0")
@@ -248,7 +249,7 @@ def test_pause_freezes_the_graphs_while_recording_goes_on(shown, qtbot):
     with qtbot.waitSignal(shown.paused_changed, timeout=WAIT) as blocker:
         qtbot.mouseClick(shown.pause_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [True]
-    assert shown.paused and not shown.following and shown.live_button.isEnabled()
+    assert shown.paused and not shown.following and not shown.live_button.isChecked()
     redraws, samples = shown.redraw_count, shown.sample_count
     qtbot.waitUntil(lambda: shown.sample_count >= samples + 5, timeout=WAIT)
     assert shown.redraw_count == redraws
@@ -272,7 +273,7 @@ def test_scrolling_back_stops_following_and_live_jumps_back(shown, qtbot):
                         Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
     QApplication.sendEvent(view.viewport(), wheel)  # the operator zooms out
     assert not shown.following
-    assert shown.live_button.isEnabled()
+    assert not shown.live_button.isChecked() and shown.live_button.text() == "Go live"
     lo, hi = shown.plots()["thread"].vb.viewRange()[0]
     assert hi - lo > 61  # zoomed out, and the view stays there
     samples = shown.sample_count
@@ -280,7 +281,7 @@ def test_scrolling_back_stops_following_and_live_jumps_back(shown, qtbot):
     assert shown.plots()["thread"].vb.viewRange()[0] == pytest.approx([lo, hi])
 
     qtbot.mouseClick(shown.live_button, Qt.MouseButton.LeftButton)
-    assert shown.following and not shown.live_button.isEnabled()
+    assert shown.following and shown.live_button.isChecked()
     lo, hi = shown.plots()["thread"].vb.viewRange()[0]
     assert hi - lo == pytest.approx(60)
     assert abs(hi - time.time()) < 5  # ends at the newest data (clock time)

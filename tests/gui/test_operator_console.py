@@ -76,6 +76,26 @@ def click_tab(qtbot, tabs, title: str) -> None:
     qtbot.waitUntil(lambda: tabs.currentIndex() == index, timeout=WAIT_MS)
 
 
+# -- 2. one live indicator ---------------------------------------------------------------
+def _live_texts(panel) -> list[str]:
+    widgets = panel.findChildren(QLabel) + panel.findChildren(QPushButton)
+    return [w.text() for w in widgets if w.isVisible() and "live" in w.text().lower()]
+
+
+def test_live_is_said_once(window, qtbot):
+    graphs = window.graphs
+    qtbot.waitUntil(lambda: graphs.redraw_count >= 1, timeout=WAIT_MS)
+    assert graphs.following
+    assert len(_live_texts(graphs)) == 1
+    assert graphs.live_button.isEnabled() and graphs.live_button.isChecked()
+    qtbot.mouseClick(graphs.live_button, Qt.LeftButton)  # pressing it while live: still live
+    assert graphs.following and graphs.live_button.isChecked()
+    graphs.set_paused(True)
+    assert not graphs.live_button.isChecked() and graphs.live_button.text() == "Go live"
+    qtbot.mouseClick(graphs.live_button, Qt.LeftButton)
+    assert graphs.following and not graphs.paused and len(_live_texts(graphs)) == 1
+
+
 # -- 3. the error box ---------------------------------------------------------------------
 def test_the_error_box_is_wide_enough_for_its_title_and_wraps(window, qtbot):
     errors = ErrorDialog(window)
@@ -91,3 +111,22 @@ def test_the_error_box_is_wide_enough_for_its_title_and_wraps(window, qtbot):
     label = box.findChild(QLabel, "qt_msgbox_label")
     assert label.wordWrap() and box.width() < 1000  # long text wraps, not widens
     qtbot.mouseClick(box.button(QMessageBox.Ok), Qt.LeftButton)
+
+
+# -- 4. transient messages ----------------------------------------------------------------
+def test_the_graphs_exported_message_goes_away(window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(graphs_module, "MESSAGE_MS", 300, raising=False)
+    graphs = window.graphs
+    path = tmp_path / "graphs.csv"
+    graphs._export("csv", str(path))
+    assert path.exists() and f"Exported {path}" in graphs.status_label.text()
+    qtbot.waitUntil(lambda: "Exported" not in graphs.status_label.text(), timeout=3000)
+    assert graphs.following
+
+
+def test_the_task_tables_exported_message_goes_away(window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(task_table_module, "MESSAGE_MS", 300, raising=False)
+    table = window.task_table
+    table.export_csv(str(tmp_path / "tasks.csv"))
+    assert "Exported" in table.message_label.text()
+    qtbot.waitUntil(lambda: not table.message_label.text(), timeout=3000)
