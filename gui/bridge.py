@@ -191,29 +191,32 @@ class EngineBridge(QObject):
             self._lost_logged, self._lost_log_time = self.events_lost, now
 
     # -- operator actions ------------------------------------------------
-    def act(self, description: str,
-            command: Callable[[SupervisorClient], T]) -> tuple[bool, T | str]:
+    def act(self, description: str, command: Callable[[SupervisorClient], T],
+            attempt: str | None = None) -> tuple[bool, T | str]:
         """Run ``command(client)``: ``(True, result)``, or ``(False, message)``
         when the engine refused.
 
-        A refusal is also reported through ``error_raised`` and the log; the
+        ``description`` says what an applied command did (``pool_size 4 → 8``);
+        ``attempt``, if given, what was asked, for a refusal (``set pool_size 8``:
+        nothing changed, so no arrow). A refusal is reported through
+        ``error_raised`` and the log as ``Refused: <attempt>: <message>``; the
         console keeps running.
         """
         try:
             result = command(self.client)
         except Exception as exc:  # the engine's message is for the operator
-            return self._refused(description, exc)
+            return self._refused(attempt or description, exc)
         return self._applied(description, result)
 
     async def act_async(self, description: str,
-                        command: Callable[[SupervisorClient], Awaitable[T]]
-                        ) -> tuple[bool, T | str]:
+                        command: Callable[[SupervisorClient], Awaitable[T]],
+                        attempt: str | None = None) -> tuple[bool, T | str]:
         """``act`` for an awaitable command (stopping, submitting a big batch),
         awaited on this loop while the console keeps drawing."""
         try:
             result = await command(self.client)
         except Exception as exc:
-            return self._refused(description, exc)
+            return self._refused(attempt or description, exc)
         return self._applied(description, result)
 
     def announce(self, description: str) -> None:
@@ -229,7 +232,7 @@ class EngineBridge(QObject):
 
     def _refused(self, description: str, exc: Exception) -> tuple[bool, str]:
         message = refusal_text(exc)
-        log.warning("%s refused: %s", description, message)
+        log.warning("Refused: %s: %s", description, message)
         self.error_raised.emit(description, message)
         return False, message
 

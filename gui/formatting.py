@@ -135,6 +135,12 @@ def describe_changes(changes: dict[str, Any], before: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def describe_request(changes: dict[str, Any]) -> str:
+    """``set pool_size 8, reserve_high 0``: what an operator action asks for
+    (said of a refusal: nothing changed, so no arrow)."""
+    return "set " + ", ".join(f"{name} {format_number(value)}" for name, value in changes.items())
+
+
 def _is_recorded(exc: BaseException) -> bool:
     return all(hasattr(exc, name) for name in ("type_name", "message", "traceback_text"))
 

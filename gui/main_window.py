@@ -300,8 +300,8 @@ class MainWindow(QMainWindow):
 
     def _on_error_raised(self, what: str, message: str) -> None:
         # One line in the status bar: an exception's notes follow its message.
-        self.statusBar().showMessage(f"{what}: {' — '.join(message.splitlines())}", 8000)
-
+        self.statusBar().showMessage(
+            f"Refused: {what}: {' — '.join(message.splitlines())}", 8000)
     def show_error(self, title: str, text: str, details: str = "") -> QMessageBox:
         """A non-modal message for the operator, coalesced into the open one if any."""
         return self.errors.show(title, text, details)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QSpinBox, QWidget
 
 from ..bridge import EngineBridge
 from ..client import MP_POOL_BROKEN, MP_POOL_REBUILDING, SupervisorStats
-from ..formatting import describe_changes, format_number
+from ..formatting import describe_changes, describe_request, format_number
 from .form_kit import row
 from .live_form import LiveForm
 
@@ -126,9 +126,11 @@ class PoolControls(LiveForm):
 
     def _send(self, changes: dict[str, Any]) -> tuple[bool, Any]:
         what = describe_changes(changes, self._shown)
+        asked = describe_request(changes)  # a refusal says what was asked, not a change
         if self.kind == "mp":
             return self._bridge.act(f"process pool: {what}",
-                                    lambda client: client.set_mp_pool(**changes))
+                                    lambda client: client.set_mp_pool(**changes),
+                                    attempt=f"process pool: {asked}")
         before = dict(self._shown)
         expected = {}
         derived = self._derived_max()
@@ -136,7 +138,8 @@ class PoolControls(LiveForm):
             expected["max_size"] = derived
             what += f", {describe_changes(expected, before)} (derived: pool + reserves)"
         ok, result = self._bridge.act(f"thread pool: {what}",
-                                      lambda client: client.set_thread_pool(**changes))
+                                      lambda client: client.set_thread_pool(**changes),
+                                      attempt=f"thread pool: {asked}")
         if ok and self._bridge.last_stats is not None:
             # What else the engine changed (min_size following max, a max_size
             # set explicitly after all, an unlimited pool's): said, never silent.

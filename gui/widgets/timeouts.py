@@ -70,4 +70,6 @@ class TimeoutsPanel(LiveForm):
     def _send(self, changes: dict[str, Any]) -> tuple[bool, Any]:
         values = {k: None if v == 0 and k != "poll_delay" else v for k, v in changes.items()}
         what = ", ".join(f"{k} → {format_seconds(v)}" for k, v in values.items())
-        return self._bridge.act(what, lambda client: client.set_timeouts(**values))
+        asked = "set " + ", ".join(f"{k} {format_seconds(v)}" for k, v in values.items())
+        return self._bridge.act(what, lambda client: client.set_timeouts(**values),
+                                attempt=asked)

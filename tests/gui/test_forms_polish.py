@@ -229,7 +229,7 @@ def test_poll_delay_zero_shows_the_engine_refusal_and_its_value(supervisor, brid
     assert "poll_delay must be > 0" in panel.error_label.text()
     assert "The engine keeps poll_delay 0.1 s" in panel.error_label.text()
     assert refused and "poll_delay" in refused[0]
-    assert "refused" in caplog.text
+    assert "Refused: set poll_delay 0" in caplog.text
     assert box.value() == 0.1 and box.text() == "0.1 s"  # the engine's value again
     assert not panel.apply_button.isEnabled()
 

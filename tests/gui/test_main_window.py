@@ -175,7 +175,8 @@ def test_a_refusal_and_its_notes_show_on_one_status_line(window):
 
     window.bridge.act("thread pool", refuse)
     assert window.statusBar().currentMessage() == (
-        "thread pool: ValueError: pool_size must be at most 1000 — use 0 for unlimited")
+        "Refused: thread pool: ValueError: pool_size must be at most 1000 — use 0 for "
+        "unlimited")
 
 
 def test_main_without_a_display_says_so(tmp_path):

@@ -130,3 +130,23 @@ def test_the_task_tables_exported_message_goes_away(window, qtbot, tmp_path, mon
     table.export_csv(str(tmp_path / "tasks.csv"))
     assert "Exported" in table.message_label.text()
     qtbot.waitUntil(lambda: not table.message_label.text(), timeout=3000)
+
+
+# -- 5. a refusal reads as a refusal ---------------------------------------------------
+def test_a_refused_pool_change_reads_as_a_refusal(window, supervisor, qtbot, caplog):
+    controls = window.thread_controls
+    before = supervisor.stats().thread
+    controls.fields["min_size"].setValue(8)
+    controls.fields["max_size"].setValue(4)  # below min_size: the engine refuses
+    with caplog.at_level(logging.INFO, logger="gui"):
+        assert not controls.apply()
+    said = window.statusBar().currentMessage()
+    assert said.startswith("Refused: thread pool: set ")
+    assert "min_size 8" in said and "max_size 4" in said and "ValueError" in said
+    assert "→" not in said
+    logged = [r.getMessage() for r in caplog.records if "max_size 4" in r.getMessage()]
+    assert logged and all(m.startswith("Refused: ") and "→" not in m for m in logged)
+    assert not [m for m in window.graphs.markers() if "max_size" in m[1]]  # no marker
+    after = supervisor.stats().thread
+    assert (after.min_size, after.max_size) == (before.min_size, before.max_size)
+    assert controls.error_label.text().startswith("Refused: ")
