@@ -7,16 +7,20 @@ Everything shown comes from the snapshot's ``scheduler_info`` (name →
 registered, not active) so that it can be started again by name
 (``client.start_worker``: the same arguments). Start and stop are awaitable
 commands (``bridge.act_async``): the panel keeps drawing while a worker
-finishes its current run. GUI thread only.
+finishes its current run. While there are none, a hint says what workers
+are and how they appear, in place of an empty table. GUI thread only.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QLabel,
     QPushButton,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +33,15 @@ from .tables import fill_table, make_table
 COLUMNS = ("name", "kind", "state", "runs", "errors", "last run")
 #: Kinds that are workers (``start_worker`` / ``stop_worker`` apply to them).
 WORKER_KINDS = ("worker",)
+EMPTY_HINT = (
+    "<b>No workers or schedulers yet.</b><br>"
+    "Workers are background jobs the supervisor runs again and again: on an interval, "
+    "for each item put on a queue, or whenever an event is triggered "
+    "(<code>BackgroundIntervalWorker</code>, <code>BackgroundQueueWorker</code>, "
+    "<code>BackgroundEventWorker</code>, the <code>@background_worker</code> decorator). "
+    "They appear here once code starts one on this supervisor (or registers a "
+    "scheduler), with their runs and errors; then you can stop and start them.<br>"
+    "To see some now: Submit → Scenarios → <i>workers</i> → Start.")
 
 
 def describe(info: SchedulerStats) -> tuple[str, str, str, str, str, str]:
@@ -65,12 +78,21 @@ class WorkersPanel(QWidget):
         row.addWidget(self.start_button)
         row.addWidget(self.stop_button)
         row.addStretch(1)
+        self.empty_hint = QLabel(EMPTY_HINT)
+        self.empty_hint.setObjectName("workers_empty_hint")
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setTextFormat(Qt.TextFormat.RichText)
+        self.empty_hint.setStyleSheet("color: palette(placeholder-text); padding: 12px;")
+        self._stack = QStackedWidget()  # the hint while there is nothing, else the table
+        self._stack.addWidget(self.empty_hint)
+        self._stack.addWidget(self.table)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.table)
+        layout.addWidget(self._stack)
         layout.addLayout(row)
         bridge.schedulers_changed.connect(self._show)
-        if bridge.last_stats is not None:
+        if bridge.last_stats is not None:  # else the hint, until the first snapshot
             self._show(bridge.last_stats)
         self._on_selection()
 
@@ -117,6 +139,7 @@ class WorkersPanel(QWidget):
         selected = self.selected()
         self._rows = list(stats.scheduler_info.values())
         fill_table(self.table, [describe(info) for info in self._rows])
+        self._stack.setCurrentWidget(self.table if self._rows else self.empty_hint)
         if selected is not None and self.selected() is None:
             names = [info.name for info in self._rows]
             if selected.name in names:

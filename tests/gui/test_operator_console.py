@@ -150,3 +150,27 @@ def test_a_refused_pool_change_reads_as_a_refusal(window, supervisor, qtbot, cap
     after = supervisor.stats().thread
     assert (after.min_size, after.max_size) == (before.min_size, before.max_size)
     assert controls.error_label.text().startswith("Refused: ")
+
+
+# -- 6. the workers hint ------------------------------------------------------------------
+def test_the_workers_tab_explains_itself_while_empty(supervisor, bridge, qtbot, qloop):
+    panel = WorkersPanel(bridge)
+    qtbot.addWidget(panel)
+    panel.resize(800, 250)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.empty_hint.isVisible() and not panel.table.isVisible()
+    hint = panel.empty_hint.text()
+    assert "worker" in hint.lower() and "appear here" in hint
+
+    @background_worker(interval=0.05, name="hinted", supervisor=supervisor)
+    def hinted(**_):
+        pass
+
+    async def scenario():
+        hinted.start()
+        await until(lambda: panel.table.isVisible() and panel.table.rowCount() == 1)
+        assert not panel.empty_hint.isVisible()
+        hinted.stop(wait=False)
+
+    qloop.run_until_complete(scenario())
