@@ -143,6 +143,7 @@ class SeriesRecorder:
         # engine's monotonic time, shifted by this constant.
         self.clock_offset = time.time() - time.monotonic()
         self._last: Any = None  # the snapshot recorded last
+        self.start_time: float | None = None  # engine time of the first sample recorded
         self._rates = Rates()
 
     def __len__(self) -> int:
@@ -162,6 +163,8 @@ class SeriesRecorder:
         if stats is self._last or (self._last is not None and stats.time <= self._last.time):
             return False
         self._last = stats
+        if self.start_time is None:
+            self.start_time = stats.time
         row, index = self._row, self.ring.index
         row[index["time"]] = stats.time
         row[index["x"]] = stats.time + self.clock_offset
@@ -225,10 +228,12 @@ class SeriesRecorder:
     def write_csv(self, path: str, markers: Iterable[tuple[float, str]] = ()) -> None:
         """Write the raw series (not the plotted sums), one row a sample.
 
-        Columns: ``time`` (monotonic s), ``clock`` (local ISO time), the
-        ``RAW_COLUMNS``, and ``action``: the ``markers`` (monotonic time,
-        description) that fell since the previous sample. ``OSError`` if the
-        file cannot be written.
+        Columns (the header row names them): ``timestamp`` (ISO 8601 local
+        time with date and UTC offset, milliseconds), ``seconds_since_start``
+        (since the first sample the recorder took; the ring may have dropped
+        the oldest rows), the ``RAW_COLUMNS``, and ``action``: the ``markers``
+        (monotonic time, description) that fell since the previous sample.
+        ``OSError`` if the file cannot be written.
         """
         data = self.series()
         times = data["time"]
@@ -241,13 +246,18 @@ class SeriesRecorder:
         names = RAW_COLUMNS[1:]
         with open(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
-            writer.writerow(["time", "clock", *names, "action"])
+            writer.writerow([*TIME_COLUMNS, *names, "action"])
+            start = self.start_time if self.start_time is not None else 0.0
             for i, t in enumerate(times):
-                clock = datetime.fromtimestamp(t + self.clock_offset)
+                clock = datetime.fromtimestamp(t + self.clock_offset).astimezone()
                 writer.writerow([
-                    f"{t:.3f}", clock.isoformat(timespec="milliseconds"),
+                    clock.isoformat(timespec="milliseconds"), f"{t - start:.3f}",
                     *(csv_value(name, data[name][i]) for name in names),
                     "; ".join(actions.get(i, ()))])
+
+
+#: The graphs CSV's time columns: wall-clock ISO 8601 and seconds since the start.
+TIME_COLUMNS = ("timestamp", "seconds_since_start")
 
 
 def limit_lines(ps: Any) -> dict[str, float]:

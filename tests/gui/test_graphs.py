@@ -205,7 +205,7 @@ def test_export_csv_writes_the_raw_series(supervisor, bridge, panel, qtbot, gate
         reader = csv.DictReader(f)
         rows = list(reader)
     header = reader.fieldnames
-    assert header[:2] == ["time", "clock"] and header[-1] == "action"
+    assert header[:2] == ["timestamp", "seconds_since_start"] and header[-1] == "action"
     for pool in ("thread", "mp"):
         for p in PRIORITIES:
             assert f"{pool}_running_{PRIORITY_NAMES[p]}" in header
@@ -217,8 +217,9 @@ def test_export_csv_writes_the_raw_series(supervisor, bridge, panel, qtbot, gate
         assert name in header
 
     assert len(rows) == len(series["time"])
-    assert [float(r["time"]) for r in rows] == pytest.approx(list(series["time"]), abs=1e-3)
-
+    start = panel.recorder.start_time
+    assert [float(r["seconds_since_start"]) for r in rows] == pytest.approx(
+        list(series["time"] - start), abs=1e-3)
     last = rows[-1]
     # Raw counts per priority, not the stacked sums that are drawn (LOW's would be 4).
     assert (last["thread_running_HIGH"], last["thread_running_LOW"]) == ("4", "0")

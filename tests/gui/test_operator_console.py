@@ -174,3 +174,23 @@ def test_the_workers_tab_explains_itself_while_empty(supervisor, bridge, qtbot, 
         hinted.stop(wait=False)
 
     qloop.run_until_complete(scenario())
+
+
+# -- 7. the graphs CSV's time -----------------------------------------------------------
+def test_the_graphs_csv_says_when_each_row_was(window, qtbot, tmp_path):
+    graphs = window.graphs
+    qtbot.waitUntil(lambda: graphs.sample_count >= 5, timeout=WAIT_MS)
+    path = tmp_path / "graphs.csv"
+    graphs.export_csv(str(path))
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames[:2] == ["timestamp", "seconds_since_start"]
+    stamps = [datetime.fromisoformat(r["timestamp"]) for r in rows]
+    seconds = [float(r["seconds_since_start"]) for r in rows]
+    assert all(s.tzinfo is not None and s.utcoffset() is not None for s in stamps)
+    assert abs((stamps[-1] - datetime.now().astimezone()).total_seconds()) < 60  # date too
+    assert seconds[0] >= 0 and seconds == sorted(seconds)
+    for stamp, second in zip(stamps, seconds, strict=True):  # the two columns agree
+        assert (stamp - stamps[0]).total_seconds() == pytest.approx(second - seconds[0],
+                                                                    abs=0.002)

@@ -87,7 +87,7 @@ def test_csv_holds_the_raw_series_and_the_actions(tmp_path):
     recorder.write_csv(str(path), [(0.5, "too old"), (1.5, "resize")])
     lines = path.read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
-    assert header[:2] == ["time", "clock"] and header[-1] == "action"
+    assert header[:2] == ["timestamp", "seconds_since_start"] and header[-1] == "action"
     assert len(lines) == 3
     assert lines[2].endswith(",resize") and "too old" not in path.read_text()
     assert lines[2].split(",")[header.index("thread_completed")] == "4"
