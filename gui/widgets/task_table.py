@@ -415,10 +415,11 @@ class TaskTablePanel(QWidget):
         self._model.store.reconcile_all()
         self._after_rows_changed()
 
-    def _on_refresh(self, _stats: Any) -> None:
+    def _on_refresh(self, stats: Any) -> None:
         if self._model.store.tick():
             self._after_rows_changed()
-
+        if self.isVisible():  # hidden, nobody reads the wait cells
+            self._model.set_now(stats.time)
 
     def _after_rows_changed(self, touched: Collection[Any] | None = None) -> None:
         if not self.isVisible():

@@ -94,6 +94,8 @@ _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _ROOT = QModelIndex()
 
 
+WAITING_MARK = " …"  # after a wait still counting up
+
 # -- the model ----------------------------------------------------------------------
 class TaskTableModel(QAbstractTableModel):
     """``TaskRows`` as a Qt table model (see the module docstring)."""
@@ -104,6 +106,23 @@ class TaskTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.store = TaskRows(client, max_finished=max_finished, max_failed=max_failed,
                               max_unfinished=max_unfinished, listener=self)
+        self.now: float | None = None  # the engine's clock at the last snapshot
+
+    def set_now(self, now: float) -> None:
+        """The engine's clock (a snapshot's ``time``): a queued task's wait cell
+        counts up to it. One signal for the column; the view repaints only the
+        cells it shows."""
+        self.now = now
+        if self.store.unfinished_count() and len(self.store):
+            self.dataChanged.emit(self.index(0, COL_WAIT),
+                                  self.index(len(self.store) - 1, COL_WAIT), [_DISPLAY])
+
+    def waiting_for(self, row: TaskRow) -> float | None:
+        """Seconds a still-queued task has waited so far (``None``: not waiting)."""
+        if (row.status != "queued" or row.t_started is not None or row.t_queued is None
+                or self.now is None):
+            return None
+        return max(0.0, self.now - row.t_queued)
 
     # -- the rows' listener: their changes as Qt signals -------------------------
     def rows_inserting(self, first: int, last: int) -> None:
@@ -211,6 +230,9 @@ class TaskTableModel(QAbstractTableModel):
         if column == COL_QUEUED:
             return self.store.queued_text(row)
         if column == COL_WAIT:
+            so_far = self.waiting_for(row)
+            if so_far is not None:  # still waiting: the wait so far, counting up
+                return format_duration(so_far) + WAITING_MARK
             return format_duration(row.wait)
         if column == COL_RUN:
             return format_duration(row.run_time)
@@ -218,8 +240,9 @@ class TaskTableModel(QAbstractTableModel):
             return readable_result(row.result) if row.status == "completed" else row.summary()
         return ""
 
-    @staticmethod
-    def _tooltip(row: TaskRow, column: int) -> str | None:
+    def _tooltip(self, row: TaskRow, column: int) -> str | None:
+        if column == COL_WAIT and not row.late and self.waiting_for(row) is not None:
+            return "Still waiting in its queue: the wait so far"
         if row.late and (column == COL_WAIT or row.status in WAITING):
             return f"task {safe_repr(row.task_id)} {LATE_TIPS[row.late]}"
         if column == COL_RESULT and row.status == GONE:

@@ -194,3 +194,38 @@ def test_the_graphs_csv_says_when_each_row_was(window, qtbot, tmp_path):
     for stamp, second in zip(stamps, seconds, strict=True):  # the two columns agree
         assert (stamp - stamps[0]).total_seconds() == pytest.approx(second - seconds[0],
                                                                     abs=0.002)
+
+
+# -- 8. a live wait cell -------------------------------------------------------------------
+def gated(event: threading.Event) -> None:
+    event.wait(20)
+
+
+def test_the_wait_cell_of_a_waiting_task_counts_up(supervisor, bridge, qtbot):
+    gate = threading.Event()
+    try:
+        supervisor.set_thread_pool(pool_size=1, reserve_normal=0, reserve_high=0)
+        blocker = supervisor.submit(gated, gate)
+        qtbot.waitUntil(blocker.is_started, timeout=WAIT_MS)
+        waiting = supervisor.submit(gated, gate, priority=TASK_LOW)
+        panel = TaskTablePanel(bridge)
+        qtbot.addWidget(panel)
+        panel.resize(1200, 400)
+        panel.show()
+        qtbot.waitExposed(panel)
+
+        def wait_text() -> str:
+            row = panel._model.row_of(waiting.id)
+            return "" if row is None else panel._model.index(row, COL_WAIT).data()
+
+        qtbot.waitUntil(lambda: wait_text() != "", timeout=WAIT_MS)
+        first = wait_text()
+        assert first.endswith("…")  # still counting
+        qtbot.waitUntil(lambda: wait_text() != first, timeout=WAIT_MS)  # it moved on
+        rect = panel.view.visualRect(panel.view.model().index(0, COL_WAIT))
+        assert panel.view.viewport().rect().contains(rect.center() + QPoint(0, 0))
+        gate.set()
+        qtbot.waitUntil(lambda: waiting.is_completed(), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: not wait_text().endswith("…"), timeout=WAIT_MS)
+    finally:
+        gate.set()

@@ -187,9 +187,11 @@ def test_failed_task_shows_error_and_traceback(supervisor, panel, qtbot):
 def test_canceled_task_row(supervisor, panel, qtbot, one_slot):
     waiting = supervisor.submit(add, 1, 1, scale=1, _priority=TASK_LOW, _name="never")
     wait_status(qtbot, panel, waiting.id, "queued")
-    assert cell(panel, waiting.id, COL_WAIT) == ""  # still waiting
+    qtbot.waitUntil(lambda: cell(panel, waiting.id, COL_WAIT).endswith("…"),
+                    timeout=WAIT_MS)  # still waiting: the wait so far
     supervisor.cancel_task(waiting.id)
     wait_status(qtbot, panel, waiting.id, "canceled")
+    assert cell(panel, waiting.id, COL_WAIT) == ""  # it never started: no wait
     assert cell(panel, waiting.id, COL_PRIORITY) == "LOW"
     assert cell(panel, waiting.id, COL_RUN) == ""
     assert cell(panel, waiting.id, COL_RESULT) == ""
