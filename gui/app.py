@@ -128,15 +128,8 @@ class Console:
         """Load a built-in scenario or a file into the Submit panel and start it;
         False (the reason shown and logged) if it cannot start."""
         panel = self.window.submit_panel
-        try:
-            path = scenarios.resolve(ref)
-        except scenarios.ScenarioError as exc:
-            log.error("%s", exc)
-            self.window.show_error("Cannot start the scenario", str(exc))
-            return False
-        if not panel.load_scenario(path):
-            return False
-        if duration is not None and not panel.set_duration(duration):
+        if not panel.load_scenario(ref):  # an unknown name: said in the scenario tab
+            return False        if duration is not None and not panel.set_duration(duration):
             return False
         return panel.start_scenario()
 

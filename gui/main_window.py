@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QTabWidget,
     QWidget,
 )
@@ -102,6 +101,9 @@ class MainWindow(QMainWindow):
         self.bridge.error_raised.connect(self._on_error_raised)
         self.bridge.events_gap.connect(self._on_events_gap)
         self.bridge.action_applied.connect(self._on_action_applied)
+        # Submit may be pressed in the toolbar (or Ctrl+Return) with the Submit
+        # dock elsewhere: the confirmation is said where the eye is, too.
+        self.submit_panel.submitted.connect(self._on_submitted)
         self.resize(1440, 900)
         self._restore_settings()
         self.bridge.start()
@@ -125,7 +127,7 @@ class MainWindow(QMainWindow):
         self.workers = WorkersPanel(b)
         self.docks: dict[str, QDockWidget] = {}
         self._dock("Pools", pools, Qt.RightDockWidgetArea)
-        self._dock("Submit", _scrollable(self.submit_panel), Qt.RightDockWidgetArea)
+        self._dock("Submit", self.submit_panel, Qt.RightDockWidgetArea)
         self._dock("Tasks", self.task_table, Qt.BottomDockWidgetArea)
         self._dock("Log", self.log_view, Qt.BottomDockWidgetArea)
         self._dock("Aloops", self.aloops, Qt.BottomDockWidgetArea)
@@ -298,10 +300,16 @@ class MainWindow(QMainWindow):
             f"The console fell behind the engine: {lost:,} task events were skipped "
             f"({total:,} in all); the task table re-checks its unfinished rows", 8000)
 
+    def _on_submitted(self, description: str, ids: Any) -> None:
+        what = description.removeprefix("submit ")  # "20 × sleep (HIGH, thread)"
+        self.statusBar().showMessage(f"Submitted {what}: {len(ids):,} task"
+                                     f"{'s' if len(ids) != 1 else ''} accepted", 5000)
+
     def _on_error_raised(self, what: str, message: str) -> None:
         # One line in the status bar: an exception's notes follow its message.
         self.statusBar().showMessage(
             f"Refused: {what}: {' — '.join(message.splitlines())}", 8000)
+
     def show_error(self, title: str, text: str, details: str = "") -> QMessageBox:
         """A non-modal message for the operator, coalesced into the open one if any."""
         return self.errors.show(title, text, details)
@@ -474,12 +482,3 @@ def _set_pool(client: SupervisorClient, kind: str, changes: dict) -> None:
         client.set_thread_pool(**changes)
     else:
         client.set_mp_pool(**changes)
-
-
-def _scrollable(widget: QWidget) -> QScrollArea:
-    """A tall panel in a scroll area, so its dock may be shorter than the panel."""
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.NoFrame)
-    area.setWidget(widget)
-    return area

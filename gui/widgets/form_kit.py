@@ -1,6 +1,7 @@
-"""Pieces the console's forms share: a row of widgets, a wheel guard for
-spin boxes and combo boxes, a file dialog that never nests a loop, and the
-status line + error box a panel reports user-code errors in.
+"""Pieces the console's forms share: a row of widgets, a scroll area for a
+tall panel, a wheel guard for spin boxes and combo boxes, a file dialog that
+never nests a loop, and the status line + error box a panel reports
+user-code errors in.
 
 GUI thread only.
 """
@@ -14,7 +15,14 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QScrollArea,
+    QWidget,
+)
 
 from ..client import safe_repr
 from ..theme import FAILED_COLOR
@@ -31,6 +39,15 @@ def row(*widgets: QWidget) -> QWidget:
     for widget in widgets:
         layout.addWidget(widget)
     return holder
+
+
+def scrollable(widget: QWidget) -> QScrollArea:
+    """A tall panel in a scroll area, so its dock may be shorter than the panel."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 class _WheelGuard(QObject):

@@ -1,13 +1,16 @@
 """The scenario panel: a scenario run against the supervisor over time.
 
 ``ScenarioPanel`` shows a scenario (built-in, or "Open…" /
-``load_scenario(path)``), its description and duration, Start / Stop, a
-progress bar and a state label. Start asks the client for a
-``runner.scenario.ScenarioRun`` (``client.start_scenario``, through
-``bridge.act``): the run lives on the console's loop, and the panel only
-reads it (``state``, ``progress()``, ``tasks_submitted``) and asks it to
-stop (``request_stop``: it is canceled if it has not ended within
-``STOP_GRACE`` seconds). A scenario that raises -- ``SystemExit`` and
+``load_scenario(name or path)``), its description and duration, Start / Stop,
+a progress bar and a state label; a load error shows in its own status line.
+Choosing another scenario clears the progress of a run that has ended. Start
+hands the keyboard focus to Stop (and the end of a run back to Start), so
+the focus never falls to a field higher up and scrolls the progress away.
+Start asks the client for a ``runner.scenario.ScenarioRun``
+(``client.start_scenario``, through ``bridge.act``): the run lives on the
+console's loop, and the panel only reads it (``state``, ``progress()``,
+``tasks_submitted``) and asks it to stop (``request_stop``: it is canceled
+if it has not ended within ``STOP_GRACE`` seconds). A scenario that raises -- ``SystemExit`` and
 ``KeyboardInterrupt`` included -- is shown with its traceback in the status
 line and the window's error box; the console keeps running. A duration must
 be a finite number of seconds of at most ``MAX_DURATION`` (a day).
@@ -33,7 +36,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QGroupBox,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -60,6 +62,7 @@ class ScenarioPanel(ReportingPanel):
     """Run scenarios (see the module docstring)."""
 
     scenario_state_changed = Signal(str)  # running / stopping / finished / stopped / ...
+    scenario_loaded = Signal(str)  # the path of a scenario loaded by load_scenario
 
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None,
                  errors: ErrorDialog | None = None) -> None:
@@ -76,8 +79,8 @@ class ScenarioPanel(ReportingPanel):
         self._progress_timer.timeout.connect(self._update_progress)
         self._on_scenario_chosen(self.scenario_combo.currentIndex())
 
-    def _build(self) -> QGroupBox:
-        group = QGroupBox("Scenarios")
+    def _build(self) -> QWidget:
+        group = QWidget()  # its tab names it
         form = QFormLayout(group)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
 
@@ -129,7 +132,8 @@ class ScenarioPanel(ReportingPanel):
         ask_file(self, "Open a scenario", self.load_scenario)
 
     def load_scenario(self, path: str | Path) -> bool:
-        """Load the scenario at ``path`` and select it; False (error shown) if broken."""
+        """Load the scenario at ``path`` (or the built-in one of that name) and
+        select it; False (the error shown here) if it is unknown or broken."""
         scenario = self._load(path)
         if scenario is None:
             return False
@@ -143,6 +147,7 @@ class ScenarioPanel(ReportingPanel):
         combo.setCurrentIndex(index)
         combo.blockSignals(False)
         self._apply(scenario)
+        self.scenario_loaded.emit(str(scenario.path))
         return True
 
     def _load(self, path: str | Path) -> scenarios.Scenario | None:
@@ -161,6 +166,10 @@ class ScenarioPanel(ReportingPanel):
     def _apply(self, scenario: scenarios.Scenario | None) -> None:
         self.scenario = scenario
         self.start_button.setEnabled(scenario is not None and not self.scenario_running())
+        if not self.scenario_running():
+            self._clear_progress()  # the last run was another scenario's (or this one's)
+        if scenario is not None:
+            self.set_status("")  # an earlier load error no longer applies
         if scenario is None:
             self.scenario_description.setText("No scenario loaded.")
             return
@@ -242,9 +251,23 @@ class ScenarioPanel(ReportingPanel):
         self._update_progress()
         self._enable(running=False)
 
+    def _clear_progress(self) -> None:
+        self.run = None
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("idle")
+        self.scenario_label.setText("No scenario running.")
+        self.scenario_label.setStyleSheet("")
+
     def _enable(self, running: bool) -> None:
-        self.start_button.setEnabled(not running and self.scenario is not None)
-        self.stop_button.setEnabled(running)
+        # The button that is pressed next takes the focus before the pressed one
+        # is disabled: Qt would hand it to the next field in the chain, and the
+        # scroll area would scroll up to show it.
+        now, then = (self.stop_button, self.start_button) if running else (
+            self.start_button, self.stop_button)
+        now.setEnabled(running or self.scenario is not None)
+        if then.hasFocus() and now.isEnabled():
+            now.setFocus(Qt.FocusReason.OtherFocusReason)
+        then.setEnabled(False)
         self.scenario_combo.setEnabled(not running)
         self.open_scenario_button.setEnabled(not running)
 

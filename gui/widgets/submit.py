@@ -1,13 +1,18 @@
-"""The Submit dock: the task-script panel above the scenario panel.
+"""The Submit dock: the task-script panel and the scenario panel, as two tabs.
 
-``SubmitPanel`` only holds ``TaskScriptPanel`` (``tasks``, a task script as a
-batch of tasks) and ``ScenarioPanel`` (``scenarios``, a scenario over time)
-and offers what the window and the app ask of them as methods, so nothing
-outside reaches into their widgets: ``submit()``, ``load_script(path)``,
-``load_scenario(path)``, ``duration()`` / ``set_duration(seconds)``,
-``start_scenario()``, ``stop_scenario()``, ``scenario_running()``,
-``scenario_state`` and ``end_scenario_now()``. Its ``submitted``,
-``error_shown`` and ``scenario_state_changed`` signals are its panels'.
+``SubmitPanel`` holds ``TaskScriptPanel`` (``tasks``, a task script as a
+batch of tasks) and ``ScenarioPanel`` (``scenarios``, a scenario over time),
+each in its own tab ("Tasks", "Scenarios"; ``tabs``) and its own scroll
+area, so neither is below the fold of the other in a short dock. The tab a
+panel is in comes to the front when that panel has something to say: a
+scenario that starts (its progress), a batch submitted, an error of either.
+It offers what the window and the app ask of the panels as methods, so
+nothing outside reaches into their widgets: ``submit()``,
+``load_script(path)``, ``load_scenario(name or path)``, ``duration()`` /
+``set_duration(seconds)``, ``start_scenario()``, ``stop_scenario()``,
+``scenario_running()``, ``scenario_state``, ``end_scenario_now()`` and
+``show_tab(panel)``. Its ``submitted``, ``error_shown`` and
+``scenario_state_changed`` signals are its panels'.
 
 GUI thread only.
 """
@@ -19,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from ..bridge import EngineBridge
 from .error_dialog import ErrorDialog
+from .form_kit import scrollable
 from .scenario_panel import ScenarioPanel
 from .task_script_panel import CONSOLE_ALOOP, TaskScriptPanel
 
@@ -30,7 +36,7 @@ __all__ = ["CONSOLE_ALOOP", "ScenarioPanel", "SubmitPanel", "TaskScriptPanel"]
 
 
 class SubmitPanel(QWidget):
-    """The task-script and scenario panels, one above the other."""
+    """The task-script and scenario panels, one tab each."""
 
     submitted = Signal(str, object)       # (description, task ids) of an accepted batch
     error_shown = Signal(str)             # message + traceback of a user-code error
@@ -42,15 +48,47 @@ class SubmitPanel(QWidget):
         self.errors = errors or ErrorDialog(self)
         self.tasks = TaskScriptPanel(bridge, errors=self.errors)
         self.scenarios = ScenarioPanel(bridge, errors=self.errors)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(scrollable(self.tasks), "Tasks")
+        self.tabs.addTab(scrollable(self.scenarios), "Scenarios")
+        self.tabs.setTabToolTip(0, "Submit a batch of tasks from a task script")
+        self.tabs.setTabToolTip(1, "Run a scenario: load on the supervisor over time")
         layout = QVBoxLayout(self)
-        layout.addWidget(self.tasks)
-        layout.addWidget(self.scenarios)
-        layout.addStretch(1)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
         self.tasks.submitted.connect(self.submitted)
+        self.tasks.submitted.connect(self._on_submitted)
         self.tasks.error_shown.connect(self.error_shown)
+        self.tasks.error_shown.connect(self._on_tasks_error)
         self.scenarios.error_shown.connect(self.error_shown)
+        self.scenarios.error_shown.connect(self._on_scenario_news)
+        self.scenarios.scenario_loaded.connect(self._on_scenario_news)
         self.scenarios.scenario_state_changed.connect(self.scenario_state_changed)
+        self.scenarios.scenario_state_changed.connect(self._on_scenario_state)
         self._last: Any = self.tasks
+
+    # -- tabs ------------------------------------------------------------------
+    def show_tab(self, panel: QWidget) -> None:
+        """Bring the tab holding ``panel`` (``tasks`` or ``scenarios``) to the front."""
+        self.tabs.setCurrentIndex(0 if panel is self.tasks else 1)
+
+    def current_panel(self) -> QWidget:
+        """The panel of the tab in front."""
+        return self.tasks if self.tabs.currentIndex() == 0 else self.scenarios
+
+    def _on_submitted(self, *_: Any) -> None:
+        self.show_tab(self.tasks)  # its "Submitted …" line
+
+    def _on_tasks_error(self, *_: Any) -> None:
+        self.show_tab(self.tasks)
+
+    def _on_scenario_news(self, *_: Any) -> None:
+        self.show_tab(self.scenarios)  # its error; one opened or loaded
+
+    def _on_scenario_state(self, state: str) -> None:
+        if state in ("running", "failed"):  # its progress; how it failed
+            self.show_tab(self.scenarios)
 
     # -- task scripts ----------------------------------------------------------
     def submit(self) -> bool:
@@ -64,8 +102,10 @@ class SubmitPanel(QWidget):
 
     # -- scenarios ---------------------------------------------------------------
     def load_scenario(self, path: str | Path) -> bool:
+        """Load a built-in scenario by name, or a scenario file; False (the error
+        shown in the scenario tab) if it cannot be found or loaded."""
         self._last = self.scenarios
-        return self.scenarios.load_scenario(path)
+        return self.scenarios.load_scenario(path)  # scenario_loaded: its tab in front
 
     def duration(self) -> float:
         return self.scenarios.duration()

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QGroupBox,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -97,8 +96,8 @@ class TaskScriptPanel(ReportingPanel):
         self._on_script_chosen(self.script_combo.currentIndex())
 
     # -- building ----------------------------------------------------------
-    def _build(self) -> QGroupBox:
-        group = QGroupBox("Submit tasks")
+    def _build(self) -> QWidget:
+        group = QWidget()  # its tab names it
         form = QFormLayout(group)
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
 

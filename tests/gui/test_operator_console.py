@@ -76,6 +76,93 @@ def click_tab(qtbot, tabs, title: str) -> None:
     qtbot.waitUntil(lambda: tabs.currentIndex() == index, timeout=WAIT_MS)
 
 
+# -- 1. the Submit dock ----------------------------------------------------------------
+def test_the_scenarios_are_one_click_away_not_below_the_fold(screen, qtbot):
+    dock = screen.submit_panel
+    click_tab(qtbot, dock.tabs, "Scenarios")
+    scenarios = dock.scenarios
+    for widget in (scenarios.scenario_combo, scenarios.start_button, scenarios.progress_bar):
+        qtbot.waitUntil(lambda w=widget: in_view(w), timeout=WAIT_MS)
+    click_tab(qtbot, dock.tabs, "Tasks")
+    assert in_view(dock.tasks.submit_button) and not in_view(scenarios.start_button)
+
+
+def test_start_keeps_the_progress_in_view(screen, qtbot, qloop):
+    dock = screen.submit_panel
+    scenarios = dock.scenarios
+    click_tab(qtbot, dock.tabs, "Scenarios")
+    # A short (floating) dock: the scenario form must scroll to reach Start.
+    submit_dock = screen.docks["Submit"]
+    submit_dock.setFloating(True)
+    submit_dock.resize(450, 170)
+    area = next(a for a in dock.findChildren(QScrollArea) if a.widget() is scenarios)
+    qtbot.waitUntil(lambda: area.verticalScrollBar().maximum() > 0, timeout=WAIT_MS)
+    area.ensureWidgetVisible(scenarios.progress_bar)
+    qtbot.waitUntil(lambda: in_view(scenarios.start_button), timeout=WAIT_MS)
+    scroll = area.verticalScrollBar().value()
+    assert scroll > 0
+    qtbot.mouseClick(scenarios.start_button, Qt.LeftButton)
+    assert scenarios.scenario_running()
+    run_until(qloop, lambda: scenarios.progress_bar.value() > 0)
+    assert area.verticalScrollBar().value() == scroll  # nothing scrolled the progress away
+    assert in_view(scenarios.progress_bar) and scenarios.stop_button.hasFocus()
+    qloop.run_until_complete(scenarios.end_now())
+
+
+def test_the_submitted_confirmation_is_where_the_operator_looks(screen, qtbot):
+    tasks = screen.submit_panel.tasks
+    assert in_view(tasks.submit_button)
+    with qtbot.waitSignal(tasks.submitted, timeout=WAIT_MS):
+        qtbot.mouseClick(tasks.submit_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: "Submitted" in tasks.status_label.text(), timeout=WAIT_MS)
+    assert in_view(tasks.status_label)  # under the button that was pressed
+    # ... and in the status bar, for a Submit pressed in the toolbar
+    assert screen.statusBar().currentMessage().startswith("Submitted 1 × sleep")
+
+
+def test_the_toolbar_submit_confirms_in_the_status_bar_from_the_scenarios_tab(screen, qtbot):
+    dock = screen.submit_panel
+    click_tab(qtbot, dock.tabs, "Scenarios")
+    with qtbot.waitSignal(dock.tasks.submitted, timeout=WAIT_MS):
+        screen.submit_action.trigger()
+    assert "Submitted 1 × sleep" in screen.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: in_view(dock.tasks.status_label), timeout=WAIT_MS)
+
+
+def test_a_scenario_load_error_shows_in_the_scenario_tab(screen, qtbot, tmp_path):
+    dock = screen.submit_panel
+    broken = tmp_path / "broken.py"
+    broken.write_text("this is not python\n", encoding="utf-8")
+    assert not dock.load_scenario(broken)
+    scenarios, tasks = dock.scenarios, dock.tasks
+    qtbot.waitUntil(lambda: in_view(scenarios.status_label), timeout=WAIT_MS)
+    assert "broken.py" in scenarios.status_label.text()
+    assert not tasks.status_label.text() and not in_view(tasks.status_label)
+    assert dock.current_panel() is scenarios
+
+
+def test_an_unknown_scenario_from_the_command_line_is_said_in_the_scenario_tab(
+        console, qtbot):
+    assert console.start_scenario("no-such-scenario") is False
+    scenarios = console.window.submit_panel.scenarios
+    assert "no-such-scenario" in scenarios.status_label.text()
+    assert scenarios.status_label.isVisibleTo(console.window)
+    assert console.window.submit_panel.current_panel() is scenarios
+
+
+def test_choosing_another_scenario_clears_the_last_ones_progress(screen, qtbot, qloop):
+    scenarios = screen.submit_panel.scenarios
+    combo = scenarios.scenario_combo
+    combo.setCurrentIndex(combo.findText("burst"))
+    scenarios.set_duration(0.3)
+    assert scenarios.start_scenario()
+    run_until(qloop, lambda: scenarios.scenario_state == "finished")
+    assert scenarios.progress_bar.value() == 1000 and "burst" in scenarios.scenario_label.text()
+    combo.setCurrentIndex(combo.findText("mixed"))
+    assert scenarios.progress_bar.value() == 0 and scenarios.progress_bar.format() == "idle"
+    assert "burst" not in scenarios.scenario_label.text()
+
+
 # -- 2. one live indicator ---------------------------------------------------------------
 def _live_texts(panel) -> list[str]:
     widgets = panel.findChildren(QLabel) + panel.findChildren(QPushButton)

@@ -426,7 +426,7 @@ def test_builtin_scenario_runs_to_its_duration(spanel, qloop, qtbot):
     wait_done(qtbot, spanel.run.context.tasks)
 
 
-def test_a_scenario_that_raises_shows_the_error(spanel, panel, qloop, qtbot, tmp_path):
+def test_a_scenario_that_raises_shows_the_error(dock, spanel, panel, qloop, qtbot, tmp_path):
     path = write(tmp_path, "explodes.py", '''
         """Explodes after a moment."""
 
@@ -444,6 +444,8 @@ def test_a_scenario_that_raises_shows_the_error(spanel, panel, qloop, qtbot, tmp
     assert "failed" in spanel.scenario_label.text()
     assert spanel.start_button.isEnabled()
     close_error(qtbot, spanel)
+    assert dock.current_panel() is spanel  # how it failed is in front
+    dock.show_tab(panel)
     type_param(qtbot, panel, "seconds", "0.01")
     _, tasks = submit(qtbot, panel)  # the console keeps working
     wait_done(qtbot, tasks)
