@@ -82,7 +82,8 @@ class Console:
     """The running console: app, loop, supervisor and window."""
 
     def __init__(self, supervisor: TaskSupervisor | None = None,
-                 settings: QSettings | None = None, screenshot: str | None = None) -> None:
+                 settings: QSettings | None = None, screenshot: str | None = None,
+                 size: tuple[int, int] | None = None) -> None:
         self.app = QApplication.instance() or QApplication([sys.argv[0]])
         self.app.setApplicationName("Task Supervisor Console")
         self.app.setQuitOnLastWindowClosed(False)
@@ -94,6 +95,8 @@ class Console:
         self.client = LocalClient(self.supervisor, self.loop)
         self.client.start()  # on the Qt loop
         self.window = MainWindow(self.client, settings=settings)
+        if size is not None:  # the operator's size wins over the saved geometry
+            self.window.resize(*size)
         self._done = self.loop.create_future()
         self.window.closed.connect(self._on_window_closed)
         self._previous_excepthook = sys.excepthook
@@ -129,7 +132,8 @@ class Console:
         False (the reason shown and logged) if it cannot start."""
         panel = self.window.submit_panel
         if not panel.load_scenario(ref):  # an unknown name: said in the scenario tab
-            return False        if duration is not None and not panel.set_duration(duration):
+            return False
+        if duration is not None and not panel.set_duration(duration):
             return False
         return panel.start_scenario()
 
@@ -219,8 +223,10 @@ def _format_exception(exc: BaseException) -> str:
 
 def run_console(scenario: str | None = None, duration: float | None = None,
                 screenshot: str | None = None,
-                settings_factory: Callable[[], QSettings] | None = None) -> int:
-    """The console as a program: the exit code (2: it cannot start)."""
+                settings_factory: Callable[[], QSettings] | None = None,
+                size: tuple[int, int] | None = None) -> int:
+    """The console as a program: the exit code (2: it cannot start).
+    ``size``: the window's (width, height) in pixels, instead of the saved one."""
     problem = display_problem()
     if duration is not None and not problem:
         try:
@@ -232,7 +238,7 @@ def run_console(scenario: str | None = None, duration: float | None = None,
         return 2
     settings = settings_factory() if settings_factory else None
     gc.set_threshold(*GC_THRESHOLDS)  # a program-wide choice: here, not in Console
-    console = Console(settings=settings, screenshot=screenshot)
+    console = Console(settings=settings, screenshot=screenshot, size=size)
     code = console.run(scenario, duration)
     _exit_within(EXIT_GRACE, code)
     return code

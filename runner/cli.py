@@ -35,6 +35,25 @@ def seconds(text: str) -> float:
     return value
 
 
+MIN_SIZE = (400, 300)  # px: the least window the console lays out
+MAX_SIZE = (16384, 16384)
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """An argparse type: ``WIDTHxHEIGHT`` in pixels (``1440x900``), within
+    ``MIN_SIZE`` .. ``MAX_SIZE``."""
+    parts = text.strip().lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT in pixels, such as 1440x900, got {text!r}")
+    width, height = (int(p) for p in parts)
+    if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
+        raise argparse.ArgumentTypeError(
+            f"must be from {MIN_SIZE[0]}x{MIN_SIZE[1]} to {MAX_SIZE[0]}x{MAX_SIZE[1]} "
+            f"pixels, got {text!r}")
+    return width, height
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -53,6 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--screenshot", metavar="PATH",
                         help="save the window to PATH just before exiting (with --duration: "
                              "as the run left it, before the stop)")
+    parser.add_argument("--size", type=window_size, metavar="WxH",
+                        help="the console window's size in pixels, e.g. 1440x900 (instead "
+                             "of the saved one; with --screenshot: the image's size)")
     parser.add_argument("--settings", metavar="PATH",
                         help="keep the console's settings in this INI file")
     parser.add_argument("--drain", type=seconds, default=60.0, metavar="S",
@@ -78,4 +100,5 @@ def main(argv: list[str] | None = None) -> int:
         def settings_factory():
             from PySide6.QtCore import QSettings
             return QSettings(args.settings, QSettings.IniFormat)
-    return run_console(args.scenario, args.duration, args.screenshot, settings_factory)
+    return run_console(args.scenario, args.duration, args.screenshot, settings_factory,
+                       size=args.size)

@@ -316,3 +316,20 @@ def test_the_wait_cell_of_a_waiting_task_counts_up(supervisor, bridge, qtbot):
         qtbot.waitUntil(lambda: not wait_text().endswith("…"), timeout=WAIT_MS)
     finally:
         gate.set()
+
+
+# -- 9. --size ---------------------------------------------------------------------------
+def test_size_sets_the_window_and_the_screenshot(tmp_path):
+    shot = tmp_path / "shot.png"
+    settings = tmp_path / "s.ini"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    command = [sys.executable, "main.py", "--duration", "1", "--screenshot", str(shot),
+               "--settings", str(settings)]
+    proc = subprocess.run([*command, "--size", "1600x1000"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    image = QImage(str(shot))
+    assert (image.width(), image.height()) == (1600, 1000)
+    proc = subprocess.run([*command, "--size", "1600by1000"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "'1600by1000'" in proc.stderr and "--size" in proc.stderr
