@@ -9,7 +9,8 @@ aiohttp on the supervisor's main loop. Off by default; ``stop()`` closes it.
 **Security.** Every request needs ``Authorization: Bearer <token>``,
 compared in constant time (``hmac.compare_digest``); the token is 32 random
 bytes (``secrets``) written to a file only its owner may read or write
-(``0600``; by default in a fresh ``0700`` directory). The Unix socket is
+(``0600``; by default beside a Unix socket as ``PATH.token``, else in a
+fresh ``0700`` directory). The Unix socket is
 created ``0600`` (bound under a ``0177`` umask, no window where it is wider)
 in a directory that group and others cannot enter (refused otherwise). A
 read-only monitor refuses every command with 403 and says so. Bodies are
@@ -18,8 +19,9 @@ argument, a wrong type or value is a 4xx with the engine's message, and
 changes nothing. No endpoint runs code the caller sends: commands are a
 fixed table of the supervisor's typed methods.
 
-**Endpoints** (JSON; each answer carries ``wire`` and ``monotonic``, the
-serving process's clock, see ``engine.wire``):
+**Endpoints** (JSON; each answer carries ``wire``, ``instance`` (random, one per
+monitor: a client that reconnects knows whether its event numbers still
+hold) and ``monotonic``, the serving process's clock, see ``engine.wire``):
 
 * ``GET /v1/snapshot`` -- ``stats()``;
 * ``GET /v1/events?after=N&limit=L&wait=S`` -- the events after ``N``, at
@@ -84,6 +86,7 @@ MAX_WAIT = 30.0  # seconds a long poll may wait
 POLL_STEP = 0.05  # seconds between looks at the event ring during a long poll
 SETUP_WAIT = 5.0  # seconds serve() waits for the loop to start serving
 CLOSE_WAIT = 1.0  # seconds close() waits for open connections to end
+TOKEN_SUFFIX = ".token"  # a Unix socket's token file by default: PATH + this
 
 MonotonicClock = Callable[[], float]
 
@@ -356,6 +359,9 @@ class Monitor:
                  own_paths: list[str], clock: MonotonicClock) -> None:
         self.address = address
         self.token_file = token_file
+        # Tells a client that reconnects whether it is still the same serving
+        # (a service restarted numbers its events from 1 again).
+        self.instance = secrets.token_hex(8)
         self.read_only = read_only
         self._sup = supervisor
         self._loop = loop
@@ -412,7 +418,8 @@ class Monitor:
                               type(exc).__name__, str(exc))
 
     def _answer(self, **values: Any) -> web.Response:
-        return web.json_response({"wire": WIRE_VERSION, "monotonic": self._clock(), **values})
+        return web.json_response({"wire": WIRE_VERSION, "instance": self.instance,
+                                  "monotonic": self._clock(), **values})
 
     @staticmethod
     def _fail(status: int, kind: str, message: str,
@@ -636,13 +643,14 @@ def serve(supervisor: Any, loop: asyncio.AbstractEventLoop, address: str | None,
     sock: socket.socket | None = None
     private = None
     try:
-        if (kind == "unix" and where is None) or token_file is None:
+        if where is None or (kind == "tcp" and token_file is None):
             private = tempfile.mkdtemp(prefix="task-supervisor-monitor-")  # mode 0700
         if kind == "unix":
             path = where or os.path.join(private, "monitor.sock")  # type: ignore[arg-type]
             sock = _bind_unix(path)
             own.append(path)
             shown = f"unix:{path}"
+            token_file = token_file or path + TOKEN_SUFFIX  # beside it, as private
         else:
             sock = _bind_tcp(*where)
             host, port = sock.getsockname()[:2]

@@ -450,8 +450,8 @@ class TaskSupervisor:
         ``address``: ``"unix:PATH"`` (in a directory only its owner may use;
         default: a fresh private directory) or ``"tcp:127.0.0.1:PORT"`` (loopback
         only; port 0 picks one). Every request needs the token written to
-        ``token_file`` (default: next to a default socket, else in a private
-        directory), owner-only. ``read_only`` refuses every command. Needs the
+        ``token_file`` (default: beside a Unix socket as ``PATH.token``, else
+        in a private directory), owner-only. ``read_only`` refuses every command. Needs the
         ``monitor`` extra (aiohttp, prometheus_client). See ``engine.monitor``.
         """
         check_flag("read_only", read_only)

@@ -134,10 +134,9 @@ def test_socket_and_token_file_are_owner_only(service) -> None:
     assert stat.S_ISSOCK(os.stat(path).st_mode)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
-    token_file = next(p for p in Path(tempfile.gettempdir()).glob("task-supervisor-monitor-*/token")
-                      if p.read_text().strip() == client.token)
+    token_file = Path(path + ".token")  # beside the socket, by default
+    assert token_file.read_text().strip() == client.token
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-    assert stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
     assert len(client.token) >= 40
 
 
@@ -355,9 +354,19 @@ def test_stop_closes_the_monitor_and_its_files(private_dir: Path) -> None:
     sup.stop(wait=5)
     assert not (private_dir / "m.sock").exists()
     assert not os.path.exists(monitor.token_file)
-    assert not os.path.exists(os.path.dirname(monitor.token_file))
+    assert list(private_dir.iterdir()) == []
     with pytest.raises(RuntimeError, match="not active"):
         sup.serve_monitor()
+
+
+def test_the_default_address_is_a_private_directory_removed_on_close(supervisor) -> None:
+    monitor = supervisor.serve_monitor()
+    folder = Path(monitor.address.partition(":")[2]).parent
+    assert folder.parent == Path(tempfile.gettempdir())
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert Path(monitor.token_file).parent == folder
+    monitor.close()
+    assert not folder.exists()
 
 
 def test_reads_match_the_supervisor_and_a_slow_client_holds_no_memory(supervisor) -> None:

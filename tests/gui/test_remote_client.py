@@ -1,0 +1,172 @@
+"""RemoteClient against a real service process serving its monitor on a Unix socket."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("aiohttp")
+
+from gui.remote import MonitorUnavailable, RemoteClient  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE = ROOT / "tests" / "engine" / "scripts" / "monitor_service.py"
+WAIT = 15.0
+
+
+def wait_for(predicate, timeout: float = WAIT) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached")
+        time.sleep(0.02)
+
+
+class Service:
+    def __init__(self, address: str, *extra: str) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen([sys.executable, str(SERVICE), address, *extra], env=env,
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("monitor: "), line
+        _, self.address, _, self.token_file = line.split()
+
+    def end(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(timeout=WAIT)
+
+
+@pytest.fixture
+def socket_path(tmp_path: Path) -> str:
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    return f"unix:{run / 'svc.sock'}"
+
+
+@pytest.fixture
+def attached(socket_path: str):
+    service = Service(socket_path)
+    client = RemoteClient(service.address, service.token_file, hz=20)
+    assert client.wait_connected(WAIT)
+    yield service, client
+    client.close()
+    service.end()
+
+
+def test_reads_come_from_the_service_in_this_process_clock(attached) -> None:
+    _, client = attached
+    stats = client.snapshot()
+    assert stats.supervisor_id == "service" and client.supervisor_id == "service"
+    assert stats.thread.pool_size == 3 and client.is_active()
+    assert abs(stats.time - time.monotonic()) < 1.0
+    assert client.state == "connected" and client.latency is not None
+    later = [s for s in client.live_tasks(None).values() if s.name == "later"]
+    assert len(later) == 1 and later[0].delay == 3600
+    assert abs(later[0].time_submitted - time.monotonic()) < 60
+    wait_for(lambda: client.events(0, 1000).events)
+    batch = client.events(0, 1000)
+    seqs = [e.seq for e in batch.events]
+    assert seqs == sorted(seqs) and batch.last_seq >= seqs[-1]
+    assert client.events(seqs[-1], 10).events == [] or client.events(seqs[-1], 10).events[0].seq \
+        == seqs[-1] + 1
+
+
+def test_commands_act_on_the_service_and_refusals_raise_its_error(attached) -> None:
+    _, client = attached
+    client.set_thread_pool(pool_size=6)
+    wait_for(lambda: client.snapshot().thread.pool_size == 6)
+    with pytest.raises(ValueError, match="pool_size must be >= 0, got -1"):
+        client.set_thread_pool(pool_size=-1)
+    client.set_timeouts(poll_delay=0.5)
+    wait_for(lambda: client.snapshot().poll_delay == 0.5)
+    later = next(s.id for s in client.live_tasks(None).values() if s.name == "later")
+    answers = client.cancel([later, 10**9])
+    assert answers[later] is None and isinstance(answers[10**9], LookupError)
+    record = client.task_record(later)
+    assert record is not None and record.is_completed()
+    new = client.resubmit([later])[later]
+    assert client.task_record(new).name == "later"
+    client.create_aloop("remote")
+    wait_for(lambda: client.snapshot().aloops == {"remote": True})
+    asyncio.run(client.stop_aloop("remote", wait=5))
+    wait_for(lambda: client.snapshot().aloops == {"remote": False})
+    asyncio.run(client.stop_worker("ticker", wait=5))
+    wait_for(lambda: not client.snapshot().scheduler_info["ticker"].active)
+    asyncio.run(client.start_worker("ticker"))
+    wait_for(lambda: client.snapshot().scheduler_info["ticker"].active)
+    with pytest.raises(RuntimeError, match="started by its own service"):
+        client.start()
+
+
+def test_stop_ends_the_service(attached) -> None:
+    service, client = attached
+    asyncio.run(client.stop(wait=3, cancel_tasks=True))
+    assert service.proc.wait(timeout=WAIT) == 0
+    wait_for(lambda: client.state == "disconnected")
+    assert not client.is_active()
+
+
+def test_a_wrong_token_and_a_read_only_monitor(socket_path: str, tmp_path: Path) -> None:
+    service = Service(socket_path, "--read-only")
+    try:
+        wrong = tmp_path / "wrong"
+        wrong.write_text("nope")
+        bad = RemoteClient(service.address, str(wrong))
+        try:
+            with pytest.raises(PermissionError, match="Bearer"):
+                bad.live_tasks(None)
+            assert not bad.wait_connected(0.5)
+        finally:
+            bad.close()
+        client = RemoteClient(service.address)  # the token file beside the socket
+        try:
+            assert client.wait_connected(WAIT)
+            with pytest.raises(PermissionError, match="read-only"):
+                client.set_thread_pool(pool_size=9)
+        finally:
+            client.close()
+    finally:
+        service.end()
+
+
+def test_the_service_killed_then_restarted(socket_path: str) -> None:
+    service = Service(socket_path)
+    client = RemoteClient(service.address, hz=20)
+    try:
+        assert client.wait_connected(WAIT)
+        wait_for(lambda: client.events(0, 10).events)
+        seen = client.snapshot().last_event_seq
+        service.proc.kill()
+        service.proc.wait(timeout=WAIT)
+        wait_for(lambda: client.state == "disconnected")
+        assert "does not answer" in client.last_error
+        with pytest.raises(MonitorUnavailable):
+            client.live_tasks(None)
+        service = Service(socket_path)  # the same address, a new process and token
+        wait_for(lambda: client.state == "connected")
+        assert client.snapshot().thread.pool_size == 3
+        # Its events are numbered on from where the old service's ended, and
+        # the jump reads as a gap: the console reconciles its rows.
+        wait_for(lambda: client.events(seen, 10).events)
+        batch = client.events(seen, 10)
+        assert batch.events[0].seq > seen and batch.lost_before(seen) > 0
+        assert client.snapshot().last_event_seq > seen
+    finally:
+        client.close()
+        service.end()
+
+
+def test_bad_arguments_are_refused_at_once(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="address"):
+        RemoteClient("http://x")
+    with pytest.raises(ValueError, match="token file"):
+        RemoteClient(f"unix:{tmp_path / 'none.sock'}")
+    with pytest.raises(ValueError, match="hz"):
+        RemoteClient(f"unix:{tmp_path / 'none.sock'}", str(tmp_path), hz=0)
