@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetricsF, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -97,7 +97,9 @@ COMPACT_COLUMN = 0.36  # of the width: the queue waits' column while the process
 AXIS_WIDTH = 48  # px, the least left axis width (wider when its tick labels need it)
 RIGHT_AXIS_WIDTH = 92  # px, the least right axis width (wider when a limit label needs it)
 LABEL_PAD = 12  # px, beside a limit label's text: the tick and a margin
+LIVE_COLOR = "#2ca02c"  # the status bar's "active" green
 LIVE_TEXT, GO_LIVE_TEXT = "\u25cf Live", "Go live"  # the one live indicator, and its action
+COUNT_TOP = 5.0  # the least y top of a graph of counts: whole ticks when idle
 MESSAGE_MS = 8000  # how long an export's "Exported …" / "Export failed" stays shown
 BLOCK_PIXELS = 2  # px per decimation block (its maximum is drawn)
 FILL_STRENGTH = 0.55  # how much of the priority colour a stacked area gets
@@ -328,6 +330,7 @@ class GraphsPanel(QWidget):
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._apply_palette()
+            self._color_live_button()
         super().changeEvent(event)
 
     def sizeHint(self) -> QSize:
@@ -458,7 +461,10 @@ class GraphsPanel(QWidget):
     def _set_y_top(self, key: str, top: float) -> None:
         """Fit the y range to the data in view, in round steps so it rarely moves
         (the axis is redrawn, not just blitted, when it does)."""
-        top = nice_ceiling(max(1.0, top * 1.08))  # headroom above the top line
+        # Counts (tasks, tasks/s) get at least 0..5, so an idle graph's ticks are
+        # whole numbers, never "0.2 tasks"; waits (ms) may be fractions.
+        least = 1.0 if key == "waits" else COUNT_TOP
+        top = nice_ceiling(max(least, top * 1.08))  # headroom above the top line
         if self._y_tops.get(key) != top:
             self._y_tops[key] = top
             self._plots[key].setYRange(-0.06 * top, top, padding=0)
@@ -599,6 +605,13 @@ class GraphsPanel(QWidget):
         if self.isVisible():
             self._redraw()
 
+    def _color_live_button(self) -> None:
+        """Live reads green, in either theme (a checked button barely shows in dark)."""
+        palette = self.live_button.palette()
+        palette.setColor(QPalette.ColorRole.ButtonText, QColor(LIVE_COLOR) if self.following
+                         else self.palette().color(QPalette.ColorRole.ButtonText))
+        self.live_button.setPalette(palette)
+
     def _on_live_clicked(self, checked: bool) -> None:
         if checked:
             self.jump_to_live()
@@ -649,6 +662,7 @@ class GraphsPanel(QWidget):
         following = self.following
         self.live_button.setChecked(following)
         self.live_button.setText(LIVE_TEXT if following else GO_LIVE_TEXT)
+        self._color_live_button()
         self.live_button.setToolTip(
             "The graphs follow the newest data" if following
             else "Jump back to the newest data and follow it")

@@ -33,6 +33,7 @@ from .tables import fill_table, make_table
 COLUMNS = ("name", "kind", "state", "runs", "errors", "last run")
 #: Kinds that are workers (``start_worker`` / ``stop_worker`` apply to them).
 WORKER_KINDS = ("worker",)
+HINT_WIDTH = 720  # px
 EMPTY_HINT = (
     "<b>No workers or schedulers yet.</b><br>"
     "Workers are background jobs the supervisor runs again and again: on an interval, "
@@ -84,8 +85,12 @@ class WorkersPanel(QWidget):
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_hint.setTextFormat(Qt.TextFormat.RichText)
         self.empty_hint.setStyleSheet("color: palette(placeholder-text); padding: 12px;")
+        self.empty_hint.setMaximumWidth(HINT_WIDTH)  # lines short enough to read
+        hint_page = QWidget()
+        hint_layout = QHBoxLayout(hint_page)
+        hint_layout.addWidget(self.empty_hint)
         self._stack = QStackedWidget()  # the hint while there is nothing, else the table
-        self._stack.addWidget(self.empty_hint)
+        self._stack.addWidget(hint_page)
         self._stack.addWidget(self.table)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -139,7 +144,7 @@ class WorkersPanel(QWidget):
         selected = self.selected()
         self._rows = list(stats.scheduler_info.values())
         fill_table(self.table, [describe(info) for info in self._rows])
-        self._stack.setCurrentWidget(self.table if self._rows else self.empty_hint)
+        self._stack.setCurrentIndex(1 if self._rows else 0)  # the table, or the hint
         if selected is not None and self.selected() is None:
             names = [info.name for info in self._rows]
             if selected.name in names:

@@ -333,3 +333,23 @@ def test_size_sets_the_window_and_the_screenshot(tmp_path):
     proc = subprocess.run([*command, "--size", "1600by1000"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "'1600by1000'" in proc.stderr and "--size" in proc.stderr
+
+
+# -- 10. what looking at it showed -----------------------------------------------------
+def test_an_idle_count_graph_has_whole_ticks(window, qtbot):
+    graphs = window.graphs
+    qtbot.waitUntil(lambda: graphs.redraw_count >= 2, timeout=WAIT_MS)
+    for key in ("thread_queued", "rates"):  # nothing queued, nothing finished
+        top = graphs.plots()[key].vb.viewRange()[1][1]
+        assert top >= 5, key  # 0..5: ticks 0, 1, 2, ... never "0.2 tasks"
+
+
+def test_live_reads_green_in_either_theme(window, qtbot):
+    graphs = window.graphs
+    for theme in ("dark", "light"):
+        window.set_theme(theme)
+        text = graphs.live_button.palette().color(graphs.live_button.foregroundRole())
+        assert text.name() == graphs_module.LIVE_COLOR
+    graphs.set_paused(True)
+    text = graphs.live_button.palette().color(graphs.live_button.foregroundRole())
+    assert text.name() != graphs_module.LIVE_COLOR
