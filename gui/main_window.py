@@ -11,7 +11,8 @@ written through ``gui.settings.ConsoleSettings``, so a bad value in the
 file falls back to its default with a log line), the series recorder the graphs and the status bar
 share (``gui.series``: rates computed once per snapshot), the status bar
 (state, threads, rate, queue, loop lag, and events the console skipped when
-the engine's event ring outran it), the window's one error box
+the engine's event ring outran it; for a few seconds, "Submitted …" for a
+batch the engine took and "Refused: …" for a command it refused), the window's one error box
 (``ErrorDialog``: errors are coalesced while it is open) and the close
 sequence: closing (the window's close button, File > Quit, Ctrl+Q) while
 the supervisor runs opens the stop dialog as the close confirmation, with

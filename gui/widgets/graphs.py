@@ -29,6 +29,10 @@ window, so between steps the axes are blitted from their cache instead of
 re-rendered. Nothing is drawn while the panel is hidden or paused: data
 keeps being recorded, and the panel catches up when shown or resumed.
 
+The controls say the view's state once: the Live button is checked (and
+green) while the graphs follow the newest data, "Go live" while paused or
+browsing history; an export's "Exported …" shows for ``MESSAGE_MS``.
+
 Everything here runs on the GUI thread.
 """
 

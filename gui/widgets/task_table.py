@@ -9,11 +9,13 @@ insertions, removals and changes as Qt model signals and draws the cells.
 ``events_arrived`` → ``apply_events``; ``events_gap`` (the engine's event
 ring dropped events the console never read) → every unfinished row is
 reconciled at once; ``stats_updated`` → ``tick``, which reconciles rows left
-unfinished for a few refreshes. Opening a task asks the client for its
+unfinished for a few refreshes, and the engine's clock for the wait cells of
+queued tasks (while shown). Opening a task asks the client for its
 record (``client.task_record``): the table itself keeps no results, arguments
 or tracebacks. Operator actions go through ``bridge.act`` with the client's
 typed commands: cancel (``client.cancel(ids)``), re-run
-(``client.resubmit(ids)``), and CSV export of the rows shown. While hidden it
+(``client.resubmit(ids)``), and CSV export of the rows shown; the answer to
+each shows under the table for ``MESSAGE_MS``. While hidden it
 keeps feeding the rows (nothing is lost) but stops re-filtering, re-sorting
 and redrawing its labels; it catches up once when shown.
 

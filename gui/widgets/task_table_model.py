@@ -3,7 +3,9 @@
 ``TaskTableModel`` is the Qt face of ``TaskRows`` (the Qt-free rows: plain
 records, bounded, reconciled against the engine): it is the rows' listener,
 forwarding their insertions, removals and changes as Qt model signals, and it
-draws the cells (text, priority tints, timeout colours, failed rows in red).
+draws the cells (text, priority tints, timeout colours, failed rows in red;
+a still-queued task's wait so far, counting up to the engine's clock given
+with ``set_now`` at each snapshot).
 ``TaskFilterProxy`` filters (status, priority, free text over id, name and
 error) and sorts with typed keys. ``TaskTablePanel`` (``task_table``) is the
 widget around them.
