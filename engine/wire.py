@@ -74,9 +74,10 @@ def decode_stats(data: dict) -> SupervisorStats:
 
 # -- events ------------------------------------------------------------------------------
 def encode_events(batch: EventBatch) -> dict:
-    return {"events": [[e.seq, e.time, e.kind, wire_id(e.task_id), e.name, e.tt, e.priority]
-                       for e in batch.events],
-            "oldest_seq": batch.oldest_seq, "last_seq": batch.last_seq}
+    events: list = batch.events  # a TaskEvent is a tuple: JSON writes it as an array
+    if not all(type(e.task_id) is int or type(e.task_id) is str for e in events):
+        events = [e._replace(task_id=wire_id(e.task_id)) for e in events]
+    return {"events": events, "oldest_seq": batch.oldest_seq, "last_seq": batch.last_seq}
 
 
 def decode_events(data: dict) -> EventBatch:

@@ -6,9 +6,10 @@ the widgets do not know which kind of supervisor they show.
 
 * ``snapshot()`` and ``events()`` never touch the network: two daemon
   threads keep them, one polling ``/v1/snapshot`` ``hz`` times a second,
-  one following ``/v1/events`` with a long poll into a bounded ring
-  (``EVENT_KEEP``). Their sequence numbers are the client's own, continuous
-  across reconnects: when the service comes back as a new process (another
+  one following ``/v1/events`` with a long poll (at most ``hz`` requests a
+  second of ``EVENT_BATCH`` events) into a bounded ring (``EVENT_KEEP``).
+  Their sequence numbers are the client's own, continuous across
+  reconnects: when the service comes back as a new process (another
   ``instance``) its tasks are not the ones shown, and the ring reports the
   jump as a gap, so the console reconciles its rows.
 * ``live_tasks``, ``finished_tasks``, ``task_record`` and the commands are
@@ -67,7 +68,12 @@ from .client import (
 REQUEST_TIMEOUT = 2.0  # seconds one request may take before the service counts as gone
 RETRY = 1.0  # seconds between attempts while disconnected
 EVENT_KEEP = 100_000  # events the client's ring holds
-EVENT_BATCH = 5_000  # events asked for per request (the monitor's most)
+# The events a client asks for: one request per refresh at most, this many
+# per request. A flood beyond it (hz * EVENT_BATCH a second) is left in the
+# service's bounded ring, which drops the oldest: the client reads a gap and
+# the console reconciles, so that watching costs the service a bounded share
+# of its time (benchmarks/bench_monitor.py) whatever its rate of tasks.
+EVENT_BATCH = 1_000
 LONG_POLL = 1.0  # seconds a request for events waits for the first new one
 
 _ERRORS: dict[str, type[Exception]] = {"ValueError": ValueError, "TypeError": TypeError,
@@ -274,6 +280,7 @@ class RemoteClient:
         while not self._closed.is_set():
             with self._lock:
                 after = self._remote_after
+            started = time.monotonic()
             try:
                 answer = self._request(
                     "GET", f"/v1/events?after={after}&limit={EVENT_BATCH}&wait={LONG_POLL}",
@@ -285,6 +292,8 @@ class RemoteClient:
                 self._closed.wait(RETRY)
                 continue
             self._take_events(after, batch)
+            if batch.events:  # at most one request per refresh while events flow
+                self._closed.wait(max(0.0, self._period - (time.monotonic() - started)))
 
     def _take_events(self, after: int, batch: EventBatch) -> None:
         with self._changed:
