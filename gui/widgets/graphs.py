@@ -397,6 +397,7 @@ class GraphsPanel(QWidget):
         self._label_limits(i1 - 1)
         self._fit_process_column(n - 1)
         self._markers.prune(x[0])
+        self._markers.fit_flags()
         self._dirty = False
         self._redraws += 1
 

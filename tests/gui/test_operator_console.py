@@ -353,3 +353,21 @@ def test_live_reads_green_in_either_theme(window, qtbot):
     graphs.set_paused(True)
     text = graphs.live_button.palette().color(graphs.live_button.foregroundRole())
     assert text.name() != graphs_module.LIVE_COLOR
+
+
+def test_a_marker_flag_near_the_left_edge_goes_right_of_its_line(window, qtbot):
+    graphs = window.graphs
+    qtbot.waitUntil(lambda: graphs.redraw_count >= 2, timeout=WAIT_MS)
+    window.bridge.announce("resize the pool")  # a marker now, at the right edge
+    qtbot.waitUntil(lambda: graphs._markers.flag_sides() != [], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: graphs._markers.flag_sides()[-1]["thread"] == "left",
+                    timeout=WAIT_MS)
+    when = graphs.markers()[-1][0] + graphs.recorder.clock_offset
+    graphs.set_paused(True)  # the view stays where the operator puts it
+    vb = graphs.plots()["thread"].vb
+    vb.setXRange(when - 0.5, when + 59.5, padding=0)  # the line 0.5 s from the left edge
+    graphs._redraw()
+    assert graphs._markers.flag_sides()[-1] == {"thread": "right", "mp": "right"}
+    vb.setXRange(when - 30, when + 30, padding=0)
+    graphs._redraw()
+    assert graphs._markers.flag_sides()[-1]["thread"] == "left"
