@@ -80,6 +80,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drain", type=seconds, default=60.0, metavar="S",
                         help="headless: seconds to wait for the scenario's tasks to end "
                              "(default: 60)")
+    parser.add_argument("--monitor", nargs="?", const="", metavar="ADDRESS",
+                        help="headless: serve the supervisor's monitor during the run at "
+                             "unix:PATH or tcp:127.0.0.1:PORT (default: a private Unix "
+                             "socket), printed as 'monitor: ADDRESS token-file PATH'")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
     return parser.parse_args(argv)
@@ -92,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     for handler in logging.getLogger().handlers:  # the console raises its loggers to INFO
         handler.setLevel(args.log_level)
     if args.headless:
-        return run_headless(args.scenario or "mixed", args.duration, drain=args.drain)
+        return run_headless(args.scenario or "mixed", args.duration, drain=args.drain,
+                            monitor=args.monitor)
     from gui.app import run_console
 
     settings_factory = None

@@ -13,7 +13,8 @@ It returns the process exit code:
 * ``OK`` (0): every task the scenario submitted ended (completed, failed or
   canceled) and the supervisor's counters reconcile;
 * ``LOST`` (1): a task was lost or hung;
-* ``BROKEN`` (2): the scenario cannot be loaded (nothing ran);
+* ``BROKEN`` (2): the scenario cannot be loaded, or its monitor cannot be
+  served (nothing ran);
 * ``RAISED`` (3): the scenario's ``run`` raised -- anything, ``SystemExit``
   and ``KeyboardInterrupt`` raised by the scenario's own code included; the
   error is named, with its traceback, after the summary. It wins over
@@ -64,11 +65,15 @@ STOP_WAIT = 5.0  # seconds the final stop waits for running tasks before abandon
 
 
 def run_headless(ref: str, duration: float | None = None, drain: float = 60.0,
-                 supervisor: TaskSupervisor | None = None, out: TextIO = sys.stdout) -> int:
+                 supervisor: TaskSupervisor | None = None, out: TextIO = sys.stdout,
+                 monitor: str | None = None) -> int:
     """Run scenario ``ref`` (a built-in name or a path) and print its summary to
     ``out``; the exit code (see the module docstring). ``duration`` defaults to
     the scenario's own; a bad ``duration`` or ``drain`` is a ``ValueError`` /
-    ``TypeError`` raised before anything starts."""
+    ``TypeError`` raised before anything starts. ``monitor``: serve the
+    supervisor's monitor at that address during the run (``""``: a private
+    default), announced as ``monitor: ADDRESS token-file PATH`` before the
+    scenario starts; an address that cannot be served is ``BROKEN``."""
     if duration is not None:
         duration = check_duration(duration, "duration")
     drain = check_duration(drain, "drain")
@@ -84,6 +89,14 @@ def run_headless(ref: str, duration: float | None = None, drain: float = 60.0,
         sup.start()
         t0 = time.monotonic()
         try:
+            if monitor is not None:
+                try:
+                    served = sup.serve_monitor(monitor or None)
+                except (ValueError, TypeError, RuntimeError, OSError) as exc:
+                    print(f"error: monitor: {exc}", file=out)
+                    return BROKEN
+                print(f"monitor: {served.address} token-file {served.token_file}", file=out,
+                      flush=True)
             run = asyncio.run(_drive(scenario, sup, duration, drain, tally, ctrl_c, out))
         finally:
             sup.stop(wait=STOP_WAIT, cancel_tasks=True)
