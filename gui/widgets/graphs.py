@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -650,20 +651,25 @@ class GraphsPanel(QWidget):
             return len(REFRESH_RATES)
         return min(range(len(REFRESH_RATES)), key=lambda i: abs(REFRESH_RATES[i] - hz))
 
-    def _update_status(self, message: str | None = None) -> None:
-        """Show ``message`` for ``MESSAGE_MS``, then the view's state again; while
-        live, the Live button alone says so (the label stays empty)."""
+    def _update_status(self, message: str | None = None, tip: str = "") -> None:
+        """Show ``message`` for ``MESSAGE_MS`` (``tip``: its whole text, e.g. a
+        path), then the view's state again; while live, the Live button alone
+        says so (the label stays empty). The texts are short: the label sits
+        between the controls and the export buttons and must never be clipped."""
         if message is not None:
             self._message_timer.start(MESSAGE_MS)
         else:
             self._message_timer.stop()
             if self._paused:
-                message = "Paused: still recording; drag or wheel to scroll back"
+                message = "Paused (still recording)"
+                tip = "Drag or wheel on a graph to scroll back; Resume or Go live to follow"
             elif not self._following:
-                message = f"Browsing history: press {GO_LIVE_TEXT} to follow"
+                message = "Browsing history"
+                tip = f"Press {GO_LIVE_TEXT} to follow the newest data again"
             else:
                 message = ""
         self.status_label.setText(message)
+        self.status_label.setToolTip(tip or message)
         following = self.following
         self.live_button.setChecked(following)
         self.live_button.setText(LIVE_TEXT if following else GO_LIVE_TEXT)
@@ -712,9 +718,9 @@ class GraphsPanel(QWidget):
         try:
             (self.export_png if kind == "png" else self.export_csv)(path)
         except OSError as exc:
-            self._update_status(f"Export failed: {exc}")
+            self._update_status(f"Export failed: {Path(path).name}", f"Export failed: {exc}")
         else:
-            self._update_status(f"Exported {path}")
+            self._update_status(f"Exported {Path(path).name}", f"Exported {path}")
 
 
 def merge_limits(values: dict[str, float]) -> list[tuple[float, str]]:

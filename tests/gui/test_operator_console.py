@@ -206,7 +206,8 @@ def test_the_graphs_exported_message_goes_away(window, qtbot, tmp_path, monkeypa
     graphs = window.graphs
     path = tmp_path / "graphs.csv"
     graphs._export("csv", str(path))
-    assert path.exists() and f"Exported {path}" in graphs.status_label.text()
+    assert path.exists() and f"Exported {path.name}" in graphs.status_label.text()
+    assert str(path) in graphs.status_label.toolTip()  # the whole path
     qtbot.waitUntil(lambda: "Exported" not in graphs.status_label.text(), timeout=3000)
     assert graphs.following
 
@@ -371,3 +372,20 @@ def test_a_marker_flag_near_the_left_edge_goes_right_of_its_line(window, qtbot):
     vb.setXRange(when - 30, when + 30, padding=0)
     graphs._redraw()
     assert graphs._markers.flag_sides()[-1]["thread"] == "left"
+
+
+def test_the_graphs_status_is_never_clipped_at_1440(screen, qtbot, tmp_path):
+    graphs = screen.graphs
+    label = graphs.status_label
+
+    def fits() -> bool:
+        return label.width() >= label.fontMetrics().horizontalAdvance(label.text())
+
+    graphs.set_paused(True)
+    qtbot.waitUntil(lambda: label.text() and fits(), timeout=WAIT_MS)
+    assert "scroll back" in label.toolTip()
+    deep = tmp_path / ("a-rather-long-directory-name-" * 3)
+    deep.mkdir()
+    graphs._export("csv", str(deep / "graphs-20261203-143000.csv"))
+    qtbot.waitUntil(lambda: "Exported" in label.text() and fits(), timeout=WAIT_MS)
+    graphs.set_paused(False)
