@@ -29,7 +29,7 @@ import reprlib
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QItemSelectionModel, QRect, Qt, QTimer
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -420,8 +420,11 @@ class TaskTablePanel(QWidget):
     def _on_refresh(self, stats: Any) -> None:
         if self._model.store.tick():
             self._after_rows_changed()
-        if self.isVisible():  # hidden, nobody reads the wait cells
-            self._model.set_now(stats.time)
+        if self.isVisible() and self._model.store.unfinished_count():
+            self._model.set_now(stats.time)  # the wait cells shown count up
+            viewport = self.view.viewport()
+            x = self.view.columnViewportPosition(COL_WAIT)
+            viewport.update(QRect(x, 0, self.view.columnWidth(COL_WAIT), viewport.height()))
 
     def _after_rows_changed(self, touched: Collection[Any] | None = None) -> None:
         if not self.isVisible():

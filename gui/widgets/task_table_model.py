@@ -112,12 +112,10 @@ class TaskTableModel(QAbstractTableModel):
 
     def set_now(self, now: float) -> None:
         """The engine's clock (a snapshot's ``time``): a queued task's wait cell
-        counts up to it. One signal for the column; the view repaints only the
-        cells it shows."""
+        counts up to it. No signal: the view repaints the cells it shows (a
+        dataChanged over the column would make the filter proxy re-check every
+        row, thousands of them under a flood, at every refresh)."""
         self.now = now
-        if self.store.unfinished_count() and len(self.store):
-            self.dataChanged.emit(self.index(0, COL_WAIT),
-                                  self.index(len(self.store) - 1, COL_WAIT), [_DISPLAY])
 
     def waiting_for(self, row: TaskRow) -> float | None:
         """Seconds a still-queued task has waited so far (``None``: not waiting)."""
