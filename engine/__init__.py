@@ -27,6 +27,7 @@ from .constants import (
     TT_THREAD,
 )
 from .default import task_supervisor
+from .jobs import AsyncJobScheduler, AsyncScheduledJob
 from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
 from .procpool import PoolBrokenError, ProcessPool, WorkerStartError
 from .stats import (
@@ -68,3 +69,6 @@ __all__ = [
     "ResultDroppedError", "PoolBrokenError", "WorkerStartError", "EventBatch", "SchedulerStats",
     "TaskState", "percentiles", "MP_POOL_BROKEN", "MP_POOL_REBUILDING", "safe_repr", "MAX_SIZE",
 ]
+
+# The original library's remaining public names (migration).
+__all__ += ["AsyncJobScheduler", "AsyncScheduledJob"]

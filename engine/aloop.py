@@ -52,7 +52,9 @@ class ALoop:
     """An asyncio loop running in its own thread, managed by a supervisor.
 
     ``start``, ``stop``, ``run`` and ``background_task`` may be called from any
-    thread; ``stop(wait=False)`` also from the aloop's own thread.
+    thread; ``stop(wait=False)`` also from the aloop's own thread. Made by
+    ``TaskSupervisor.create_aloop`` (``dispatcher`` and ``coroutines`` are the
+    supervisor's parts, given by it).
     """
 
     def __init__(self, name: str, supervisor: Any, daemon: bool = False, *,

@@ -28,7 +28,7 @@ from .backends import (
     PoolBackend,
     ProcessPoolBackend,
 )
-from .constants import TASK_TYPES
+from .constants import TASK_STATUS_STARTED, TASK_TYPES, TT_MP, TT_THREAD
 from .dispatch import ACTIVE
 from .stats import (
     MP_POOL_BROKEN,
@@ -44,7 +44,7 @@ from .stats import (
     percentiles,
 )
 from .task import FinishedTask, Task
-from .validate import MAX_SIZE, check_task_id
+from .validate import MAX_SIZE, check_flag, check_task_id
 
 if TYPE_CHECKING:
     from .coroutines import CoroutinePool
@@ -83,14 +83,41 @@ class Inspection:
             tasks = list(self._ledger.tasks.values())
         return tasks if tt is None else [t for t in tasks if t.tt == tt]
 
-    def get_info(self) -> SupervisorInfo:
-        """Active task counts, thread pool settings, aloop and scheduler names."""
+    def get_info(self, tt: Any = None, aloops: bool = True, schedulers: bool = True
+                 ) -> SupervisorInfo:
+        """Active task counts, pool settings, aloop and scheduler names; with
+        ``tt`` ``None`` (every type), ``TT_THREAD`` or ``TT_MP``, also the
+        running tasks' ids and the unfinished tasks of that type (O(tasks));
+        ``tt=False``: counts only (O(1)). ``aloops`` / ``schedulers``: include
+        their names."""
+        if tt is not None and tt is not False and (isinstance(tt, bool) or
+                                                   tt not in TASK_TYPES):
+            raise ValueError(f"tt must be None, False, TT_THREAD, TT_MP or TT_COROUTINE, "
+                             f"got {tt!r}")
+        check_flag("aloops", aloops)
+        check_flag("schedulers", schedulers)
         with self._lock:
             settings = self._threads.admission.settings
+            mp_settings = self._mp.admission.settings if self._mp.backend is not None else None
             alive, _ = self._threads.counts_locked()
             counts = (self._dispatcher.state == ACTIVE, self._threads.admission.active,
                       self._mp.admission.active)
+            tasks = None if tt is False else [t for t in self._ledger.tasks.values()
+                                               if tt is None or t.tt == tt]
         front = self._front
+        listed: dict = {}
+        if tasks is not None:
+            running = [t for t in tasks if t.status == TASK_STATUS_STARTED]
+            listed = dict(
+                tasks={t.id: t for t in tasks},
+                thread_tasks=[t.id for t in running if t.tt == TT_THREAD]
+                if tt in (None, TT_THREAD) else None,
+                mp_tasks=[t.id for t in running if t.tt == TT_MP] if tt in (None, TT_MP)
+                else None)
+        if mp_settings is not None:
+            listed.update(mp_pool_size=mp_settings.pool_size,
+                          mp_reserve_normal=mp_settings.reserve_normal,
+                          mp_reserve_high=mp_settings.reserve_high)
         return SupervisorInfo(
             supervisor_id=front.id, active=counts[0], thread_tasks_count=counts[1],
             mp_tasks_count=counts[2], thread_pool_size=settings.pool_size,
@@ -99,8 +126,9 @@ class Inspection:
             thread_min_size=settings.effective_min_size,
             thread_max_size=settings.effective_max_size,
             threads_alive=alive, poll_delay=front.poll_delay,
-            aloops=tuple(self._registry.aloops()),
-            schedulers=tuple(self._registry.known_schedulers()))
+            aloops=tuple(self._registry.aloops()) if aloops else (),
+            schedulers=tuple(self._registry.known_schedulers()) if schedulers else (),
+            **listed)
 
     def stats(self) -> SupervisorStats:
         """An immutable snapshot of every counter; O(1) in the number of tasks."""

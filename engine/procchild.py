@@ -127,7 +127,8 @@ class WorkerStartError(RuntimeError):
 
 
 class RemoteTaskError(Exception):
-    """A child's exception that could not be sent back as itself."""
+    """A child's exception that could not be sent back as itself: its text,
+    and the child's formatted traceback in ``remote_traceback``."""
 
     def __init__(self, message: str, remote_traceback: str = "") -> None:
         super().__init__(message, remote_traceback)

@@ -156,7 +156,8 @@ class ProcessPool(concurrent.futures.Executor):
     result (``ok``) or the exception -- ``WorkerDiedError`` if the worker died
     while running the job, or the pool was terminated; ``PoolBrokenError`` if
     the pool broke (see the module docstring) before a worker could take it.
-    ``submit`` is the ``Executor`` API built on it.
+    ``submit`` is the ``Executor`` API built on it. ``initializer(*initargs)``
+    runs in each worker process as it starts (as for ``multiprocessing.Pool``).
     """
 
     def __init__(self, processes: int | None = None,

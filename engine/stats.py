@@ -244,7 +244,17 @@ class SupervisorStats:
 
 @dataclass(frozen=True)
 class SupervisorInfo:
-    """What ``get_info()`` returns: active task counts and settings."""
+    """What ``get_info()`` returns: active task counts and settings.
+
+    As the original library's: ``id`` (= ``supervisor_id``), ``started``
+    (= ``active``: a supervisor accepts tasks from its start to its stop),
+    the running tasks' ids ``thread_tasks`` / ``mp_tasks`` and every
+    unfinished task by id in ``tasks`` (``None`` when ``get_info(tt=False)``
+    asked for counts only), the process pool's ``mp_pool_size`` /
+    ``mp_reserve_normal`` / ``mp_reserve_high`` (``None`` without one).
+    ``aloops`` and ``schedulers`` are names (``get_aloops()`` and
+    ``get_schedulers()`` give the objects).
+    """
 
     supervisor_id: str
     active: bool
@@ -259,3 +269,17 @@ class SupervisorInfo:
     poll_delay: float
     aloops: tuple[str, ...] = ()
     schedulers: tuple[str, ...] = ()
+    thread_tasks: list[Any] | None = None
+    mp_tasks: list[Any] | None = None
+    tasks: dict[Any, Any] | None = None
+    mp_pool_size: int | None = None
+    mp_reserve_normal: int | None = None
+    mp_reserve_high: int | None = None
+
+    @property
+    def id(self) -> str:
+        return self.supervisor_id
+
+    @property
+    def started(self) -> bool:
+        return self.active

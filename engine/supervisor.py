@@ -539,5 +539,55 @@ class TaskSupervisor:
         scheduler_info``); a stopped worker stays known while it exists."""
         return self._registry.get_scheduler(name)
 
+    # -- async job schedulers (engine.jobs) ---------------------------------------------
+    # The original library's aiosched integration; everything is in engine.jobs.
+    @property
+    def async_job_schedulers(self) -> dict[str, Any]:
+        """The async job schedulers by name (a copy)."""
+        from . import jobs
+        return jobs.schedulers_of(self).all()
+
+    @property
+    def default_async_job_scheduler(self) -> Any:
+        """The scheduler ``create_async_job(scheduler=None)`` uses, or ``None``."""
+        from . import jobs
+        return jobs.schedulers_of(self).default
+
+    @default_async_job_scheduler.setter
+    def default_async_job_scheduler(self, scheduler: Any) -> None:
+        self.set_default_async_job_scheduler(scheduler)
+
+    def create_async_job_scheduler(self, name: str, aloop: ALoop | str | None = None,
+                                   start: bool = True, default: bool = False,
+                                   daemon: bool = False) -> Any:
+        """Create an ``AsyncJobScheduler`` running on ``aloop`` (a name or an
+        ``ALoop``; default: the default aloop, else an aloop of its own,
+        ``daemon`` or not); started unless ``start=False`` (then ``start()``
+        it); the default one with ``default=True``. See ``engine.jobs``."""
+        from . import jobs
+        return jobs.schedulers_of(self).create(name, aloop, start, default, daemon)
+
+    def set_default_async_job_scheduler(self, scheduler: Any) -> None:
+        """Make ``scheduler`` (one of this supervisor's, or its name; ``None``:
+        none) the default async job scheduler."""
+        from . import jobs
+        jobs.schedulers_of(self).set_default(scheduler)
+
+    def create_async_job(self, scheduler: Any = None, **kwargs: Any) -> Any:
+        """Create a job on ``scheduler`` (a name, a scheduler, ``None``: the
+        default): ``target=`` (a coroutine function), ``args=``, ``kwargs=``,
+        ``interval=``, ``timer=``, ``number=``. Returns the job."""
+        from . import jobs
+        return jobs.schedulers_of(self).resolve(scheduler).create_threadsafe(**kwargs)
+
+    def cancel_async_job(self, scheduler: Any = None, job: Any = None) -> None:
+        """Cancel ``job``; with ``scheduler=None``, on the scheduler it belongs to."""
+        from . import jobs
+        if not isinstance(job, jobs.AsyncScheduledJob):
+            raise TypeError(f"job must be an async job (create_async_job), got {job!r}")
+        owner = job.scheduler if scheduler is None else jobs.schedulers_of(self).resolve(
+            scheduler)
+        owner.cancel(job)
+
 
 __all__ = ["TaskSupervisor"]

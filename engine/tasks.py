@@ -16,6 +16,7 @@ import inspect
 import itertools
 import threading
 import types
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,7 +24,7 @@ from .constants import PRIORITY_NAMES, TASK_NORMAL, TT_MP, TT_THREAD, check_prio
 from .default import task_supervisor
 from .supervisor import TaskSupervisor
 from .task import Task
-from .validate import check_callable, check_seconds
+from .validate import check_callable, check_flag, check_seconds
 
 
 def _default_supervisor() -> TaskSupervisor:
@@ -33,7 +34,8 @@ def _default_supervisor() -> TaskSupervisor:
 def background_task(f: Callable[..., Any] | None = None, *, name: str | None = None,
                     priority: int = TASK_NORMAL, tt: int = TT_THREAD,
                     delay: float | None = None, callback: Callable[[Any], Any] | None = None,
-                    loop: Any = None, supervisor: TaskSupervisor | None = None) -> Any:
+                    loop: Any = None, supervisor: TaskSupervisor | None = None,
+                    daemon: Any = None) -> Any:
     """Make ``f`` submit itself as a task each time it is called.
 
     Use as ``@background_task``, ``@background_task(priority=TASK_HIGH)`` or
@@ -42,8 +44,15 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
     and ``callback(result)`` is called on success. ``tt=TT_MP`` runs ``f`` in
     the process pool (it gets ``_task_id``). A coroutine function runs on
     ``loop`` (an aloop name, an ``ALoop`` or an asyncio loop), else on the
-    supervisor's default aloop (``RuntimeError`` if it has none).
+    supervisor's default aloop (``RuntimeError`` if it has none). ``daemon``
+    (the original library's) does nothing here, which a ``DeprecationWarning``
+    says: tasks run on the supervisor's pool threads.
     """
+    if daemon is not None:
+        check_flag("daemon", daemon)
+        warnings.warn(f"background_task(daemon={daemon!r}) has no effect: tasks run on the "
+                      f"supervisor's pool threads; remove the argument", DeprecationWarning,
+                      stacklevel=2)
     if f is None:
         return functools.partial(background_task, name=name, priority=priority, tt=tt,
                                  delay=delay, callback=callback, loop=loop,

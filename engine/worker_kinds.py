@@ -17,14 +17,17 @@ running asyncio loop; the waits run on the worker's loop.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
+import itertools
+import queue as stdlib_queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .constants import TASK_NORMAL, check_priority
+from .constants import TASK_NORMAL, TT_THREAD, check_priority
 from .validate import check_callable, check_flag, check_seconds
 from .workers import (
     STOPPING,
@@ -54,6 +57,7 @@ class BackgroundIntervalWorker(BackgroundWorker):
     kind = "interval"
 
     def __init__(self, *args: Any, interval: float | None = None, **kwargs: Any) -> None:
+        self._triggered = False  # an extra execution asked for; guarded by _lock
         delay = kwargs.pop("delay", None)
         if interval is not None and delay is not None:
             raise ValueError(f"give interval= or delay= (the same thing for an interval "
@@ -66,17 +70,39 @@ class BackgroundIntervalWorker(BackgroundWorker):
                          **kwargs)
         self._next_tick: float | None = None
 
+    def trigger_threadsafe(self) -> None:
+        """One execution now, besides the ticks (from any thread); the ticks
+        keep their times. Triggers while it runs coalesce into one more."""
+        with self._lock:
+            self._triggered = True
+        call_soon_threadsafe(self._loop, self._set_wake)
+
+    async def trigger(self) -> None:
+        self.trigger_threadsafe()
+
+    def _take_trigger(self) -> bool:
+        with self._lock:
+            triggered, self._triggered = self._triggered, False
+        return triggered
+
     async def _wait_due(self) -> bool:
         loop = asyncio.get_running_loop()
         now = loop.time()
         if self._next_tick is None or not self._loop_runs:
+            self._take_trigger()  # the first execution is now anyway
             self._next_tick = now
-        else:
-            self._next_tick += self.interval
-            if self._next_tick < now:  # overran: skip missed ticks
-                missed = int((now - self._next_tick) / self.interval) + 1
-                self._next_tick += missed * self.interval
-        return await self._sleep(self._next_tick - now)
+            return self._active
+        due = self._next_tick + self.interval
+        if due < now:  # overran: skip missed ticks
+            due += (int((now - due) / self.interval) + 1) * self.interval
+        while True:
+            if self._take_trigger():
+                return self._active  # an extra run: the tick stays due
+            if not await self._sleep(due - loop.time()):
+                return False
+            if loop.time() >= due:
+                self._next_tick = due
+                return True
 
 
 class WakeableWorker(BackgroundWorker):
@@ -119,6 +145,12 @@ class BackgroundEventWorker(WakeableWorker):
     async def trigger(self) -> None:
         self.trigger_threadsafe()
 
+    def get_event_obj(self) -> _WorkerEvent:
+        """The worker's trigger as an event object (``set()`` triggers it,
+        ``is_set()`` says whether a trigger waits), for code written for the
+        original library's ``get_event_obj()``."""
+        return _WorkerEvent(self)
+
     async def _wait_due(self) -> bool:
         if not await self._sleep_until_woken(lambda: self._triggered):
             return False
@@ -136,15 +168,36 @@ class BackgroundQueueWorker(WakeableWorker):
 
     kind = "queue"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, q: Any = None, queue: Any = None, **kwargs: Any) -> None:
+        order = _queue_order(q if q is not None else queue)
         super().__init__(*args, **kwargs)
-        self._items: deque = deque()  # guarded by _lock
+        self.order = order  # "fifo", "lifo" or "priority"
+        # Pending items, guarded by _lock: a deque (fifo/lifo) or a heap (priority).
+        self._items: Any = [] if order == "priority" else deque()
+        self._count = itertools.count()  # ties in a heap keep their arrival order
 
     def put_threadsafe(self, item: Any) -> None:
         """Queue ``item`` for the executor (from any thread)."""
         with self._lock:
-            self._items.append(item)
+            if self.order == "priority":
+                heapq.heappush(self._items, (item, next(self._count)))
+            else:
+                self._items.append(item)
             self._wake_threadsafe()
+
+    def _take_locked(self) -> Any:
+        """The next item: oldest, newest or smallest first (``order``)."""
+        if self.order == "priority":
+            return heapq.heappop(self._items)[0]
+        if self.order == "lifo":
+            return self._items.pop()
+        return self._items.popleft()
+
+    def get_queue_obj(self) -> _WorkerQueue:
+        """The worker's queue as a queue object (``put_nowait``, ``await
+        put``, ``qsize``, ``empty``), for code written for the original
+        library's ``get_queue_obj()``."""
+        return _WorkerQueue(self)
 
     async def put(self, item: Any) -> None:
         self.put_threadsafe(item)
@@ -161,7 +214,7 @@ class BackgroundQueueWorker(WakeableWorker):
             with self._lock:
                 if not self._items:
                     return None
-                item = self._items.popleft()
+                item = self._take_locked()
             return await super()._execute(item)
         # A thread task drains what is queued: no loop round trip per item.
         value = await self._attempt(lambda: self._await_task(self._submit(self._drain, (), {})))
@@ -180,13 +233,14 @@ class BackgroundQueueWorker(WakeableWorker):
             self._exec_thread = None
 
     def _drain_items(self) -> bool | None:
-        kwargs = self._executor_kwargs()
+        task = self._sup.dispatcher.pools[TT_THREAD].current_task()
+        kwargs = {**self._executor_kwargs(), "_task_id": None if task is None else task.id}
         run, items, lock = self.run, self._items, self._lock
         while self._active:
             with lock:
                 if not items:
                     return None
-                item = items.popleft()
+                item = self._take_locked()
             try:
                 result = run(item, *self._args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - the containment policy (docstring)
@@ -199,17 +253,71 @@ class BackgroundQueueWorker(WakeableWorker):
         return None
 
 
+#: The queue classes ``q=`` takes (the original library passed one), by order.
+_QUEUE_ORDERS = {stdlib_queue.Queue: "fifo", stdlib_queue.SimpleQueue: "fifo",
+                 stdlib_queue.LifoQueue: "lifo", stdlib_queue.PriorityQueue: "priority",
+                 asyncio.Queue: "fifo", asyncio.LifoQueue: "lifo",
+                 asyncio.PriorityQueue: "priority"}
+
+
+def _queue_order(q: Any) -> str:
+    """``q=``: ``None``/``True`` (FIFO) or a queue class, its order; else TypeError."""
+    if q is None or q is True:
+        return "fifo"
+    if isinstance(q, type):
+        for kind in q.__mro__:  # a subclass orders as its standard base
+            if kind in _QUEUE_ORDERS:
+                return _QUEUE_ORDERS[kind]
+    raise TypeError(f"q must be True or a queue class (queue.Queue, queue.LifoQueue, "
+                    f"queue.PriorityQueue or their asyncio counterparts), got {q!r}")
+
+
+class _WorkerQueue:
+    """A queue worker's pending items seen as a queue (``get_queue_obj``)."""
+
+    def __init__(self, worker: BackgroundQueueWorker) -> None:
+        self._worker = worker
+
+    def put_nowait(self, item: Any) -> None:
+        self._worker.put_threadsafe(item)
+
+    async def put(self, item: Any) -> None:
+        self._worker.put_threadsafe(item)
+
+    def qsize(self) -> int:
+        return self._worker.qsize
+
+    def empty(self) -> bool:
+        return not self._worker.qsize
+
+
+class _WorkerEvent:
+    """An event worker's trigger seen as an event (``get_event_obj``)."""
+
+    def __init__(self, worker: BackgroundEventWorker) -> None:
+        self._worker = worker
+
+    def set(self) -> None:
+        self._worker.trigger_threadsafe()
+
+    def is_set(self) -> bool:
+        return self._worker._triggered
+
+
 def background_worker(f: Callable[..., Any] | None = None, *, interval: float | None = None,
                       delay: float | None = None, delay_before: float | None = None,
-                      q: bool = False, queue: bool = False, e: bool = False, event: bool = False,
+                      q: Any = False, queue: Any = False, e: bool = False, event: bool = False,
                       priority: int = TASK_NORMAL, loop: Any = None, name: str | None = None,
                       on_error: Callable[[BaseException], Any] | None = None, o: Any = None,
                       supervisor: TaskSupervisor | None = None) -> Any:
     """Turn a function into a worker (not started: call ``.start()``).
 
-    ``q``/``queue`` → queue worker, ``e``/``event`` → event worker,
-    ``interval`` → interval worker, else a worker repeating every ``delay``.
-    A coroutine function runs on an aloop. The options are checked when the
+    ``q``/``queue`` → queue worker (``True``, or a queue class for its order:
+    ``queue.PriorityQueue`` runs the smallest item first, ``LifoQueue`` the
+    newest), ``e``/``event`` → event worker,
+    ``interval`` → interval worker, else a worker repeating every ``delay``;
+    ``delay_before`` seconds pass before the first execution. A coroutine
+    function runs on an aloop. The options are checked when the
     decorator is made, before any function is given to it.
     """
     check_callable("f", f)
@@ -230,7 +338,8 @@ def background_worker(f: Callable[..., Any] | None = None, *, interval: float | 
     common = dict(name=name, executor_func=f, priority=priority, loop=loop,
                   delay_before=delay_before, on_error=on_error, o=o, supervisor=supervisor)
     if kind == "queue":
-        return BackgroundQueueWorker(delay=delay, **common)
+        chosen = q if q is not False else queue
+        return BackgroundQueueWorker(delay=delay, q=chosen, **common)
     if kind == "event":
         return BackgroundEventWorker(delay=delay, **common)
     if kind == "interval":
@@ -242,13 +351,17 @@ def background_worker(f: Callable[..., Any] | None = None, *, interval: float | 
 
 def _decorator_kind(q: object, queue: object, e: object, event: object,
                     interval: object, delay: object) -> str:
-    for flag, value in (("q", q), ("queue", queue), ("e", e), ("event", event)):
+    for flag, value in (("q", q), ("queue", queue)):
+        if value is not False and (value is None or _queue_order(value) is None):
+            raise TypeError(f"{flag} must be True or a queue class, got {value!r}")
+    for flag, value in (("e", e), ("event", event)):
         check_flag(flag, value)
-    kinds = [k for k, chosen in (("queue", q or queue), ("event", e or event),
+    kinds = [k for k, chosen in (("queue", q is not False or queue is not False),
+                                 ("event", e or event),
                                  ("interval", interval is not None)) if chosen]
     if len(kinds) > 1:
         raise ValueError(f"background_worker: choose one kind of worker, got "
-                         f"{' and '.join(kinds)} (q/queue={q or queue}, e/event={e or event}, "
+                         f"{' and '.join(kinds)} (q/queue={q or queue!r}, e/event={e or event}, "
                          f"interval={interval!r})")
     if kinds == ["interval"]:
         check_seconds("interval", interval, positive=True)

@@ -26,7 +26,19 @@ worker's thread task drains every item already queued before it goes back
 to sleep, so a steady stream of items costs no loop round trip per item.
 An interval worker schedules on absolute ticks, so it does not drift.
 
-The executor receives ``_worker``, ``_name`` and ``o`` in its kwargs.
+The executor receives ``_worker``, ``_name`` and ``o`` in its kwargs, and
+a thread executor ``_task_id``, the id of the task that runs it.
+
+**Hooks**, for subclasses: ``before_start()`` runs in the caller of
+``start`` before anything changes (what it raises refuses the start),
+``after_start()`` once the worker is registered, ``before_stop()`` and
+``after_stop()`` around a ``stop``; what the last three raise is one error
+of the worker (counted, logged), the start or stop goes on.
+
+**The original library's arguments**: ``on_error_kwargs=`` calls
+``on_error(**on_error_kwargs)`` instead of ``on_error(exc)``; ``daemon=`` and
+``poll_delay=`` are accepted and do nothing here (nothing polls, and the
+threads are the supervisor's), which a ``DeprecationWarning`` says.
 
 **User code never takes the worker, its loop or the engine down** (DESIGN
 rule 7, ``engine.usercode``). Whatever the executor, ``process_result`` or
@@ -66,10 +78,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import inspect
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -97,8 +111,8 @@ MAX_NAME_LENGTH = 200
 #: abandoned by ``stop(wait=False)`` or ``stop(wait=N)`` is still running.
 PREVIOUS_RUN_GRACE = 2.0
 #: Keyword arguments the worker itself gives its executor.
-_RESERVED_KWARGS = ("_worker", "o")
-_START_OPTIONS = ("_priority", "_name", "_loop", "_interval")
+_RESERVED_KWARGS = ("_worker", "o", "_task_id")
+_START_OPTIONS = ("_priority", "_name", "_loop", "_interval", "_delay_before")
 #: What ``_attempt`` returns when the supervisor, stopping, refused an execution.
 STOPPING = object()
 
@@ -143,6 +157,10 @@ def optional_seconds(name: str, value: object, positive: bool = False) -> float 
 class BackgroundWorker:
     """Runs its executor over and over, ``delay`` seconds apart.
 
+    ``executor_func`` is the executor (else override ``run``); ``delay_before``
+    seconds pass before the first execution; ``on_error``, ``on_error_kwargs``,
+    ``daemon`` and ``poll_delay``: see the module docstring.
+
     Public counters: ``runs`` (executions that ended), ``errors`` (exceptions
     raised by its user code: executor, ``process_result``, ``on_error``) and
     ``last_run`` (``time.time()`` of the last execution's end).
@@ -154,8 +172,17 @@ class BackgroundWorker:
                  *, priority: int = TASK_NORMAL, loop: Any = None, delay: float | None = None,
                  delay_before: float | None = None, interval: float | None = None,
                  on_error: Callable[[BaseException], Any] | None = None, o: Any = None,
-                 supervisor: TaskSupervisor | None = None) -> None:
+                 supervisor: TaskSupervisor | None = None,
+                 on_error_kwargs: dict | None = None, daemon: Any = None,
+                 poll_delay: float | None = None) -> None:
         check_callable("executor_func", executor_func)
+        if on_error_kwargs is not None:
+            if not isinstance(on_error_kwargs, dict):
+                raise TypeError(f"on_error_kwargs must be a dict, got {on_error_kwargs!r}")
+            if on_error is None:
+                raise TypeError("on_error_kwargs= needs on_error= (the function that gets them)")
+        if poll_delay is not None:
+            check_seconds("poll_delay", poll_delay)
         if executor_func is None and _has_no_run(type(self)):
             raise TypeError(f"{type(self).__name__} needs an executor: pass executor_func= "
                             f"or override run()")
@@ -171,7 +198,14 @@ class BackgroundWorker:
         self.supervisor = check_supervisor(supervisor)
         self._executor_func = executor_func
         self.on_error = on_error
+        self.on_error_kwargs = on_error_kwargs
         self.o = o
+        for obsolete, value, why in (
+                ("daemon", daemon, "a worker runs on the supervisor's loop and pool threads"),
+                ("poll_delay", poll_delay, "workers wake on their events and never poll")):
+            if value is not None:
+                warnings.warn(f"{type(self).__name__}({obsolete}={value!r}) has no effect: "
+                              f"{why}; remove the argument", DeprecationWarning, stacklevel=3)
         # Guards _active, _generation, _future, _loop, _sup, _args, _kwargs,
         # errors, the wake-up hand-shake (_waiting) and the work subclasses
         # record for the loop (queued items, triggers). Never held while user
@@ -215,9 +249,43 @@ class BackgroundWorker:
         target = self._executor_func if self._executor_func is not None else self.run
         return inspect.iscoroutinefunction(target)
 
+    # -- hooks (override) ----------------------------------------------------------
+    def before_start(self) -> None:
+        """Called by ``start`` before anything changes; raising refuses the start."""
+
+    def after_start(self) -> None:
+        """Called by ``start`` once the worker runs."""
+
+    def before_stop(self) -> None:
+        """Called by ``stop`` before the worker is asked to stop."""
+
+    def after_stop(self) -> None:
+        """Called by ``stop`` once it has stopped (or ``stop`` stopped waiting)."""
+
+    def _hook(self, name: str) -> None:
+        """Run hook ``name``: what it raises is one error of the worker."""
+        hook = getattr(self, name)
+        ok, error = call_user(f"{name} of worker {self.name!r}", hook, logger=log)
+        if not ok:
+            with self._lock:
+                self.errors += 1
+            if is_main_interrupt(error):
+                raise error
+
     # -- life cycle --------------------------------------------------------------
     def is_active(self) -> bool:
         return self._active
+
+    def is_started(self) -> bool:
+        """Started and not stopped since (its loop may not have begun yet)."""
+        return self._active
+
+    def is_stopped(self) -> bool:
+        """Not active, and the loop of its last run (if any) has ended."""
+        with self._lock:
+            future, active = self._future, self._active
+        return not active and (future is None or future.done() or
+                               self._ended_generation == self._generation)
 
     def start(self, *args: Any, **kwargs: Any) -> None:
         """Start the worker; ``args``/``kwargs`` go to every execution.
@@ -227,12 +295,8 @@ class BackgroundWorker:
         Everything is checked before anything changes: a refused start leaves
         the worker as it was.
         """
-        options = {key: kwargs.pop(key) for key in _START_OPTIONS if key in kwargs}
-        for key in _RESERVED_KWARGS:
-            if key in kwargs:
-                raise TypeError(f"start() got {key}={safe_repr(kwargs[key])}: {key!r} is given "
-                                f"to the executor by the worker itself")
-        settings = self._settings_with(options)
+        settings = self._check_start_kwargs(kwargs)
+        self.before_start()
         sup = self.supervisor or _default_supervisor()
         if not sup.is_active():
             raise RuntimeError(f"supervisor {sup.id!r} is not active: start() it before "
@@ -258,11 +322,24 @@ class BackgroundWorker:
         with self._lock:
             self._future = future
         log.info("worker %r started", self.name)
+        self._hook("after_start")
+
+    def _check_start_kwargs(self, kwargs: dict) -> dict:
+        """Take ``start``'s own options out of ``kwargs``; the settings they make."""
+        options = {key: kwargs.pop(key) for key in _START_OPTIONS if key in kwargs}
+        for key in _RESERVED_KWARGS:
+            if key in kwargs:
+                raise TypeError(f"start() got {key}={safe_repr(kwargs[key])}: {key!r} is given "
+                                f"to the executor by the worker itself")
+        return self._settings_with(options)
 
     def _settings_with(self, options: dict) -> dict:
         """The worker's settings with ``start``'s overrides, all checked."""
         settings = {"priority": self.priority, "name": self.name,
-                    "_loop_ref": self._loop_ref, "interval": self.interval}
+                    "_loop_ref": self._loop_ref, "interval": self.interval,
+                    "delay_before": self.delay_before}
+        if options.get("_delay_before") is not None:
+            settings["delay_before"] = check_seconds("_delay_before", options["_delay_before"])
         if options.get("_priority") is not None:
             settings["priority"] = check_priority(options["_priority"])
         if options.get("_name") is not None:
@@ -319,19 +396,25 @@ class BackgroundWorker:
         From inside the worker's own execution or loop it never waits.
         """
         timeout = check_wait(wait)
+        if not self._active:
+            return
+        self._hook("before_stop")
         with self._lock:
             if not self._active:
                 return
             self._active = False
             future, loop = self._future, self._loop
         call_soon_threadsafe(loop, self._set_wake)
-        if (timeout != 0.0 and future is not None and not _on_loop(loop)
-                and not self._in_own_execution()):
-            done, _ = concurrent.futures.wait([future], timeout)
-            if not done:
-                self._log_abandoned(timeout)
-                return
-        log.info("worker %r stopped", self.name)
+        try:
+            if (timeout != 0.0 and future is not None and not _on_loop(loop)
+                    and not self._in_own_execution()):
+                done, _ = concurrent.futures.wait([future], timeout)
+                if not done:
+                    self._log_abandoned(timeout)
+                    return
+            log.info("worker %r stopped", self.name)
+        finally:
+            self._hook("after_stop")
 
     def _log_abandoned(self, timeout: float | None) -> None:
         current = self._current
@@ -341,8 +424,9 @@ class BackgroundWorker:
                     "is abandoned (the worker will not run again)", self.name, timeout, timeout,
                     what)
 
-    def restart(self, wait: bool | float = True) -> None:
-        """``stop(wait)``, then ``start`` with the same arguments and settings.
+    def restart(self, *args: Any, wait: bool | float = True, **kwargs: Any) -> None:
+        """``stop(wait)``, then ``start`` again: with ``args``/``kwargs`` if any
+        are given (as ``start`` takes them), else with the last start's.
 
         Refused (``RuntimeError``, nothing changed) from inside the worker's
         own execution or loop while it runs: that stop would wait for itself.
@@ -353,8 +437,13 @@ class BackgroundWorker:
         if active and (_on_loop(loop) or self._in_own_execution()):
             raise RuntimeError(f"worker {self.name!r} cannot restart from inside its own "
                                f"execution or loop: return False and start it from elsewhere")
+        if args or kwargs:
+            self._check_start_kwargs(dict(kwargs))
         self.stop(wait)
-        self.start(*self._args, **self._kwargs)
+        if args or kwargs:
+            self.start(*args, **kwargs)
+        else:
+            self.start(*self._args, **self._kwargs)
 
     def _in_own_execution(self) -> bool:
         return self._exec_thread == threading.get_ident()
@@ -462,10 +551,12 @@ class BackgroundWorker:
                                                    self._executor_kwargs()))
 
     def _run_in_thread(self, *args: Any, **kwargs: Any) -> Any:
-        """A thread executor's task target: ``run``, with its thread recorded."""
+        """A thread executor's task target: ``run``, with its thread recorded
+        and its task's id as ``_task_id``."""
         self._exec_thread = threading.get_ident()
+        task = self._sup.dispatcher.pools[TT_THREAD].current_task()
         try:
-            return self.run(*args, **kwargs)
+            return self.run(*args, _task_id=None if task is None else task.id, **kwargs)
         finally:
             self._exec_thread = None
 
@@ -507,8 +598,13 @@ class BackgroundWorker:
         if self.on_error is None:
             log_contained(f"the executor of worker {self.name!r}", exc, log)
             return
-        ok, error = call_user(f"on_error of worker {self.name!r}", self.on_error, exc,
-                              logger=log)
+        if self.on_error_kwargs is not None:  # the original library's convention
+            ok, error = call_user(f"on_error of worker {self.name!r}",
+                                  functools.partial(self.on_error, **self.on_error_kwargs),
+                                  logger=log)
+        else:
+            ok, error = call_user(f"on_error of worker {self.name!r}", self.on_error, exc,
+                                  logger=log)
         if not ok:
             with self._lock:
                 self.errors += 1
