@@ -45,11 +45,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -72,10 +74,15 @@ from .validate import check_callable, check_flag, check_seconds, check_task_id, 
 log = logging.getLogger(__name__)
 
 _UNSET: Any = object()  # an argument not given
+_SPAWNED = itertools.count(1)  # spawn_thread's thread numbers
 
 
 class TaskSupervisor:
-    """A prioritized thread pool with reserves, processes, aloops and schedulers."""
+    """A prioritized thread pool with reserves, processes, aloops and schedulers.
+
+    ``thread_idle_timeout``: seconds a parked pool thread above ``min_size``
+    waits for work before it exits.
+    """
 
     def __init__(self, supervisor_id: str | None = None, pool_size: int | None = None,
                  reserve_normal: int = 5, reserve_high: int = 5, min_size: int | str = 0,
@@ -178,8 +185,9 @@ class TaskSupervisor:
     def set_timeouts(self, *, poll_delay: Any = _UNSET, timeout_warning: Any = _UNSET,
                      timeout_critical: Any = _UNSET, timeout_warning_func: Any = _UNSET,
                      timeout_critical_func: Any = _UNSET) -> None:
-        """Set any subset of ``poll_delay``, the two queue timeouts and their
-        functions at once: every given value is checked first, and nothing
+        """Set any subset of ``poll_delay``, ``timeout_warning``,
+        ``timeout_critical`` and their functions ``timeout_warning_func`` and
+        ``timeout_critical_func`` at once: every given value is checked first, and nothing
         changes if one is refused (the error names it)."""
         given = {name: value for name, value in (
             ("poll_delay", poll_delay), ("timeout_warning", timeout_warning),
@@ -298,9 +306,21 @@ class TaskSupervisor:
     def is_active(self) -> bool:
         return self._life.is_active()
 
-    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Start accepting tasks; run the main loop in a thread, or on ``loop``."""
+    def start(self, loop: asyncio.AbstractEventLoop | None = None, daemon: Any = None) -> None:
+        """Start accepting tasks; run the main loop in a thread, or on ``loop``.
+
+        ``daemon`` (the original library's) does nothing here, which a
+        ``DeprecationWarning`` says: the loop's thread is a daemon, and a
+        supervisor still active when the main thread ends is stopped
+        (``exit_wait``), so a program exits either way."""
+        if daemon is not None:
+            check_flag("daemon", daemon)
         self._life.start(loop)
+        if daemon is not None:
+            warnings.warn(f"start(daemon={daemon!r}) has no effect: the supervisor's loop "
+                          f"thread is a daemon and the supervisor is stopped when the main "
+                          f"thread ends (exit_wait); remove the argument", DeprecationWarning,
+                          stacklevel=2)
 
     def stop(self, wait: bool | float = True, stop_schedulers: bool = True,
              cancel_tasks: bool = False) -> None:
@@ -337,18 +357,58 @@ class TaskSupervisor:
     # -- submitting -----------------------------------------------------------
     def put_task(self, target: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
                  callback: Callable[[Any], Any] | None = None, priority: int = TASK_NORMAL,
-                 delay: float | None = None, tt: int = TT_THREAD, task_id: Any = None) -> Task:
+                 delay: float | None = None, tt: int = TT_THREAD, task_id: Any = None,
+                 worker: Any = None) -> Task:
         """Submit ``target``; it receives ``_task_id`` and holds its slot until
         ``mark_task_completed`` is called for it (or it raises).
 
         ``tt=TT_MP`` runs it in the process pool: ``callback`` gets the result.
+        ``worker``: the worker the task works for; the task is named after it.
         """
         if tt == TT_COROUTINE:
             raise ValueError("put_task cannot run coroutines: use ALoop.background_task() "
                              "or background_task() on a coroutine function")
+        name = None
+        if worker is not None:
+            name = getattr(worker, "name", None)
+            if not isinstance(name, str):
+                raise TypeError(f"worker must be a worker (with a name), got {worker!r}")
         return self._dispatcher.submit(target=target, args=args, kwargs=kwargs,
                                        callback=callback, priority=priority, delay=delay,
-                                       tt=tt, task_id=task_id, auto=False)
+                                       tt=tt, task_id=task_id, auto=False, name=name)
+
+    def mark_task_started(self, task: Task) -> bool:
+        """Whether ``task`` has started. The engine marks a task started itself
+        when a thread (or process, or loop) takes it; the original library's
+        call is kept for code that makes it."""
+        if not isinstance(task, (Task, FinishedTask)):
+            raise TypeError(f"task must be a Task, got {task!r}")
+        return task.is_started()
+
+    def spawn_thread(self, target: Callable[..., Any], args: tuple = (),
+                     kwargs: dict | None = None) -> concurrent.futures.Future:
+        """Run ``target(*args, **kwargs)`` on a thread of its own, outside the
+        pool and its priorities; a ``Future`` of its result. What it raises
+        (any ``BaseException``) is set on the future, never raised here."""
+        check_callable("target", target, allow_none=False)
+        if not isinstance(args, (tuple, list)):
+            raise TypeError(f"args must be a tuple or list, got {args!r}")
+        if kwargs is not None and not isinstance(kwargs, dict):
+            raise TypeError(f"kwargs must be a dict, got {kwargs!r}")
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+
+        def run() -> None:
+            try:
+                result = target(*args, **(kwargs or {}))
+            except BaseException as exc:  # noqa: BLE001 - handed to the future's reader
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+        threading.Thread(target=run, name=f"supervisor_{self.id}_spawn_{next(_SPAWNED)}",
+                         daemon=True).start()
+        return future
 
     def submit(self, target: Callable[..., Any], *args: Any, _priority: int = TASK_NORMAL,
                _delay: float | None = None, _name: str | None = None,
@@ -418,8 +478,11 @@ class TaskSupervisor:
         """Live (unfinished) tasks, optionally of one type."""
         return self._inspection.get_tasks(tt)
 
-    def get_info(self) -> SupervisorInfo:
-        return self._inspection.get_info()
+    def get_info(self, tt: Any = None, aloops: bool = True, schedulers: bool = True
+                 ) -> SupervisorInfo:
+        """Counts and settings; the running and unfinished tasks of ``tt``
+        (``None``: every type; ``False``: counts only, O(1))."""
+        return self._inspection.get_info(tt, aloops, schedulers)
 
     def stats(self) -> SupervisorStats:
         """An immutable snapshot of every counter; O(1) in the number of tasks."""
@@ -479,6 +542,20 @@ class TaskSupervisor:
     @property
     def aloops(self) -> dict[str, ALoop]:
         return self._registry.aloops()
+
+    def get_aloops(self) -> dict[str, ALoop]:
+        """The aloops by name (a copy)."""
+        return dict(self._registry.aloops())
+
+    @property
+    def default_aloop(self) -> ALoop | None:
+        """The default aloop, or ``None``; settable (an ``ALoop``, its name or
+        ``None``), as ``set_default_aloop``."""
+        return self._registry.get_aloop(None)
+
+    @default_aloop.setter
+    def default_aloop(self, aloop: ALoop | str | None) -> None:
+        self._registry.set_default_aloop(aloop)
 
     def create_aloop(self, name: str, default: bool = False, daemon: bool = False,
                      start: bool = True) -> ALoop:
