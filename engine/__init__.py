@@ -27,6 +27,7 @@ from .constants import (
     TT_THREAD,
 )
 from .default import task_supervisor
+from .fcollections import FunctionCollection, TaskCollection
 from .jobs import AsyncJobScheduler, AsyncScheduledJob
 from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
 from .procpool import PoolBrokenError, ProcessPool, WorkerStartError
@@ -71,4 +72,4 @@ __all__ = [
 ]
 
 # The original library's remaining public names (migration).
-__all__ += ["AsyncJobScheduler", "AsyncScheduledJob"]
+__all__ += ["AsyncJobScheduler", "AsyncScheduledJob", "FunctionCollection", "TaskCollection"]

@@ -114,7 +114,9 @@ class AsyncScheduledJob:
 
 class AsyncJobScheduler:
     """Runs its jobs on one aloop; see the module docstring. Created by
-    ``TaskSupervisor.create_async_job_scheduler``."""
+    ``TaskSupervisor.create_async_job_scheduler``: ``name``, its
+    ``supervisor``, the ``aloop`` it runs on, or ``None`` with ``own_aloop``
+    (one of its own, created on its first start, ``daemon`` or not)."""
 
     def __init__(self, name: str, supervisor: Any, aloop: ALoop | None,
                  own_aloop: bool, daemon: bool) -> None:
@@ -162,7 +164,9 @@ class AsyncJobScheduler:
     def create_threadsafe(self, target: Callable[..., Any], args: tuple | list = (),
                           kwargs: dict | None = None, interval: float = 0, timer: float = 0,
                           number: int = 0) -> AsyncScheduledJob:
-        """Create a job (see ``AsyncScheduledJob``); from any thread. Jobs
+        """Create a job: ``target(*args, **kwargs)`` (a coroutine function)
+        every ``interval`` seconds, the first run ``timer`` seconds from now,
+        ``number`` times (0: until canceled); from any thread. Jobs
         created before ``start()`` wait for it; a stopped scheduler refuses
         new ones (``RuntimeError``)."""
         job = self._new_job(target, args, kwargs, interval, timer, number)
