@@ -29,6 +29,8 @@ from .constants import (
 from .default import task_supervisor
 from .fcollections import FunctionCollection, TaskCollection
 from .jobs import AsyncJobScheduler, AsyncScheduledJob
+from .local import LocalProxy, g
+from .locker import Locker
 from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
 from .procpool import PoolBrokenError, ProcessPool, WorkerStartError
 from .stats import (
@@ -72,4 +74,5 @@ __all__ = [
 ]
 
 # The original library's remaining public names (migration).
-__all__ += ["AsyncJobScheduler", "AsyncScheduledJob", "FunctionCollection", "TaskCollection"]
+__all__ += ["AsyncJobScheduler", "AsyncScheduledJob", "FunctionCollection", "TaskCollection",
+            "LocalProxy", "Locker", "g"]
