@@ -125,7 +125,7 @@ class AsyncJobScheduler:
         self._aloop = aloop
         self._own_aloop = own_aloop
         self._daemon = daemon
-        # Guards _state, _loop, _future, _jobs and _ended.
+        # Guards _state, _loop, _future, _jobs, and the creation of _aloop (own).
         self._lock = threading.Lock()
         self._state = NEW
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -454,9 +454,18 @@ class JobSchedulers:
         if daemon and not own:
             raise ValueError(f"daemon=True applies only to an aloop of the scheduler's own; "
                              f"async job scheduler {name!r} runs on aloop {aloop.name!r}")
-        if own and own_aloop_name(name) in supervisor.aloops:
-            raise ValueError(f"an aloop named {own_aloop_name(name)!r} already exists: pass "
-                             f"it as aloop= or choose another scheduler name")
+        own_aloop = supervisor.aloops.get(own_aloop_name(name)) if own else None
+        if own_aloop is not None:
+            with self._lock:
+                previous = self._schedulers.get(name)
+            if previous is None or previous._aloop is not own_aloop:
+                raise ValueError(f"an aloop named {own_aloop.name!r} already exists: pass "
+                                 f"it as aloop= or choose another scheduler name")
+            if own_aloop.daemon != daemon:
+                raise ValueError(f"the aloop of the previous async job scheduler {name!r} is "
+                                 f"{'' if own_aloop.daemon else 'not '}a daemon: daemon="
+                                 f"{daemon!r} cannot change that")
+            aloop = own_aloop  # a stopped scheduler of that name had it: the new one takes it
         if start and not supervisor.is_active():
             raise RuntimeError(f"supervisor {supervisor.id!r} is not active: start() it before "
                                f"creating a started async job scheduler (or pass start=False)")

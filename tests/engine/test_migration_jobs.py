@@ -94,6 +94,27 @@ def test_default_aloop_else_an_aloop_of_its_own(make_supervisor) -> None:
     assert wait_until(lambda: not own.aloop.is_active())  # its own aloop stops with it
 
 
+def test_a_stopped_scheduler_name_can_be_created_again(sup: TaskSupervisor) -> None:
+    c = Counter()
+
+    async def job():
+        c.hit()
+
+    first = sup.create_async_job_scheduler("again", default=True)
+    first.stop()
+    second = sup.create_async_job_scheduler("again")  # a new script run, same name
+    assert second is not first and second.aloop is first.aloop
+    assert sup.async_job_schedulers["again"] is second
+    assert sup.default_async_job_scheduler is second
+    sup.create_async_job(target=job, number=1)
+    assert c.reached(1).wait(WAIT)
+    with pytest.raises(ValueError, match="daemon"):
+        second.stop() or sup.create_async_job_scheduler("again", daemon=True)
+    sup.create_aloop("async_job_scheduler_taken")
+    with pytest.raises(ValueError, match="already exists"):
+        sup.create_async_job_scheduler("taken")
+
+
 def test_number_and_timer(sup: TaskSupervisor) -> None:
     """aiosched's test002: ``timer`` delays the first run, ``number`` bounds them."""
     c = Counter()
