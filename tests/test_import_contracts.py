@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GUI = ROOT / "gui"
 QT = ("PySide6", "shiboken6", "pyqtgraph", "qasync")
 #: The modules that may import the engine itself: the app builds the supervisor,
-#: the client is the door.
-ENGINE_SIDE = {"app", "client"}
+#: the clients are the doors (local, and remote through the monitor's wire format).
+ENGINE_SIDE = {"app", "client", "remote"}
 
 
 def _contracts() -> dict[str, dict]:
