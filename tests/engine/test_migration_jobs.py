@@ -445,3 +445,66 @@ def test_zero_interval_runs_at_the_minimum(sup: TaskSupervisor) -> None:
     assert job1.interval == MIN_INTERVAL
     assert c.reached(20).wait(WAIT)
     scheduler.stop()
+
+
+@pytest.mark.parametrize("blocking", [False, True])
+def test_supervisor_stop_is_bounded_by_a_job_that_does_not_end(make_supervisor,
+                                                               blocking: bool) -> None:
+    """A run awaiting forever, or blocking its loop: stop(wait=N) still returns
+    within N s plus the engine's grace."""
+    sup = make_supervisor()
+    started, release = threading.Event(), threading.Event()
+
+    async def stuck():
+        started.set()
+        if blocking:
+            release.wait(WAIT)  # blocks the aloop itself
+        else:
+            await asyncio.sleep(3600)
+
+    scheduler = sup.create_async_job_scheduler("s")
+    scheduler.create_threadsafe(target=stuck, number=1)
+    assert started.wait(WAIT)
+    t0 = time.monotonic()
+    try:
+        sup.stop(wait=0.2)
+        assert time.monotonic() - t0 < 0.2 + 1.0
+        assert not sup.is_active()
+    finally:
+        release.set()
+    assert wait_until(lambda: not scheduler.is_active())
+
+
+def test_concurrent_create_and_cancel_from_many_threads(sup: TaskSupervisor) -> None:
+    c = Counter()
+
+    async def job():
+        c.hit()
+
+    scheduler = sup.create_async_job_scheduler("s")
+    kept: list[AsyncScheduledJob] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def churn() -> None:
+        try:
+            for i in range(200):
+                j = scheduler.create_threadsafe(target=job, interval=0.002, timer=0.001 * i)
+                if i % 2:
+                    sup.cancel_async_job(job=j)
+                else:
+                    with lock:
+                        kept.append(j)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    assert errors == []
+    assert set(scheduler.jobs) == set(kept) and len(kept) == 400
+    assert wait_until(lambda: all(j.runs > 0 for j in kept))
+    scheduler.stop()
+    assert not scheduler.is_active()
