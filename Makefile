@@ -74,6 +74,7 @@ bench: qt-libs-offscreen
 	$(BIN)/python benchmarks/bench_mp.py
 	$(BIN)/python benchmarks/bench_workers.py
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_monitor.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/bench_console.py
 
 clean:
