@@ -26,6 +26,7 @@ from .constants import (
     TT_MP,
     TT_THREAD,
 )
+from .debug import set_debug
 from .default import task_supervisor
 from .fcollections import FunctionCollection, TaskCollection
 from .jobs import AsyncJobScheduler, AsyncScheduledJob
@@ -75,4 +76,4 @@ __all__ = [
 
 # The original library's remaining public names (migration).
 __all__ += ["AsyncJobScheduler", "AsyncScheduledJob", "FunctionCollection", "TaskCollection",
-            "LocalProxy", "Locker", "g"]
+            "LocalProxy", "Locker", "g", "set_debug"]

@@ -118,6 +118,9 @@ class AsyncJobScheduler:
     ``supervisor``, the ``aloop`` it runs on, or ``None`` with ``own_aloop``
     (one of its own, created on its first start, ``daemon`` or not)."""
 
+    #: What ``stats().scheduler_info`` and the console's workers panel call it.
+    stats_kind = "async job scheduler"
+
     def __init__(self, name: str, supervisor: Any, aloop: ALoop | None,
                  own_aloop: bool, daemon: bool) -> None:
         self.name = self.id = name

@@ -302,8 +302,10 @@ def scheduler_name(scheduler: Any) -> str:
 def _scheduler_stats(name: str, scheduler: Any, registered: bool) -> SchedulerStats:
     is_active = getattr(scheduler, "is_active", None)
     active = bool(is_active()) if callable(is_active) else registered
-    kind = getattr(scheduler, "kind", None)
-    if isinstance(kind, str):  # the engine's workers: "interval", "queue", ...
+    kind = getattr(scheduler, "stats_kind", None)  # shown as it is (async job schedulers)
+    if isinstance(kind, str):
+        pass
+    elif isinstance(kind := getattr(scheduler, "kind", None), str):  # workers: "interval", ...
         kind = f"{kind} worker" if kind != "worker" else "worker"
     else:
         kind = ("async scheduler" if callable(getattr(scheduler, "loop", None))

@@ -200,7 +200,7 @@ def test_stats_and_workers_panel(sup: TaskSupervisor) -> None:
     assert wait_until(lambda: scheduler.errors == 3)
     info = sup.stats().scheduler_info["jobs"]
     assert info.active and info.registered
-    assert info.kind.startswith("async") and not info.kind.endswith("worker")
+    assert info.kind == "async job scheduler"
     assert info.runs >= 8 and info.errors == 3
     assert abs(info.last_run - time.time()) < WAIT
     scheduler.stop()

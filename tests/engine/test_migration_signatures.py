@@ -388,3 +388,22 @@ def _documented_parameters() -> list[str]:
 
 def test_every_parameter_of_the_public_api_is_documented() -> None:
     assert _documented_parameters() == []
+
+
+def test_set_debug_shows_the_engines_debug_messages() -> None:
+    import logging
+
+    from engine import set_debug
+
+    logger = logging.getLogger("engine")
+    before = logger.level
+    try:
+        set_debug()
+        assert logger.isEnabledFor(logging.DEBUG)
+        set_debug(False)
+        assert logger.level == logging.NOTSET
+        with pytest.raises(TypeError, match="mode"):
+            set_debug("on")
+    finally:
+        set_debug(False)
+        logger.setLevel(before)
