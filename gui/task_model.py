@@ -82,6 +82,9 @@ LATE_TIPS = {LATE_WARNING: "waited in its queue past timeout_warning",
 STALE_TICKS = 3
 #: ...at most once every this many refreshes.
 RECONCILE_EVERY = 2
+#: Ticks a failed row's error is asked for again while the engine has not
+#: recorded it yet (it does so just after the failure's event).
+OUTCOME_RETRIES = 5
 
 
 class RowClient(Protocol):
@@ -119,7 +122,7 @@ class TaskRow:
 
     __slots__ = ("serial", "task_id", "name", "tt", "priority", "status", "late",
                  "t_submitted", "t_queued", "t_started", "t_finished", "result", "error",
-                 "seq", "checked", "alive", "_queued_text")
+                 "seq", "checked", "alive", "awaiting", "_queued_text")
 
     def __init__(self, serial: int, task_id: Any, name: str, tt: int, priority: int,
                  when: float, seq: int = 0) -> None:
@@ -136,6 +139,7 @@ class TaskRow:
         self.t_finished: float | None = None
         self.result = ""  # short repr of a completed task's result, if the engine had it
         self.error = ""   # one line for a failed task
+        self.awaiting = False  # failed, and its error is asked for again (not recorded yet)
         self.seq = seq
         self.checked = 0
         self.alive = True
@@ -161,7 +165,7 @@ class TaskRow:
     def summary(self) -> str:
         """The result / error cell."""
         if self.status == "failed":
-            return self.error or "failed (error not kept)"
+            return self.error or ("failed …" if self.awaiting else "failed (error not kept)")
         if self.status == "completed":
             return self.result
         if self.status == GONE:
@@ -300,6 +304,10 @@ class TaskRows:
         self._rows: list[TaskRow] = []  # sorted by serial
         self._by_id: dict[Any, TaskRow] = {}
         self._open: dict[Any, TaskRow] = {}  # unfinished rows, by id
+        # Failed rows whose error the engine had not recorded yet when the
+        # console asked (the failing thread records it just after the event):
+        # asked again on the next ticks, at most OUTCOME_RETRIES times. id → tries.
+        self._outcome_pending: dict[Any, tuple[TaskRow, int]] = {}
         self._serial = 0
         # Finished rows in the order they finished: the trim candidates.
         self._done: deque[TaskRow] = deque()  # completed, canceled, finished
@@ -453,6 +461,23 @@ class TaskRows:
             record = records.get(row.task_id)
             if record is not None:
                 self._take_outcome(row, record)
+            if row.status == "failed" and not row.error:
+                tries = self._outcome_pending.get(row.task_id, (row, 0))[1]
+                if tries < OUTCOME_RETRIES:
+                    self._outcome_pending[row.task_id] = (row, tries + 1)
+                row.awaiting = tries < OUTCOME_RETRIES
+
+    def _retry_outcomes(self) -> None:
+        """Ask again, in one batch, for the errors not recorded yet at the last ask."""
+        pending = self._outcome_pending = {i: p for i, p in self._outcome_pending.items()
+                                           if p[0].alive}
+        rows = [row for row, _ in pending.values()]
+        self._fetch_outcomes(rows)  # counts one more try for each still missing
+        done = [row for row in rows if row.error or not row.awaiting]
+        for row in done:
+            row.awaiting = False
+            pending.pop(row.task_id, None)
+        self._announce_changes(done)
 
     @staticmethod
     def _take_outcome(row: TaskRow, record: FinishedTask) -> None:
@@ -466,6 +491,8 @@ class TaskRows:
         """One refresh went by: reconcile the stale unfinished rows now and then;
         how many rows that corrected."""
         self.ticks += 1
+        if self._outcome_pending:
+            self._retry_outcomes()
         if self.ticks % RECONCILE_EVERY or not self._open:
             return 0
         horizon = self.ticks - STALE_TICKS

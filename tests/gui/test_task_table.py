@@ -533,3 +533,46 @@ def test_a_float_result_reads_short_in_the_table_and_whole_elsewhere(supervisor,
     panel.export_csv(str(path))
     with open(path, newline="", encoding="utf-8") as f:
         assert [r["result"] for r in csv.DictReader(f)] == ["0.028095182140392742"]
+
+
+def test_a_failed_rows_error_recorded_after_its_event_still_shows() -> None:
+    """The engine records a failure's error just after the failure's event: a
+    row whose error was not there yet reads "failed …" and asks again."""
+    from engine import TASK_NORMAL, TT_THREAD, RecordedError, TaskEvent
+    from gui.task_model import OUTCOME_RETRIES, TaskRows
+
+    class Late:
+        def __init__(self) -> None:
+            self.asks = 0
+            self.recorded = False
+
+        def finished_tasks(self, ids):
+            self.asks += 1
+            return {i: _Failed(RecordedError("SystemExit", "3", "") if self.recorded else None)
+                    for i in ids}
+
+    class _Failed:
+        result = None
+
+        def __init__(self, exception) -> None:
+            self.exception = exception
+
+    client = Late()
+    rows = TaskRows(client)
+    rows.apply_events([TaskEvent(1, 0.0, "started", 7, "quits", TT_THREAD, TASK_NORMAL),
+                       TaskEvent(2, 0.1, "failed", 7, "quits", TT_THREAD, TASK_NORMAL)])
+    row = rows.task_row(7)
+    assert row.summary() == "failed …"
+    client.recorded = True
+    rows.tick()
+    assert "SystemExit" in row.summary() and not row.awaiting
+    asks = client.asks
+    rows.tick()
+    assert client.asks == asks  # asked no more once it had it
+    # never recorded (the history dropped it): it gives up and says so
+    client.recorded = False
+    rows.apply_events([TaskEvent(3, 0.2, "started", 8, "quits", TT_THREAD, TASK_NORMAL),
+                       TaskEvent(4, 0.3, "failed", 8, "quits", TT_THREAD, TASK_NORMAL)])
+    for _ in range(OUTCOME_RETRIES + 1):
+        rows.tick()
+    assert rows.task_row(8).summary() == "failed (error not kept)"
