@@ -78,6 +78,25 @@ def settings(tmp_path):
 
 
 @pytest.fixture
+def console(qapp, tmp_path):
+    """The console as ``main.py`` builds it: its own loop and supervisor."""
+    from gui.app import Console
+
+    qapp.setQuitOnLastWindowClosed(False)
+    sup = TaskSupervisor(supervisor_id="console-test")
+    app = Console(supervisor=sup, settings=QSettings(str(tmp_path / "c.ini"),
+                                                     QSettings.IniFormat))
+    yield app
+    app.restore_hooks()
+    if sup.is_active():
+        sup.stop(wait=2, cancel_tasks=True)
+    app.window.bridge.stop()
+    app.window.log_view.close_handler()
+    app.window.close()
+    app.loop.close()
+
+
+@pytest.fixture
 def window(client, settings, qtbot):
     """The main window over ``client``, shown; a scenario it runs is ended at teardown."""
     win = MainWindow(client, settings=settings)

@@ -4,28 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-from PySide6.QtCore import QSettings
-
-from engine import TaskSupervisor
-from gui.app import Console
-
-
-@pytest.fixture
-def console(qapp, tmp_path):
-    qapp.setQuitOnLastWindowClosed(False)
-    sup = TaskSupervisor(supervisor_id="console-test")
-    app = Console(supervisor=sup, settings=QSettings(str(tmp_path / "c.ini"),
-                                                     QSettings.IniFormat))
-    yield app
-    app.restore_hooks()
-    if sup.is_active():
-        sup.stop(wait=2, cancel_tasks=True)
-    app.window.bridge.stop()
-    app.window.log_view.close_handler()
-    app.window.close()
-    app.loop.close()
-
 
 def test_the_supervisor_runs_on_the_qt_loop(console):
     assert console.supervisor.is_active()

@@ -7,29 +7,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from PySide6.QtCore import QSettings
 
-from engine import TaskSupervisor
-from gui.app import Console, run_console
+from gui.app import run_console
 from gui.widgets.submit import SubmitPanel
 from runner.scenario import MAX_DURATION
 
 BAD = [math.inf, -math.inf, math.nan, -1.0, 0.0, MAX_DURATION + 1, 1e300]
-
-
-@pytest.fixture
-def console(qapp, tmp_path):
-    sup = TaskSupervisor(supervisor_id="duration-test")
-    app = Console(supervisor=sup, settings=QSettings(str(tmp_path / "c.ini"),
-                                                     QSettings.IniFormat))
-    yield app
-    app.restore_hooks()
-    if sup.is_active():
-        sup.stop(wait=2, cancel_tasks=True)
-    app.window.bridge.stop()
-    app.window.log_view.close_handler()
-    app.window.close()
-    app.loop.close()
 
 
 @pytest.mark.parametrize("value", BAD)

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 from guikit import until
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QScrollArea
 
-from engine import TASK_LOW, TaskSupervisor, background_worker
-from gui.app import Console
+from engine import TASK_LOW, background_worker
 from gui.widgets import graphs as graphs_module
 from gui.widgets import task_table as task_table_module
 from gui.widgets.error_dialog import ErrorDialog
@@ -50,23 +49,6 @@ def screen(window, qtbot):
     window.resize(1440, 900)
     qtbot.waitUntil(lambda: window.width() == 1440 and window.height() == 900, timeout=WAIT_MS)
     return window
-
-
-@pytest.fixture
-def console(qapp, tmp_path):
-    """The console as ``main.py`` builds it (its own loop and supervisor)."""
-    qapp.setQuitOnLastWindowClosed(False)
-    sup = TaskSupervisor(supervisor_id="operator-console-test")
-    app = Console(supervisor=sup, settings=QSettings(str(tmp_path / "c.ini"),
-                                                     QSettings.IniFormat))
-    yield app
-    app.restore_hooks()
-    if sup.is_active():
-        sup.stop(wait=2, cancel_tasks=True)
-    app.window.bridge.stop()
-    app.window.log_view.close_handler()
-    app.window.close()
-    app.loop.close()
 
 
 def click_tab(qtbot, tabs, title: str) -> None:
