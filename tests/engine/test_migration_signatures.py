@@ -9,7 +9,7 @@ import threading
 import warnings
 
 import pytest
-from engine_testkit import wait_until
+from engine_testkit import StartLog, wait_until
 
 from engine import (
     TT_MP,
@@ -24,23 +24,6 @@ from engine import (
 )
 
 WAIT = 5.0
-
-
-class Calls:
-    """What executors and hooks were called with, with a condition to wait on."""
-
-    def __init__(self) -> None:
-        self.items: list = []
-        self._cond = threading.Condition()
-
-    def add(self, item) -> None:
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def wait_for(self, n: int, timeout: float = WAIT) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: len(self.items) >= n, timeout)
 
 
 def deprecation(fn, *args, **kwargs):
@@ -145,18 +128,18 @@ def test_background_task_daemon_warns(sup) -> None:
 
 # -- workers -----------------------------------------------------------------------------
 def test_on_error_kwargs_is_the_librarys_convention(sup) -> None:
-    calls = Calls()
+    calls = StartLog()
 
     def fail(**kw):
         raise ValueError("boom")
 
     worker = BackgroundIntervalWorker("errs", fail, interval=0.01, supervisor=sup,
-                                      on_error=lambda **kw: calls.add(kw),
+                                      on_error=lambda **kw: calls.record(kw),
                                       on_error_kwargs={"source": "errs"})
     worker.start()
-    assert calls.wait_for(2)
+    assert calls.wait_for_count(2)
     worker.stop()
-    assert calls.items[0] == {"source": "errs"}
+    assert calls.order[0] == {"source": "errs"}
     with pytest.raises(TypeError, match="on_error_kwargs= needs on_error="):
         BackgroundWorker("x", fail, on_error_kwargs={}, supervisor=sup)
     with pytest.raises(TypeError, match="on_error_kwargs must be a dict"):
@@ -173,33 +156,33 @@ def test_daemon_and_poll_delay_warn(sup) -> None:
 
 
 def test_hooks_run_around_start_and_stop(sup) -> None:
-    calls = Calls()
+    calls = StartLog()
 
     class Hooked(BackgroundEventWorker):
         def run(self, **kw):
-            calls.add("run")
+            calls.record("run")
 
         def before_start(self):
-            calls.add("before_start")
+            calls.record("before_start")
 
         def after_start(self):
-            calls.add("after_start")
+            calls.record("after_start")
 
         def before_stop(self):
-            calls.add("before_stop")
+            calls.record("before_stop")
 
         def after_stop(self):
-            calls.add("after_stop")
+            calls.record("after_stop")
 
     worker = Hooked("hooked", supervisor=sup)
     assert worker.is_stopped() and not worker.is_started()
     worker.start()
     assert worker.is_started() and not worker.is_stopped()
     worker.trigger_threadsafe()
-    assert calls.wait_for(3)
+    assert calls.wait_for_count(3)
     worker.stop()
     assert worker.is_stopped()
-    assert calls.items == ["before_start", "after_start", "run", "before_stop", "after_stop"]
+    assert calls.order == ["before_start", "after_start", "run", "before_stop", "after_stop"]
 
 
 def test_a_raising_before_start_refuses_the_start_and_later_hooks_are_contained(sup) -> None:
@@ -233,45 +216,45 @@ def test_a_raising_before_start_refuses_the_start_and_later_hooks_are_contained(
 
 
 def test_restart_with_new_arguments_and_the_delay_before_override(sup) -> None:
-    calls = Calls()
-    worker = BackgroundEventWorker("args", lambda *a, **kw: calls.add(a), supervisor=sup)
+    calls = StartLog()
+    worker = BackgroundEventWorker("args", lambda *a, **kw: calls.record(a), supervisor=sup)
     worker.start(1)
     worker.trigger_threadsafe()
-    assert calls.wait_for(1)
+    assert calls.wait_for_count(1)
     worker.restart(2, wait=WAIT)
     worker.trigger_threadsafe()
-    assert calls.wait_for(2)
+    assert calls.wait_for_count(2)
     worker.restart(wait=WAIT)  # no arguments: the last start's
     worker.trigger_threadsafe()
-    assert calls.wait_for(3)
+    assert calls.wait_for_count(3)
     worker.stop()
-    assert calls.items == [(1,), (2,), (2,)]
-    ticker = BackgroundIntervalWorker("late", lambda **kw: calls.add("tick"), interval=0.01,
+    assert calls.order == [(1,), (2,), (2,)]
+    ticker = BackgroundIntervalWorker("late", lambda **kw: calls.record("tick"), interval=0.01,
                                       supervisor=sup)
     ticker.start(_delay_before=30)
     assert ticker.delay_before == 30
-    assert not calls.wait_for(4, timeout=0.3)  # nothing before the delay
+    assert not calls.wait_for_count(4, timeout=0.3)  # nothing before the delay
     ticker.stop()
     with pytest.raises(ValueError, match="_delay_before"):
         ticker.start(_delay_before=-1)
 
 
 def test_executors_receive_their_task_id(sup) -> None:
-    calls = Calls()
-    worker = BackgroundEventWorker("ids", lambda **kw: calls.add(kw["_task_id"]),
+    calls = StartLog()
+    worker = BackgroundEventWorker("ids", lambda **kw: calls.record(kw["_task_id"]),
                                    supervisor=sup)
     worker.start()
     worker.trigger_threadsafe()
-    assert calls.wait_for(1)
+    assert calls.wait_for_count(1)
     worker.stop()
-    assert sup.get_task(calls.items[0]).name == "ids"
-    queued = BackgroundQueueWorker("qids", lambda item, **kw: calls.add(kw["_task_id"]),
+    assert sup.get_task(calls.order[0]).name == "ids"
+    queued = BackgroundQueueWorker("qids", lambda item, **kw: calls.record(kw["_task_id"]),
                                    supervisor=sup)
     queued.start()
     queued.put_threadsafe("x")
-    assert calls.wait_for(2)
+    assert calls.wait_for_count(2)
     queued.stop()
-    assert sup.get_task(calls.items[1]).name == "qids"
+    assert sup.get_task(calls.order[1]).name == "qids"
     with pytest.raises(TypeError, match="_task_id"):
         worker.start(_task_id=5)
 
@@ -281,12 +264,12 @@ def test_executors_receive_their_task_id(sup) -> None:
     (queue.LifoQueue, [5, 3, 2, 4, 1]), (queue.Queue, [5, 1, 4, 2, 3]), (True, [5, 1, 4, 2, 3]),
 ])
 def test_the_queue_class_orders_the_items(sup, q, order) -> None:
-    calls = Calls()
+    calls = StartLog()
     gate = threading.Event()
 
     def run(item, **kw):
         gate.wait(WAIT)
-        calls.add(item)
+        calls.record(item)
 
     worker = background_worker(run, q=q, supervisor=sup)
     worker.start()
@@ -295,9 +278,9 @@ def test_the_queue_class_orders_the_items(sup, q, order) -> None:
     for item in (1, 4, 2, 3):
         worker.put_threadsafe(item)
     gate.set()
-    assert calls.wait_for(5)
+    assert calls.wait_for_count(5)
     worker.stop()
-    assert calls.items == order
+    assert calls.order == order
 
 
 def test_bad_queue_classes_are_refused(sup) -> None:
@@ -309,32 +292,32 @@ def test_bad_queue_classes_are_refused(sup) -> None:
 
 
 def test_get_queue_obj_and_get_event_obj_feed_the_worker(sup) -> None:
-    calls = Calls()
-    queued = BackgroundQueueWorker("qo", lambda item, **kw: calls.add(item), supervisor=sup)
+    calls = StartLog()
+    queued = BackgroundQueueWorker("qo", lambda item, **kw: calls.record(item), supervisor=sup)
     queued.start()
     q = queued.get_queue_obj()
     q.put_nowait("a")
     asyncio.run(q.put("b"))
-    assert calls.wait_for(2) and q.empty() and q.qsize() == 0
+    assert calls.wait_for_count(2) and q.empty() and q.qsize() == 0
     queued.stop()
-    evented = BackgroundEventWorker("eo", lambda **kw: calls.add("e"), supervisor=sup)
+    evented = BackgroundEventWorker("eo", lambda **kw: calls.record("e"), supervisor=sup)
     evented.start()
     evented.get_event_obj().set()
-    assert calls.wait_for(3)
+    assert calls.wait_for_count(3)
     evented.stop()
-    assert calls.items == ["a", "b", "e"]
+    assert calls.order == ["a", "b", "e"]
 
 
 def test_an_interval_worker_can_be_triggered_between_ticks(sup) -> None:
-    calls = Calls()
-    worker = BackgroundIntervalWorker("slow", lambda **kw: calls.add("run"), interval=3600,
+    calls = StartLog()
+    worker = BackgroundIntervalWorker("slow", lambda **kw: calls.record("run"), interval=3600,
                                       supervisor=sup)
     worker.start()
-    assert calls.wait_for(1)  # the first tick is at once
+    assert calls.wait_for_count(1)  # the first tick is at once
     worker.trigger_threadsafe()
-    assert calls.wait_for(2, timeout=2)  # not an hour later
+    assert calls.wait_for_count(2, timeout=2)  # not an hour later
     asyncio.run(worker.trigger())
-    assert calls.wait_for(3, timeout=2)
+    assert calls.wait_for_count(3, timeout=2)
     worker.stop()
 
 
