@@ -58,7 +58,7 @@ from .constants import (
 )
 from .dispatch import ACTIVE, STARTING, STOPPED, STOPPING, Action, close_coroutines
 from .ledger import Callback, run_callbacks
-from .loopthread import LoopThread
+from .loopthread import LoopThread, running_on
 from .usercode import log_contained
 from .validate import check_flag, check_wait
 
@@ -121,10 +121,7 @@ class Lifecycle:
             StopPlan(self, monotonic(), False, False).finish(join=False)
 
     def on_own_loop(self) -> bool:
-        try:
-            return asyncio.get_running_loop() is self.dispatcher.loop
-        except RuntimeError:
-            return False
+        return running_on(self.dispatcher.loop)
 
     def own_thread(self) -> str | None:
         """What of this supervisor runs the calling thread, if anything."""

@@ -16,7 +16,8 @@ the loop and the thread, and it makes both survive the user code they run:
   coroutine tasks that can no longer run).
 
 ``start``, ``request_stop`` and ``join`` may be called from any thread
-(``join`` from the loop's own thread returns ``False`` at once).
+(``join`` from the loop's own thread returns ``False`` at once). Also here:
+``running_on(loop)``, whether the calling thread is running ``loop`` now.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ log = logging.getLogger(__name__)
 
 #: Seconds a stopping loop gives the tasks it cancels before abandoning them.
 SHUTDOWN_GRACE = 0.3
+
+
+def running_on(loop: asyncio.AbstractEventLoop | None) -> bool:
+    """Whether ``loop`` is the loop running in the calling thread (callable anywhere)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 class LoopThread:

@@ -67,6 +67,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .constants import PRIORITY_NAMES
+from .loopthread import running_on
 from .validate import check_flag, check_wait
 from .wire import (
     WIRE_VERSION,
@@ -558,7 +559,7 @@ class Monitor:
             self._sock.close()
             return
         future = asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
-        if _on_loop(loop):
+        if running_on(loop):
             return
         try:
             future.result(CLOSE_WAIT + 0.5)
@@ -619,13 +620,6 @@ def _query_number(request: web.Request, name: str, kind: type, default: Any,
     return value
 
 
-def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
-
-
 # -- serve -----------------------------------------------------------------------------
 def serve(supervisor: Any, loop: asyncio.AbstractEventLoop, address: str | None,
           read_only: bool, token_file: str | None, clock: MonotonicClock) -> Monitor:
@@ -666,7 +660,7 @@ def serve(supervisor: Any, loop: asyncio.AbstractEventLoop, address: str | None,
         monitor = Monitor(supervisor, loop, sock, shown, token, token_file, read_only, own,
                           clock)
         future = asyncio.run_coroutine_threadsafe(monitor.start(), loop)
-        if not _on_loop(loop):
+        if not running_on(loop):
             future.result(SETUP_WAIT)
         return monitor
     except BaseException:

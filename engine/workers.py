@@ -97,6 +97,7 @@ from .constants import (
     check_priority,
 )
 from .default import task_supervisor
+from .loopthread import running_on
 from .supervisor import TaskSupervisor
 from .task import Task, TaskCanceledError
 from .usercode import call_user, is_main_interrupt, log_contained, safe_repr
@@ -370,7 +371,7 @@ class BackgroundWorker:
             wound_down = self._ended_generation == self._generation
         if active or wound_down or future is None or future.done():
             return
-        if _on_loop(loop) or self._in_own_execution():
+        if running_on(loop) or self._in_own_execution():
             raise RuntimeError(f"worker {self.name!r} is still winding down and this is its "
                                f"own loop or execution: start it again from elsewhere or later")
         done, _ = concurrent.futures.wait([future], PREVIOUS_RUN_GRACE)
@@ -406,7 +407,7 @@ class BackgroundWorker:
             future, loop = self._future, self._loop
         call_soon_threadsafe(loop, self._set_wake)
         try:
-            if (timeout != 0.0 and future is not None and not _on_loop(loop)
+            if (timeout != 0.0 and future is not None and not running_on(loop)
                     and not self._in_own_execution()):
                 done, _ = concurrent.futures.wait([future], timeout)
                 if not done:
@@ -434,7 +435,7 @@ class BackgroundWorker:
         check_wait(wait)
         with self._lock:
             active, loop = self._active, self._loop
-        if active and (_on_loop(loop) or self._in_own_execution()):
+        if active and (running_on(loop) or self._in_own_execution()):
             raise RuntimeError(f"worker {self.name!r} cannot restart from inside its own "
                                f"execution or loop: return False and start it from elsewhere")
         if args or kwargs:
@@ -628,13 +629,6 @@ def _raise(exc: BaseException) -> None:
 
 def _has_no_run(cls: type) -> bool:
     return inspect.getattr_static(cls, "run") is BackgroundWorker.__dict__["run"]
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop | None) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
 
 
 def call_soon_threadsafe(loop: asyncio.AbstractEventLoop | None,
