@@ -352,8 +352,10 @@ def background_worker(f: Callable[..., Any] | None = None, *, interval: float | 
 def _decorator_kind(q: object, queue: object, e: object, event: object,
                     interval: object, delay: object) -> str:
     for flag, value in (("q", q), ("queue", queue)):
-        if value is not False and (value is None or _queue_order(value) is None):
-            raise TypeError(f"{flag} must be True or a queue class, got {value!r}")
+        if value is None:  # _queue_order takes None for "not given"; here False is that
+            raise TypeError(f"{flag} must be True or a queue class, got None")
+        if value is not False:
+            _queue_order(value)
     for flag, value in (("e", e), ("event", event)):
         check_flag(flag, value)
     kinds = [k for k, chosen in (("queue", q is not False or queue is not False),
