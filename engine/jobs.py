@@ -9,6 +9,13 @@ with the same arguments and results, without their polling and their drift:
   the head. A job created or canceled from another thread is posted to the
   loop (``call_soon_threadsafe``) and re-arms the timer if it changes the
   head. Nothing wakes between due times.
+* **A canceled job is gone at once.** ``cancel`` takes it out of the
+  scheduler's jobs (``jobs``, ``stats().jobs``) under the lock, at once; its
+  heap entry is deleted lazily: counted as dead on the loop, dropped when it
+  reaches the head, and the heap is rebuilt without the dead entries as soon
+  as they are more than half of it (and more than ``COMPACT_MIN``). So the
+  heap holds at most about twice the live jobs, and each cancel costs
+  O(log n) amortized, whatever the canceled jobs' due times.
 * **No drift.** A job's ``k``-th run is due ``timer + k * interval`` seconds
   after it was created, whatever its runs take. A run missed because the
   loop was blocked is skipped, not run late in a burst (``aiosched`` ran
@@ -44,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import heapq
 import inspect
 import itertools
@@ -64,6 +72,10 @@ log = logging.getLogger("engine.jobs")
 #: The shortest interval: a smaller one (0 included) is run at this one, as
 #: ``aiosched`` did (its ``min_interval``).
 MIN_INTERVAL = 0.001
+
+#: Dead (canceled) heap entries tolerated before the heap is compacted, at
+#: least; beyond it they may not be more than half of the heap.
+COMPACT_MIN = 64
 
 NEW, RUNNING, STOPPING, STOPPED = "new", "running", "stopping", "stopped"
 
@@ -91,9 +103,11 @@ class AsyncScheduledJob:
         self.created = time.monotonic()
         # Written once (True → False) by cancel() or the last run; read anywhere.
         self._active = True
-        # Owned by the aloop's thread: the next due run (index, loop time), in the heap?
+        # Owned by the aloop's thread: the next due run's index, whether the
+        # job has an entry in the heap, and whether that entry is counted dead.
         self._index = 0
         self._in_heap = False
+        self._dead_in_heap = False
 
     def __repr__(self) -> str:
         state = "active" if self._active else "finished"
@@ -140,8 +154,10 @@ class AsyncJobScheduler:
         self.runs = 0
         self.errors = 0
         self.last_run: float | None = None
-        # The aloop thread's own state while loop() runs.
+        # The aloop thread's own state while loop() runs; _dead counts the
+        # heap entries of canceled jobs (those with _dead_in_heap).
         self._heap: list[tuple[float, AsyncScheduledJob]] = []
+        self._dead = 0
         self._timer: asyncio.TimerHandle | None = None
         self._inflight: set[asyncio.Task] = set()
         self._stop_event: asyncio.Event | None = None
@@ -162,6 +178,16 @@ class AsyncJobScheduler:
         """The active jobs, oldest first."""
         with self._lock:
             return sorted(self._jobs, key=lambda job: job.id)
+
+    def stats(self) -> AsyncJobSchedulerStats:
+        """A snapshot: active ``jobs`` (canceled ones never count), the
+        ``heap_size`` (entries in its timer heap: live jobs while it runs,
+        plus dead entries of canceled jobs not yet dropped), ``runs``,
+        ``errors``, ``last_run``; from any thread."""
+        with self._lock:
+            jobs, state = len(self._jobs), self._state
+        return AsyncJobSchedulerStats(self.name, state, jobs, len(self._heap), self.runs,
+                                      self.errors, self.last_run)
 
     # -- jobs --------------------------------------------------------------------------------
     def create_threadsafe(self, target: Callable[..., Any], args: tuple | list = (),
@@ -199,7 +225,7 @@ class AsyncJobScheduler:
             self._jobs.discard(job)
             loop = self._loop if self._state == RUNNING else None
         if loop is not None:
-            self._post(loop, self._rearm)
+            self._post(loop, self._drop, job)
 
     def _new_job(self, target: Any, args: Any, kwargs: Any, interval: Any, timer: Any,
                  number: Any) -> AsyncScheduledJob:
@@ -302,13 +328,11 @@ class AsyncJobScheduler:
         """The scheduler's run, on its aloop (``register_scheduler`` runs it)."""
         self._stop_event = asyncio.Event()
         with self._lock:
-            jobs = sorted(self._jobs, key=lambda job: job.id)
             stopping = self._state != RUNNING
         try:
             if stopping:  # stopped before loop() began
                 return
-            for job in jobs:
-                self._schedule(job)
+            self._schedule_all()  # not here: loop()'s frame would keep them all alive
             await self._stop_event.wait()
             if self._inflight:
                 await asyncio.gather(*list(self._inflight), return_exceptions=True)
@@ -318,9 +342,14 @@ class AsyncJobScheduler:
                 self._timer = None
             for task in list(self._inflight):  # left by a cancellation of loop()
                 task.cancel()
-            for _, job in self._heap:
-                job._in_heap = False
-            self._heap = []
+            self._heap_clear()
+
+    def _schedule_all(self) -> None:
+        """Put every active job (those created before the start) in the heap."""
+        with self._lock:
+            jobs = sorted(self._jobs, key=lambda job: job.id)
+        for job in jobs:
+            self._schedule(job)
 
     def _request_stop(self) -> None:
         if self._timer is not None:
@@ -332,8 +361,41 @@ class AsyncJobScheduler:
 
     def _heap_clear(self) -> None:
         for _, job in self._heap:
-            job._in_heap = False
+            job._in_heap = job._dead_in_heap = False
         self._heap = []
+        self._dead = 0
+
+    def _pop_head(self) -> AsyncScheduledJob:
+        """Take the head entry out of the heap; its job."""
+        job = heapq.heappop(self._heap)[1]
+        job._in_heap = False
+        if job._dead_in_heap:
+            job._dead_in_heap = False
+            self._dead -= 1
+        return job
+
+    def _drop(self, job: AsyncScheduledJob) -> None:
+        """Posted by ``cancel``: count the job's entry dead, compact the heap
+        once dead entries dominate it, re-arm the timer."""
+        if job._in_heap and not job._dead_in_heap:
+            job._dead_in_heap = True
+            self._dead += 1
+            if self._dead > COMPACT_MIN and 2 * self._dead > len(self._heap):
+                self._compact()
+        self._rearm()
+
+    def _compact(self) -> None:
+        """Rebuild the heap with the live entries only: O(n), once per n/2 cancels."""
+        live = []
+        for entry in self._heap:
+            job = entry[1]
+            if job._dead_in_heap:
+                job._in_heap = job._dead_in_heap = False
+            else:
+                live.append(entry)
+        heapq.heapify(live)
+        self._heap = live
+        self._dead = 0
 
     def _schedule(self, job: AsyncScheduledJob) -> None:
         """Put ``job`` in the heap at its next due run (not yet past)."""
@@ -354,7 +416,8 @@ class AsyncJobScheduler:
         """One timer, at the head of the heap (canceled jobs there are dropped)."""
         heap = self._heap
         while heap and not heap[0][1]._active:
-            heapq.heappop(heap)[1]._in_heap = False
+            self._pop_head()
+            heap = self._heap
         if self._timer is not None:
             if heap and self._timer.when() == heap[0][0]:
                 return
@@ -368,10 +431,8 @@ class AsyncJobScheduler:
         self._timer = None
         loop = asyncio.get_running_loop()
         now = loop.time()
-        heap = self._heap
-        while heap and heap[0][0] <= now and self._state == RUNNING:
-            _, job = heapq.heappop(heap)
-            job._in_heap = False
+        while self._heap and self._heap[0][0] <= now and self._state == RUNNING:
+            job = self._pop_head()
             if not job._active:
                 continue
             job._index += 1
@@ -413,6 +474,21 @@ class AsyncJobScheduler:
         except BaseException as exc:  # noqa: BLE001 - the containment policy (usercode)
             self.errors += 1
             log_contained(what, exc, log)
+
+
+@dataclasses.dataclass(frozen=True)
+class AsyncJobSchedulerStats:
+    """``AsyncJobScheduler.stats()``: ``name``, ``state`` (new, running,
+    stopping, stopped), ``jobs`` (active), ``heap_size``, ``runs``, ``errors``,
+    ``last_run`` (``time.time()`` or ``None``)."""
+
+    name: str
+    state: str
+    jobs: int
+    heap_size: int
+    runs: int
+    errors: int
+    last_run: float | None
 
 
 def own_aloop_name(name: str) -> str:
@@ -546,5 +622,5 @@ def schedulers_of(supervisor: Any) -> JobSchedulers:
     return found
 
 
-__all__ = ["MIN_INTERVAL", "AsyncJobScheduler", "AsyncScheduledJob", "JobSchedulers",
-           "schedulers_of"]
+__all__ = ["COMPACT_MIN", "MIN_INTERVAL", "AsyncJobScheduler", "AsyncJobSchedulerStats",
+           "AsyncScheduledJob", "JobSchedulers", "schedulers_of"]

@@ -508,3 +508,68 @@ def test_concurrent_create_and_cancel_from_many_threads(sup: TaskSupervisor) -> 
     assert wait_until(lambda: all(j.runs > 0 for j in kept))
     scheduler.stop()
     assert not scheduler.is_active()
+
+
+def test_canceled_jobs_leave_the_scheduler_at_once(sup: TaskSupervisor) -> None:
+    """10,000 jobs due in an hour, canceled: none is counted, the heap is
+    compacted (its length bounded, the jobs freed), a later job still runs once."""
+    import gc
+    import weakref
+
+    from engine.jobs import COMPACT_MIN
+
+    async def never():
+        raise AssertionError("a canceled job ran")
+
+    ran = threading.Event()
+    runs = Counter()
+
+    async def later():
+        runs.hit()
+        ran.set()
+
+    sup.create_aloop("jobs")
+    scheduler = sup.create_async_job_scheduler("s", aloop="jobs")
+    jobs = [scheduler.create_threadsafe(target=never, timer=3600, number=1)
+            for _ in range(10_000)]
+    survivor = scheduler.create_threadsafe(target=later, timer=2, number=1)  # after the cancels
+    aloop = sup.get_aloop("jobs")
+    aloop.run(asyncio.sleep(0))  # the loop has taken every creation posted before
+    assert scheduler.stats().heap_size == 10_001
+    refs = [weakref.ref(j) for j in jobs]
+    for j in jobs:
+        sup.cancel_async_job(job=j)
+    del jobs, j
+    assert scheduler.stats().jobs == 1  # at once, before the loop heard of it
+    aloop.run(asyncio.sleep(0))  # and every cancel posted before has been handled
+    stats = scheduler.stats()
+    assert stats.jobs == 1 and scheduler.jobs == [survivor]
+    assert stats.heap_size <= COMPACT_MIN + 1  # the dead entries are gone, not only uncounted
+    gc.collect()
+    assert sum(r() is not None for r in refs) <= COMPACT_MIN  # and so are the jobs
+    assert ran.wait(WAIT)
+    assert wait_until(lambda: scheduler.stats().jobs == 0)
+    assert runs.n == 1 and scheduler.stats().heap_size == 0
+    assert scheduler.errors == 0
+    scheduler.stop()
+
+
+def test_a_dead_entry_at_the_head_is_dropped_and_the_timer_moves_on(sup: TaskSupervisor) -> None:
+    """A few cancels (below the compaction threshold): the canceled head is
+    dropped when the timer reaches it and the next job runs on time."""
+    runs = Counter()
+
+    async def first():
+        raise AssertionError("canceled")
+
+    async def second():
+        runs.hit()
+
+    scheduler = sup.create_async_job_scheduler("s")
+    head = scheduler.create_threadsafe(target=first, timer=0.05, number=1)
+    scheduler.create_threadsafe(target=second, timer=0.2, number=1)
+    head.cancel()
+    assert runs.reached(1).wait(WAIT)
+    assert wait_until(lambda: scheduler.stats().heap_size == 0)
+    assert scheduler.errors == 0 and scheduler.stats().jobs == 0
+    scheduler.stop()
