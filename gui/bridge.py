@@ -19,6 +19,10 @@ into signals; widgets draw from those and never walk the engine's tasks.
   last one read): a visible gap, never a silent one. The task table then
   reconciles its unfinished rows against the live tasks; the total is
   ``events_lost``, logged at most every ``LOST_LOG_INTERVAL`` seconds.
+* ``service_restarted`` (attached only) says another service now answers
+  at the address (a restarted process: the remote client's ``restarts``),
+  before any of its events: the tasks the console showed unfinished ended
+  with the old one, and the new one's ids may be the same numbers.
 
 Operator actions go through ``act(description, command)``: ``command`` gets
 the client and calls one of its typed commands; a refusal is reported as
@@ -32,6 +36,16 @@ It also measures the console's own health: how late a periodic timer
 fires on the Qt/asyncio loop (``loop_lag``), and how long refreshes take. A
 refresh is skipped while the previous one still runs.
 
+Attached to a service (the client is a ``gui.remote.RemoteClient``:
+``remote``), each refresh also reads the client's connection and emits
+``connection_changed`` with a ``Connection`` (address, state, latency, why
+it is away). While the service
+does not answer, no snapshot is emitted (the panels keep their last data,
+nothing reads as if the service had gone idle), and ``MonitorUnavailable``
+from a read never leaves a refresh: the outage is logged once when it
+starts and once when it ends, and shown in the status bar. A command sent
+meanwhile is refused with "the service does not answer" like any refusal.
+
 GUI thread only.
 """
 
@@ -41,11 +55,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from .client import SupervisorClient, SupervisorStats, safe_repr
+from .remote import MonitorUnavailable, RemoteClient
 
 log = logging.getLogger("gui")
 
@@ -55,6 +71,22 @@ REFRESH_RATES = (2, 5, 10, 20)  # Hz offered to the operator; 0 = paused
 LAG_PROBE_INTERVAL = 0.1  # seconds between loop-lag probes
 EVENTS_PER_TURN = 1_000  # task events handed to the widgets per loop turn (~10 ms of work)
 LOST_LOG_INTERVAL = 5.0  # seconds between "events lost" log lines
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How an attached console reaches its service, as last read from the client.
+
+    ``state``: ``"connecting"`` (no answer yet), ``"connected"`` or
+    ``"disconnected"`` (the client retries); ``latency``: seconds of the last
+    snapshot's round trip (``None`` while not connected); ``error``: why it is
+    away.
+    """
+
+    address: str
+    state: str
+    latency: float | None = None
+    error: str | None = None
 
 
 def _settings(stats: SupervisorStats) -> tuple:
@@ -82,16 +114,22 @@ class EngineBridge(QObject):
     action_applied = Signal(str)         # description of an accepted operator action
     error_raised = Signal(str, str)      # (what was tried, why the engine refused)
     lag_measured = Signal(float)         # seconds a timer fired late (latest probe)
+    connection_changed = Signal(object)  # Connection of an attached console, each refresh
+    service_restarted = Signal()         # another service answers: the old one's tasks ended
 
     def __init__(self, client: SupervisorClient, refresh_hz: float = 10,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.client = client
+        #: The client when it is a remote one (an attached console), else ``None``.
+        self.remote: RemoteClient | None = client if isinstance(client, RemoteClient) else None
+        self.connection: Connection | None = None  # the remote client's, as last read
         self.last_stats: SupervisorStats | None = None
         self.refresh_hz = 0.0
         self.refresh_durations: deque[float] = deque(maxlen=600)
         self.lags: deque[float] = deque(maxlen=600)
         self._seq = 0  # the last event read
+        self._restarts = 0  # the remote client's restarts, as last handled
         self._read_once = False
         self._refreshing = False
         self._catching_up = False  # a catch-up batch is scheduled
@@ -132,6 +170,25 @@ class EngineBridge(QObject):
         else:
             self._timer.stop()
 
+    @property
+    def attached(self) -> bool:
+        """Whether the console shows a supervisor of another process."""
+        return self.remote is not None
+
+    def connected(self) -> bool:
+        """Whether the supervisor answers now (always, for one in this process)."""
+        return self.remote is None or self.remote.state == "connected"
+
+    def current_stats(self) -> SupervisorStats | None:
+        """The last snapshot shown, or one taken now; ``None`` if the service
+        has not answered yet."""
+        if self.last_stats is not None:
+            return self.last_stats
+        try:
+            return self.client.snapshot()
+        except MonitorUnavailable:
+            return None
+
     def refresh(self) -> None:
         """One snapshot and one event batch → signals."""
         if self._refreshing:  # a slot re-entered the loop: do not pile up
@@ -139,6 +196,9 @@ class EngineBridge(QObject):
         self._refreshing = True
         t0 = time.perf_counter()
         try:
+            if self.remote is not None and not self._read_connection():
+                self._pull_events()  # what arrived before it went away
+                return  # nothing new to show: the panels keep their last data
             stats = self.client.snapshot()
             self._pull_events()
             previous, self.last_stats = self.last_stats, stats
@@ -152,10 +212,41 @@ class EngineBridge(QObject):
             self._refreshing = False
             self.refresh_durations.append(time.perf_counter() - t0)
 
+    def _read_connection(self) -> bool:
+        """The remote client's connection → ``connection_changed`` (and a log
+        line when it goes away or comes back); whether it is connected."""
+        remote = self.remote
+        assert remote is not None
+        state, latency, error = remote.state, remote.latency, remote.last_error
+        if state == "connected":
+            error = None
+        else:
+            latency = None
+        now = Connection(remote.address, state, latency, error)
+        before, self.connection = self.connection, now
+        if before is None or before.state != state:  # once per change: never a log storm
+            if state == "disconnected":
+                log.warning("the service at %s does not answer (%s): disconnected, retrying; "
+                            "the panels keep what they showed", remote.address, error)
+            elif state == "connected" and before is not None and before.state != "connecting":
+                log.warning("the service at %s answers again: connected", remote.address)
+            elif state == "connected":
+                log.info("attached to the service at %s (supervisor %r)", remote.address,
+                         remote.supervisor_id)
+        self.connection_changed.emit(now)
+        return state == "connected"
+
     def _pull_events(self) -> None:
         """One bounded batch of events → ``events_arrived``; the next batch on the
         next loop turn if more are waiting. A gap → ``events_gap`` first."""
         batch = self.client.events(self._seq, EVENTS_PER_TURN)
+        remote = self.remote
+        if remote is not None and remote.restarts != self._restarts:
+            # Before the new service's events: its task ids may be the old one's.
+            self._restarts = remote.restarts
+            log.warning("the service at %s is a new one (restarted): the tasks the console "
+                        "showed unfinished ended with the old one", remote.address)
+            self.service_restarted.emit()
         # Before the first read nothing was shown: what the ring no longer holds
         # then is history, not a gap.
         lost = batch.lost_before(self._seq) if self._read_once else 0
@@ -231,6 +322,11 @@ class EngineBridge(QObject):
         return True, result
 
     def _refused(self, description: str, exc: Exception) -> tuple[bool, str]:
+        if isinstance(exc, MonitorUnavailable):  # not the engine's refusal: nothing was sent
+            message = f"{exc}: nothing changed"
+            log.warning("Not sent: %s: %s", description, message)
+            self.error_raised.emit(description, message)
+            return False, message
         message = refusal_text(exc)
         log.warning("Refused: %s: %s", description, message)
         self.error_raised.emit(description, message)

@@ -20,13 +20,33 @@ the last choice: "Stop and quit" stops, and the window closes once the
 supervisor has stopped; "Cancel" (Escape) keeps the window open
 (``close_when_stopped``) -- or at once with ``exit_now()`` (the dialog's
 "Exit now", a second Ctrl+C), which ends any stop's wait and names the
-running tasks it abandons in the log. GUI thread only.
+running tasks it abandons in the log.
+
+Attached to a service (the client is a remote one: ``bridge.attached``),
+the window shows that service's supervisor with the same graphs, table,
+log and controls, and differs only where the work is not its own: the
+Submit panel (task scripts, scenarios, batches run in the console's own
+process) is disabled with its reason shown, Start is off (the service
+starts its supervisor), the pool settings are neither restored onto the
+service nor saved as the operator's, and closing -- the close button,
+File > Quit, Ctrl+C, a ``--duration``'s end, "Exit now" -- detaches: the
+window closes and the service runs on. Only the stop dialog, used on
+purpose, stops the service (a command like any other). The status bar then
+leads with the connection: the address, the latency, "connecting…" or
+"disconnected — retrying" while the service does not answer (the panels
+keep what they showed; the outage is said once, never as error boxes).
+
+File > Connect to… (when the app gives the window a ``connect_to``)
+asks for a service's address and token file and has the app open another
+console window on it: a window shows one supervisor for its whole life, so
+that its graphs, rows, markers and settings never mix two supervisors, and
+a console hosting a supervisor of its own keeps it in view. GUI thread only.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -43,13 +63,14 @@ from PySide6.QtWidgets import (
 
 from engine.constants import TASK_STATUS_STARTED
 
-from .bridge import EngineBridge
+from .bridge import Connection, EngineBridge
 from .client import MAX_SIZE, SupervisorClient, SupervisorStats, safe_repr
 from .formatting import format_rate
 from .series import SeriesRecorder
 from .settings import POOL_KEYS, ConsoleSettings
 from .theme import THEMES, apply_theme
 from .widgets.aloops import AloopsPanel
+from .widgets.connect_dialog import ConnectDialog
 from .widgets.error_dialog import ErrorDialog
 from .widgets.graphs import GraphsPanel
 from .widgets.log_view import LogView
@@ -65,7 +86,15 @@ log = logging.getLogger("gui")
 ABANDONED_NAMED = 20  # running tasks named in the log by exit_now (the rest counted)
 LAG_WARNING = 0.05  # loop lag p99 (s) above which the console itself is unhealthy
 SHORTCUTS = {"start": "F5", "stop": "Shift+F5", "submit": "Ctrl+Return",
-             "pause": "Ctrl+P"}
+             "pause": "Ctrl+P", "connect": "Ctrl+Shift+O"}
+#: Why an attached console's Submit panel is off (shown in it, one line).
+ATTACHED_SUBMIT = "attached to a service: it runs its own work"
+ATTACHED_SUBMIT_TIP = ("Task scripts, batches and scenarios run in the console's own "
+                       "supervisor; the service submits its own tasks. Re-run a finished "
+                       "task from the task table: the service runs it again.")
+ADDRESS_SHOWN = 48  # characters of a long address shown in the status bar (all in its tip)
+CONNECTION_COLORS = {"connected": "#2ca02c", "connecting": "#ff7f0e",
+                     "disconnected": "#c0392b"}
 
 
 class MainWindow(QMainWindow):
@@ -73,9 +102,11 @@ class MainWindow(QMainWindow):
 
     def __init__(self, client: SupervisorClient,
                  settings: ConsoleSettings | QSettings | None = None,
-                 refresh_hz: float = 10) -> None:
+                 refresh_hz: float = 10,
+                 connect_to: Callable[[str, str | None], Any] | None = None) -> None:
+        """``connect_to(address, token_file)``: opens a console on that service
+        (``ValueError`` naming what is wrong); without it File > Connect to… is off."""
         super().__init__()
-        self.setWindowTitle("Task Supervisor Console")
         self.setObjectName("MainWindow")
         self.settings = ConsoleSettings.of(settings) or ConsoleSettings()
         self._close_when_stopped = False  # the window closes once the supervisor stops
@@ -90,6 +121,12 @@ class MainWindow(QMainWindow):
         self.settings.check()
         hz = self.settings.refresh_hz(refresh_hz)
         self.bridge = EngineBridge(client, refresh_hz=hz, parent=self)
+        self.attached = self.bridge.attached  # a service's supervisor, not this process's
+        self._connect_to = connect_to
+        self.connect_dialog: ConnectDialog | None = None
+        remote = self.bridge.remote
+        self.setWindowTitle("Task Supervisor Console" if remote is None else
+                            f"Task Supervisor Console — attached to {remote.address}")
         self._build_panels()
         self._build_actions()
         self._build_status_bar()
@@ -102,6 +139,7 @@ class MainWindow(QMainWindow):
         self.bridge.error_raised.connect(self._on_error_raised)
         self.bridge.events_gap.connect(self._on_events_gap)
         self.bridge.action_applied.connect(self._on_action_applied)
+        self.bridge.connection_changed.connect(self._on_connection_changed)
         # Submit may be pressed in the toolbar (or Ctrl+Return) with the Submit
         # dock elsewhere: the confirmation is said where the eye is, too.
         self.submit_panel.submitted.connect(self._on_submitted)
@@ -122,6 +160,8 @@ class MainWindow(QMainWindow):
         pools.addTab(self.mp_controls, "Processes")
         pools.addTab(self.timeouts, "Timeouts")
         self.submit_panel = SubmitPanel(b, errors=self.errors)
+        if self.attached:
+            self.submit_panel.set_unavailable(ATTACHED_SUBMIT, ATTACHED_SUBMIT_TIP)
         self.task_table = TaskTablePanel(b)
         self.log_view = LogView()
         self.aloops = AloopsPanel(b)
@@ -154,12 +194,13 @@ class MainWindow(QMainWindow):
         self.stop_action = QAction("Stop…", self, shortcut=QKeySequence(SHORTCUTS["stop"]))
         self.stop_action.setToolTip(f"Stop the supervisor ({SHORTCUTS['stop']})")
         self.stop_action.triggered.connect(lambda: self.open_stop_dialog())
-        self.quit_action = QAction("&Quit", self)
+        self.quit_action = QAction("&Detach and close" if self.attached else "&Quit", self)
         self.quit_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.Quit)
                                       or [QKeySequence("Ctrl+Q")])  # none offscreen
         self.quit_action.setMenuRole(QAction.QuitRole)
-        self.quit_action.setToolTip("Quit the console: stop the supervisor first, "
-                                    "as closing the window does")
+        self.quit_action.setToolTip(
+            "Close this console and detach: the service keeps running" if self.attached else
+            "Quit the console: stop the supervisor first, as closing the window does")
         self.quit_action.triggered.connect(self.close)
         self.addAction(self.quit_action)  # the shortcut works with the menu bar hidden
         self.submit_action = QAction("Submit", self, shortcut=QKeySequence(SHORTCUTS["submit"]))
@@ -176,8 +217,17 @@ class MainWindow(QMainWindow):
         for action in (self.start_action, self.stop_action, self.submit_action,
                        self.pause_action):
             toolbar.addAction(action)
+        self.connect_action = QAction("&Connect to…", self,
+                                      shortcut=QKeySequence(SHORTCUTS["connect"]))
+        self.connect_action.setToolTip(
+            f"Open a console on a service's monitor ({SHORTCUTS['connect']})"
+            if self._connect_to else "Connecting is offered by the console app only")
+        self.connect_action.setEnabled(self._connect_to is not None)
+        self.connect_action.triggered.connect(self.open_connect_dialog)
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.connect_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         supervisor_menu = menu.addMenu("&Supervisor")
         for action in (self.start_action, self.stop_action, self.submit_action):
@@ -201,6 +251,8 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.health: dict[str, QLabel] = {}
         tips = {
+            "connection": "The service this console is attached to: its monitor's address "
+                          "and the round trip of the last snapshot",
             "state": "Supervisor state",
             "threads": "OS threads of the pool: alive / running a task",
             "rate": "Tasks finished per second (all pools)",
@@ -217,6 +269,9 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
             self.health[key] = label
         self.health["events"].hide()  # shown once events were skipped
+        self.health["connection"].setVisible(self.attached)
+        if self.attached:
+            self._on_connection_changed(Connection(self.bridge.remote.address, "connecting"))
 
     # -- supervisor -------------------------------------------------------------
     def start_supervisor(self) -> bool:
@@ -266,6 +321,11 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         active = self._active()
+        if self.attached:  # the service starts its supervisor and submits its own work
+            self.start_action.setEnabled(False)
+            self.stop_action.setEnabled(active and self.bridge.connected())
+            self.submit_action.setEnabled(False)
+            return
         self.start_action.setEnabled(not active and not self.stop_dialog.is_stopping())
         self.stop_action.setEnabled(active)
         self.submit_action.setEnabled(active)
@@ -283,6 +343,32 @@ class MainWindow(QMainWindow):
                                        f"{stats.thread.threads_busy} busy")
         self.health["rate"].setText(format_rate(self.series.rates().finished))
         self.health["queue"].setText(f"{queued:,} queued")
+        self._update_actions()
+
+    def _on_connection_changed(self, connection: Connection) -> None:
+        """The status bar's connection: address, latency, or why it is away."""
+        address = connection.address
+        shown = short_address(address)
+        color = CONNECTION_COLORS.get(connection.state, "#888888")
+        if connection.state == "connected":
+            latency = connection.latency or 0.0
+            what = f"connected · {latency * 1000:.0f} ms" if latency >= 0.001 else \
+                "connected · <1 ms"
+        elif connection.state == "connecting":
+            what = "connecting…"
+        else:
+            what = "disconnected — retrying"
+        label = self.health["connection"]
+        text = (f"<span style='color:{color}'>●</span> <b>{what}</b> "
+                f"<span style='color:gray'>{_html(shown)}</span>")
+        if text != label.text():
+            label.setText(text)
+        tip = f"Attached to the service at {address}"
+        if connection.error:
+            tip += f"\nNot answering: {connection.error}\nThe console retries every second."
+        label.setToolTip(tip)
+        if connection.state != "connected":  # what the last snapshot said is not news
+            self.health["state"].setText("<b style='color:#888888'>● state unknown</b>")
         self._update_actions()
 
     def _on_lag_measured(self, lag: float) -> None:
@@ -339,7 +425,8 @@ class MainWindow(QMainWindow):
         if state is not None and not self.restoreState(state):
             log.warning("setting window/state is not a saved dock layout: ignored")
         self.set_theme(s.theme("light", THEMES))
-        for kind in ("thread", "mp"):
+        # An attached console leaves a service's pools as the service set them.
+        for kind in () if self.attached else ("thread", "mp"):
             saved = s.pool(kind, MAX_SIZE)
             self._operator_pools[kind] = dict(saved)
             if saved:  # mp: only saved while a process pool existed; this recreates it
@@ -355,6 +442,9 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self.bridge.refresh()  # the pools as they are now (the refresh may be paused)
         stats = self.bridge.last_stats
+        if self.attached:  # a service's pools are not the operator's settings
+            s.sync()
+            return
         s.save_pool("thread", self._operator_pools["thread"])
         # No process pool: none was needed, and restoring its settings would create one.
         has_mp = stats is not None and stats.has_mp_pool
@@ -370,7 +460,7 @@ class MainWindow(QMainWindow):
         # snapshot before it against one taken now); a scenario's set_thread_pool /
         # set_mp_pool runs on the loop, outside any operator command.
         before = self.bridge.last_stats
-        if before is None:
+        if before is None or self.attached:
             return
         self.bridge.refresh()  # the command has run; act() refreshes only after this
         after = self.bridge.last_stats
@@ -397,6 +487,20 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["Tasks"]], [max(220, self.height() // 4)], Qt.Vertical)
         self.resizeDocks([self.docks["Pools"]], [360], Qt.Horizontal)
 
+    # -- connecting -----------------------------------------------------------------
+    def open_connect_dialog(self) -> ConnectDialog | None:
+        """File > Connect to…: the dialog (``None`` if the app offers no connecting)."""
+        if self._connect_to is None:
+            return None
+        if self.connect_dialog is None:
+            self.connect_dialog = ConnectDialog(self._connect_to, parent=self)
+            remote = self.bridge.remote
+            if remote is not None:
+                self.connect_dialog.set_values(remote.address, remote.token_file)
+        self.connect_dialog.open()
+        self.connect_dialog.raise_()
+        return self.connect_dialog
+
     # -- closing ---------------------------------------------------------------------
     @property
     def exiting_now(self) -> bool:
@@ -409,6 +513,11 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._exiting_now = True
+        if self.attached:  # the service's tasks are not abandoned: it runs on
+            log.info("exit now: detaching from %s; the service keeps running",
+                     self.bridge.remote.address)
+            self.close()
+            return
         live = self.bridge.client.live_tasks(None)  # all unfinished tasks, once
         abandoned = [t for t in live.values() if t.status == TASK_STATUS_STARTED]
         if abandoned:
@@ -429,7 +538,11 @@ class MainWindow(QMainWindow):
                        cancel_tasks: bool = False) -> None:
         """A scripted end: ask the scenario to stop, stop the supervisor with
         these options (a stop already under way goes on as it is) and close
-        once it has stopped -- at once if it is not active."""
+        once it has stopped -- at once if it is not active. Attached, it
+        detaches: the window closes and the service runs on."""
+        if self.attached:
+            self.detach()
+            return
         self.submit_panel.stop_scenario()
         dialog = self.stop_dialog
         active = self.bridge.client.is_active()
@@ -440,6 +553,15 @@ class MainWindow(QMainWindow):
             dialog.start_stopping(remember=False)  # the script's options, not the operator's
         else:
             self.close()
+
+    def detach(self) -> None:
+        """Close an attached window without stopping its service (a stop the
+        operator started from the stop dialog goes on in the service)."""
+        if self._closed:
+            return
+        self._exiting_now = True  # nothing of this process is left to wait for
+        log.info("detaching from %s; the service keeps running", self.bridge.remote.address)
+        self.close()
 
     def end_pending_work(self) -> list[Awaitable[Any]]:
         """Before the loop closes: cancel a running scenario; what must still
@@ -454,6 +576,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
         if self._closed:
             return
+        if self.attached:  # closing a view of a service never stops it
+            self._exiting_now = True
         if not self._exiting_now and (self.stop_dialog.is_stopping() or self._active_now()):
             event.ignore()
             dialog = self.open_stop_dialog(quitting=True)
@@ -468,8 +592,28 @@ class MainWindow(QMainWindow):
         self.bridge.stop()
         self.log_view.close_handler()
         self.stop_dialog.close()
+        if self.connect_dialog is not None:
+            self.connect_dialog.close()
         super().closeEvent(event)
         self.closed.emit()
+
+
+def short_address(address: str, limit: int = ADDRESS_SHOWN) -> str:
+    """``address`` in at most about ``limit`` characters: a long socket path
+    keeps its first directory and its file name (``unix:/tmp/…/monitor.sock``)."""
+    if len(address) <= limit:
+        return address
+    kind, _, path = address.partition(":")
+    parts = path.split("/")
+    if kind == "unix" and len(parts) > 3:
+        short = f"{kind}:{'/'.join(parts[:2])}/…/{parts[-1]}"
+        if len(short) <= limit:
+            return short
+    return "…" + address[-(limit - 1):]
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _derived_max(pool: Any) -> bool:

@@ -11,9 +11,13 @@ the widgets do not know which kind of supervisor they show.
   Their sequence numbers are the client's own, continuous across
   reconnects: when the service comes back as a new process (another
   ``instance``) its tasks are not the ones shown, and the ring reports the
-  jump as a gap, so the console reconciles its rows.
+  jump as a gap, so the console reconciles its rows; ``restarts`` counts
+  those new services, so that the console can tell the old one's tasks
+  (ended with it) from the new one's, whose ids may be the same.
 * ``live_tasks``, ``finished_tasks``, ``task_record`` and the commands are
-  one request each over the local socket, bounded by ``REQUEST_TIMEOUT``;
+  one request each over the local socket, bounded by ``REQUEST_TIMEOUT``
+  (an accepted command is followed by one snapshot, so that what it changed
+  reads back at once, as it does from a local supervisor);
   while the service does not answer they raise ``MonitorUnavailable`` (a
   ``ConnectionError``), and a refused command raises the engine's own
   exception type with its message.
@@ -85,6 +89,10 @@ class MonitorUnavailable(ConnectionError):
     """The service's monitor does not answer (gone, restarting, or too slow)."""
 
 
+# What a polling thread counts as "the service is away" (and retries).
+_UNANSWERED = (MonitorUnavailable, PermissionError, RuntimeError, KeyError, TypeError)
+
+
 class _UnixConnection(http.client.HTTPConnection):
     def __init__(self, path: str, timeout: float) -> None:
         super().__init__("monitor", timeout=timeout)
@@ -146,7 +154,9 @@ class RemoteClient:
         self.latency: float | None = None
         self.last_error: str | None = None
         self._stats: SupervisorStats | None = None
+        self._stats_remote_time = 0.0  # the service's clock at the snapshot kept
         self._instance: str | None = None
+        self.restarts = 0  # times another service (a new instance) answered at the address
         self._offset = 0.0  # this process's monotonic minus the service's
         self._events: deque[TaskEvent] = deque(maxlen=EVENT_KEEP)
         self._seq_base = 0  # the client's seq = the service's seq + _seq_base
@@ -244,6 +254,7 @@ class RemoteClient:
                     self._remote_after = 0
                     self._events.clear()
                     self._oldest = self._last + 2
+                    self.restarts += 1
                 self._instance = instance
 
     def _down(self, exc: BaseException) -> None:
@@ -259,22 +270,39 @@ class RemoteClient:
         while not self._closed.is_set():
             started = time.monotonic()
             try:
-                answer = self._request("GET", "/v1/snapshot")
-                stats = decode_stats(answer["stats"])
-            except (MonitorUnavailable, PermissionError, RuntimeError, KeyError,
-                    TypeError) as exc:
+                self._fetch_snapshot()
+            except _UNANSWERED as exc:
                 self._down(exc)
                 self._closed.wait(RETRY)
                 continue
-            latency = time.monotonic() - started
-            with self._changed:
-                self._stats = dataclasses.replace(
-                    stats, time=stats.time + self._offset,
-                    last_event_seq=stats.last_event_seq + self._seq_base)
-                self.supervisor_id = stats.supervisor_id
-                self.state, self.latency, self.last_error = "connected", latency, None
-                self._changed.notify_all()
-            self._closed.wait(max(0.0, self._period - latency))
+            self._closed.wait(max(0.0, self._period - (time.monotonic() - started)))
+
+    def _fetch_snapshot(self) -> None:
+        """One ``/v1/snapshot`` → the snapshot kept, unless a newer one of the
+        same service already is (a read-back and a poll may cross)."""
+        started = time.monotonic()
+        answer = self._request("GET", "/v1/snapshot")
+        stats = decode_stats(answer["stats"])
+        latency = time.monotonic() - started
+        with self._changed:
+            if (self._stats is not None and answer.get("instance") == self._instance
+                    and stats.time < self._stats_remote_time):
+                return
+            self._stats_remote_time = stats.time
+            self._stats = dataclasses.replace(
+                stats, time=stats.time + self._offset,
+                last_event_seq=stats.last_event_seq + self._seq_base)
+            self.supervisor_id = stats.supervisor_id
+            self.state, self.latency, self.last_error = "connected", latency, None
+            self._changed.notify_all()
+
+    def _read_back(self) -> None:
+        """After a command: the snapshot taken now, so that the console reads
+        the command's effect at once (if it fails, the next poll brings it)."""
+        try:
+            self._fetch_snapshot()
+        except _UNANSWERED:
+            pass
 
     def _follow_events(self) -> None:
         while not self._closed.is_set():
@@ -286,8 +314,7 @@ class RemoteClient:
                     "GET", f"/v1/events?after={after}&limit={EVENT_BATCH}&wait={LONG_POLL}",
                     timeout=REQUEST_TIMEOUT + LONG_POLL)
                 batch = decode_events(answer)
-            except (MonitorUnavailable, PermissionError, RuntimeError, KeyError,
-                    TypeError) as exc:
+            except _UNANSWERED as exc:
                 self._down(exc)
                 self._closed.wait(RETRY)
                 continue
@@ -371,8 +398,11 @@ class RemoteClient:
 
     # -- commands ----------------------------------------------------------------
     def _call(self, command: str, args: dict, timeout: float) -> Any:
-        return self._request("POST", "/v1/command", {"command": command, "args": args},
-                             timeout=timeout)["result"]
+        result = self._request("POST", "/v1/command", {"command": command, "args": args},
+                               timeout=timeout)["result"]
+        if command != "stop":  # a stopping service closes its monitor
+            self._read_back()
+        return result
 
     def _command(self, command: str, /, **args: Any) -> Any:
         return self._call(command, args, REQUEST_TIMEOUT)

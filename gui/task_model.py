@@ -21,6 +21,17 @@ Three things feed the rows, all on the GUI thread:
   the rows left unfinished and unchecked for ``STALE_TICKS`` ticks, so a row
   whose end the console missed for any reason (any refresh rate, paused then
   resumed) tells the truth a few refreshes later anyway.
+* ``end_unfinished(text)``: the supervisor the rows came from is gone (an
+  attached service restarted as a new process): every unfinished row is
+  marked ``finished`` with ``text`` as its summary, without asking the new
+  one, whose task ids may be the same numbers.
+
+A client that cannot reach its supervisor (an attached console whose
+service is away: ``MonitorUnavailable``) changes nothing: the rows stay as
+they were -- never marked finished because the question went unanswered --
+and what was to be asked is asked again: outcomes on the next ticks, a
+reconciliation after a gap (``reconcile_all``) on the first tick the
+service answers again.
 
 Order: every row remembers the sequence number of what it was last told
 (an event's ``seq``, or for a reconciliation the engine's ``last_event_seq``
@@ -58,6 +69,7 @@ from engine.constants import (
 
 from .client import safe_repr
 from .formatting import error_summary, format_wall, one_line
+from .remote import MonitorUnavailable
 
 if TYPE_CHECKING:
     from .client import FinishedTask, TaskEvent, TaskState
@@ -122,7 +134,7 @@ class TaskRow:
 
     __slots__ = ("serial", "task_id", "name", "tt", "priority", "status", "late",
                  "t_submitted", "t_queued", "t_started", "t_finished", "result", "error",
-                 "seq", "checked", "alive", "awaiting", "_queued_text")
+                 "seq", "checked", "alive", "awaiting", "gone_text", "_queued_text")
 
     def __init__(self, serial: int, task_id: Any, name: str, tt: int, priority: int,
                  when: float, seq: int = 0) -> None:
@@ -140,6 +152,7 @@ class TaskRow:
         self.result = ""  # short repr of a completed task's result, if the engine had it
         self.error = ""   # one line for a failed task
         self.awaiting = False  # failed, and its error is asked for again (not recorded yet)
+        self.gone_text = GONE_TEXT  # the summary of a GONE row
         self.seq = seq
         self.checked = 0
         self.alive = True
@@ -169,7 +182,7 @@ class TaskRow:
         if self.status == "completed":
             return self.result
         if self.status == GONE:
-            return GONE_TEXT
+            return self.gone_text
         return ""
 
 
@@ -297,6 +310,7 @@ class TaskRows:
         self.dropped = 0     # finished rows dropped to stay within the bounds
         self.skipped = 0     # tasks that got no row: the unfinished rows were all taken
         self.reconciled = 0  # rows corrected by a reconciliation (their end was missed)
+        self.last_reconcile_unanswered = False  # the client could not reach the supervisor
         self.last_reconcile_seconds = 0.0
         self.ticks = 0
         # Monotonic engine times → wall clock, with one offset taken now.
@@ -308,6 +322,7 @@ class TaskRows:
         # console asked (the failing thread records it just after the event):
         # asked again on the next ticks, at most OUTCOME_RETRIES times. id → tries.
         self._outcome_pending: dict[Any, tuple[TaskRow, int]] = {}
+        self._reconcile_owed = False  # a reconcile_all the client could not answer
         self._serial = 0
         # Finished rows in the order they finished: the trim candidates.
         self._done: deque[TaskRow] = deque()  # completed, canceled, finished
@@ -452,11 +467,20 @@ class TaskRows:
             del self._open[row.task_id]
         (self._failed if status == "failed" else self._done).append(row)
 
-    def _fetch_outcomes(self, rows: list[TaskRow]) -> None:
-        """Short results and errors of tasks that just finished: one batch call."""
+    def _fetch_outcomes(self, rows: list[TaskRow]) -> bool:
+        """Short results and errors of tasks that just finished: one batch call.
+        Unanswered (the service is away: False), asked again on the next ticks,
+        with no try counted."""
         if not rows or self.client is None:
-            return
-        records = self.client.finished_tasks([r.task_id for r in rows])
+            return True
+        try:
+            records = self.client.finished_tasks([r.task_id for r in rows])
+        except MonitorUnavailable:
+            for row in rows:
+                tries = self._outcome_pending.get(row.task_id, (row, 0))[1]
+                self._outcome_pending[row.task_id] = (row, tries)
+                row.awaiting = row.status == "failed"
+            return False
         for row in rows:
             record = records.get(row.task_id)
             if record is not None:
@@ -466,14 +490,20 @@ class TaskRows:
                 if tries < OUTCOME_RETRIES:
                     self._outcome_pending[row.task_id] = (row, tries + 1)
                 row.awaiting = tries < OUTCOME_RETRIES
+            else:
+                self._outcome_pending.pop(row.task_id, None)
+                row.awaiting = False
+        return True
 
     def _retry_outcomes(self) -> None:
-        """Ask again, in one batch, for the errors not recorded yet at the last ask."""
+        """Ask again, in one batch, for the outcomes not recorded yet (or not
+        answered) at the last ask."""
         pending = self._outcome_pending = {i: p for i, p in self._outcome_pending.items()
                                            if p[0].alive}
         rows = [row for row, _ in pending.values()]
-        self._fetch_outcomes(rows)  # counts one more try for each still missing
-        done = [row for row in rows if row.error or not row.awaiting]
+        if not self._fetch_outcomes(rows):  # counts one more try for each still missing
+            return  # unanswered: all of them again next time
+        done = [row for row in rows if row.task_id not in pending or not row.awaiting]
         for row in done:
             row.awaiting = False
             pending.pop(row.task_id, None)
@@ -493,6 +523,8 @@ class TaskRows:
         self.ticks += 1
         if self._outcome_pending:
             self._retry_outcomes()
+        if self._reconcile_owed:
+            return self.reconcile_all()
         if self.ticks % RECONCILE_EVERY or not self._open:
             return 0
         horizon = self.ticks - STALE_TICKS
@@ -500,8 +532,32 @@ class TaskRows:
         return self.reconcile(stale) if stale else 0
 
     def reconcile_all(self) -> int:
-        """Check every unfinished row against the engine (after an event gap)."""
-        return self.reconcile(list(self._open.values()))
+        """Check every unfinished row against the engine (after an event gap);
+        unanswered, it is done again on the next tick."""
+        self._reconcile_owed = False
+        rows = list(self._open.values())
+        changed = self.reconcile(rows)
+        if rows and self.last_reconcile_unanswered:
+            self._reconcile_owed = True
+        return changed
+
+    def end_unfinished(self, text: str) -> int:
+        """The supervisor of these rows is gone (replaced by another at the same
+        address): its unfinished rows ended with it, ``text`` saying so; how many.
+        Nothing is asked of the client (the new supervisor's ids are not these)."""
+        rows = list(self._open.values())
+        for row in rows:
+            row.t_finished = None
+            row.gone_text = text
+            self._finish(row, GONE)
+        self.reconciled += len(rows)
+        for row, _ in self._outcome_pending.values():
+            row.awaiting = False  # its error stays unknown: the old supervisor is gone
+        self._outcome_pending.clear()
+        self._reconcile_owed = False
+        self._remove(self._pick_victims())
+        self._announce_changes([r for r in rows if r.alive])
+        return len(rows)
 
     def reconcile_ids(self, ids: Iterable[Any]) -> int:
         """Check the rows of ``ids`` (those the table has and thinks unfinished)."""
@@ -509,17 +565,23 @@ class TaskRows:
 
     def reconcile(self, rows: Sequence[TaskRow]) -> int:
         """Set ``rows`` (unfinished ones) to what the engine says now, in one
-        batch; how many rows changed."""
+        batch; how many rows changed. Unanswered (the service is away):
+        nothing changes, and ``last_reconcile_unanswered`` says so."""
+        self.last_reconcile_unanswered = False
         if not rows or self.client is None:
             return 0
         t0 = time.perf_counter()
         client = self.client
-        # Taken first: every event up to here is older than the answers below.
-        mark = client.snapshot().last_event_seq
-        ids = [r.task_id for r in rows]
-        live = client.live_tasks(ids)
-        missing = [i for i in ids if i not in live]
-        records = client.finished_tasks(missing) if missing else {}
+        try:
+            # Taken first: every event up to here is older than the answers below.
+            mark = client.snapshot().last_event_seq
+            ids = [r.task_id for r in rows]
+            live = client.live_tasks(ids)
+            missing = [i for i in ids if i not in live]
+            records = client.finished_tasks(missing) if missing else {}
+        except MonitorUnavailable:
+            self.last_reconcile_unanswered = True
+            return 0
         changed: list[TaskRow] = []
         for row in rows:
             if not row.alive or self._open.get(row.task_id) is not row:

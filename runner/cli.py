@@ -2,7 +2,8 @@
 
 ``main(argv)`` parses the options, sets up logging and runs either the
 headless run (``--headless``: ``runner.headless``, never importing Qt) or the
-operator console (``gui.app``, imported only then). It returns the process
+operator console (``gui.app``, imported only then) -- on a supervisor of its
+own, or attached to a service's monitor (``--attach ADDRESS``). It returns the process
 exit code: the headless run's (see ``runner.headless``) or the console's;
 argparse exits with 2 on a bad option. ``main.py`` in a checkout and the
 installed console script both call it. Call it from the main thread.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import sys
 
 from .headless import run_headless
 from .scenario import MAX_DURATION, builtin_scenarios
@@ -84,6 +86,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="headless: serve the supervisor's monitor during the run at "
                              "unix:PATH or tcp:127.0.0.1:PORT (default: a private Unix "
                              "socket), printed as 'monitor: ADDRESS token-file PATH'")
+    parser.add_argument("--attach", metavar="ADDRESS",
+                        help="console: watch and control the service whose monitor serves "
+                             "at ADDRESS (unix:PATH or tcp:127.0.0.1:PORT, as printed by "
+                             "'monitor: ADDRESS token-file PATH') instead of a supervisor of "
+                             "its own; closing the console detaches, the service runs on")
+    parser.add_argument("--token-file", metavar="PATH",
+                        help="with --attach: the file holding the monitor's token (default: "
+                             "PATH.token beside a unix:PATH socket)")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
     return parser.parse_args(argv)
@@ -91,6 +101,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    conflict = _attach_conflict(args)
+    if conflict:
+        print(f"{PROG}: error: {conflict}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=args.log_level,
                         format="%(asctime)s %(levelname)-8s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # the console raises its loggers to INFO
@@ -106,4 +120,20 @@ def main(argv: list[str] | None = None) -> int:
             from PySide6.QtCore import QSettings
             return QSettings(args.settings, QSettings.IniFormat)
     return run_console(args.scenario, args.duration, args.screenshot, settings_factory,
-                       size=args.size)
+                       size=args.size, attach=args.attach, token_file=args.token_file)
+
+
+def _attach_conflict(args: argparse.Namespace) -> str | None:
+    """Why ``--attach`` / ``--token-file`` cannot go with the other options, or ``None``."""
+    if args.token_file is not None and args.attach is None:
+        return "--token-file goes with --attach ADDRESS"
+    if args.attach is None:
+        return None
+    if args.headless:
+        return "--attach opens the console on a service: it cannot be --headless"
+    if args.scenario:
+        return (f"--attach shows the service's own work: --scenario {args.scenario} "
+                f"cannot run with it")
+    if args.monitor is not None:
+        return "--monitor serves a headless run's supervisor: an attached console has none"
+    return None

@@ -19,7 +19,10 @@ It is also the window's close confirmation (``set_quitting``): the buttons
 say what they do -- "Stop and quit" (the default, Return) or "Stop", and
 "Cancel" (Escape: ``rejected``, the window keeps open), "Hide" / "Don't
 quit" while a stop goes on, "Close" once stopped. Each opening starts from
-the state before any stop (``reset``). GUI thread only.
+the state before any stop (``reset``). Attached to a service
+(``bridge.attached``) it stops the service's supervisor, says so, and is
+never the close confirmation (closing an attached console detaches).
+GUI thread only.
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ from .form_kit import guard_wheel
 #: What the dialog says before a stop: shown again each time it opens.
 INITIAL_STATUS = ("The supervisor refuses new tasks as soon as Stop is pressed; "
                   "running threads are never killed.")
+#: ... and when the supervisor is a service's.
+ATTACHED_STATUS = ("This stops the service's supervisor (its monitor closes with it); "
+                   "it refuses new tasks as soon as Stop is pressed; running threads are "
+                   "never killed. Closing the console instead only detaches.")
 
 
 class StopDialog(QDialog):
@@ -74,7 +81,9 @@ class StopDialog(QDialog):
                  settings: ConsoleSettings | QSettings | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Stop the supervisor")
+        self._attached = bridge.attached
+        self.setWindowTitle("Stop the service's supervisor" if self._attached
+                            else "Stop the supervisor")
         self.setModal(False)
         self._bridge = bridge
         self._settings = ConsoleSettings.of(settings)
@@ -116,7 +125,7 @@ class StopDialog(QDialog):
             grid.addWidget(name, 0, col)
             grid.addWidget(value, 1, col)
             self.remaining_labels[p] = value
-        self.status = QLabel(INITIAL_STATUS)
+        self.status = QLabel(self._initial_status())
         self.status.setWordWrap(True)
         self._quitting = False  # the window closes once stopped: say so on the buttons
         self.stop_button = QPushButton("Stop")
@@ -302,7 +311,9 @@ class StopDialog(QDialog):
             self.status.setText(
                 ("Stopped without waiting: running tasks were abandoned (see the log). "
                  if self._wait_ended else "Stopped. ")
-                + "Start is enabled again in the main window.")
+                + ("The service's monitor closed with its supervisor: the console shows it "
+                   "as disconnected; close the console to detach." if self._attached else
+                   "Start is enabled again in the main window."))
             self._stopped_shown = True
             self._label_buttons()
             self.stopped.emit()
@@ -326,6 +337,9 @@ class StopDialog(QDialog):
         stats = self._bridge.last_stats
         return stats is not None and stats.active
 
+    def _initial_status(self) -> str:
+        return ATTACHED_STATUS if self._attached else INITIAL_STATUS
+
     def _show_wait_buttons(self, shown: bool) -> None:
         """Stop waiting / Exit now exist only while a stop waits."""
         for button in (self.stop_waiting_button, self.exit_now_button):
@@ -342,7 +356,7 @@ class StopDialog(QDialog):
         self._stopped_shown = False
         self._label_buttons()
         self._show_wait_buttons(False)
-        self.status.setText(INITIAL_STATUS)
+        self.status.setText(self._initial_status())
         self._load_options()
         stats = self._bridge.last_stats
         self.stop_button.setEnabled(stats is not None and stats.active)

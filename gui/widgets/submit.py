@@ -10,8 +10,10 @@ It offers what the window and the app ask of the panels as methods, so
 nothing outside reaches into their widgets: ``submit()``,
 ``load_script(path)``, ``load_scenario(name or path)``, ``duration()`` /
 ``set_duration(seconds)``, ``start_scenario()``, ``stop_scenario()``,
-``scenario_running()``, ``scenario_state``, ``end_scenario_now()`` and
-``show_tab(panel)``. Its ``submitted``, ``error_shown`` and
+``scenario_running()``, ``scenario_state``, ``end_scenario_now()``,
+``show_tab(panel)`` and ``set_unavailable(reason)`` (both tabs disabled,
+the reason shown above them in one line: an attached console's service
+runs its own work). Its ``submitted``, ``error_shown`` and
 ``scenario_state_changed`` signals are its panels'.
 
 GUI thread only.
@@ -23,8 +25,8 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from ..bridge import EngineBridge
 from .error_dialog import ErrorDialog
@@ -54,8 +56,18 @@ class SubmitPanel(QWidget):
         self.tabs.addTab(scrollable(self.scenarios), "Scenarios")
         self.tabs.setTabToolTip(0, "Submit a batch of tasks from a task script")
         self.tabs.setTabToolTip(1, "Run a scenario: load on the supervisor over time")
+        self.unavailable = QLabel()  # why the tabs are disabled, when they are
+        self.unavailable.setObjectName("submit_unavailable")
+        self.unavailable.setWordWrap(True)
+        self.unavailable.setTextFormat(Qt.RichText)
+        self.unavailable.setStyleSheet(
+            "QLabel#submit_unavailable { background: palette(alternate-base); "
+            "border: 1px solid palette(mid); border-radius: 4px; padding: 6px 8px; }")
+        self.unavailable.hide()
+        self._unavailable: str | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.unavailable)
         layout.addWidget(self.tabs)
         self.tasks.submitted.connect(self.submitted)
         self.tasks.submitted.connect(self._on_submitted)
@@ -67,6 +79,21 @@ class SubmitPanel(QWidget):
         self.scenarios.scenario_state_changed.connect(self.scenario_state_changed)
         self.scenarios.scenario_state_changed.connect(self._on_scenario_state)
         self._last: Any = self.tasks
+
+    # -- availability ----------------------------------------------------------
+    def set_unavailable(self, reason: str | None, details: str = "") -> None:
+        """Disable both tabs and say why in one line above them, ``details``
+        in its tooltip (``reason=None``: enable them again)."""
+        self._unavailable = reason
+        self.tabs.setEnabled(reason is None)
+        self.unavailable.setVisible(reason is not None)
+        self.unavailable.setText(f"<b>Off:</b> {reason}" if reason else "")
+        self.unavailable.setToolTip(details)
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """The reason shown, or ``None`` while the tabs are enabled."""
+        return self._unavailable
 
     # -- tabs ------------------------------------------------------------------
     def show_tab(self, panel: QWidget) -> None:

@@ -92,7 +92,9 @@ class TaskScriptPanel(ReportingPanel):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._build())
         bridge.aloops_changed.connect(self._on_aloops)
-        self._on_aloops(bridge.last_stats or bridge.client.snapshot())
+        stats = bridge.current_stats()  # None: an attached service has not answered yet
+        if stats is not None:
+            self._on_aloops(stats)
         self._on_script_chosen(self.script_combo.currentIndex())
 
     # -- building ----------------------------------------------------------

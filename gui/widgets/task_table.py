@@ -52,11 +52,11 @@ from engine.constants import PRIORITY_NAMES, STATUS_NAMES, TASK_TYPE_NAMES
 from ..bridge import EngineBridge
 from ..client import FinishedTask, TaskEvent, safe_repr
 from ..formatting import format_duration, format_traceback, format_wall, short_repr
+from ..remote import MonitorUnavailable
 from ..task_model import (
     EXPORT_COLUMNS,
     FINISHED,
     GONE,
-    GONE_TEXT,
     LATE_TIPS,
     STATUSES,
     UNFINISHED,
@@ -96,6 +96,7 @@ _long = _repr_with(maxstring=2000, maxother=2000, maxlist=50, maxtuple=50, maxdi
 
 
 # -- the panel -----------------------------------------------------------------------
+SERVICE_GONE_TEXT = "ended with the old service (it restarted)"
 MESSAGE_MS = 8000  # how long the answer to an action (export, cancel, re-run) stays shown
 STATUS_CHOICES: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("All statuses", None),
@@ -147,6 +148,7 @@ class TaskTablePanel(QWidget):
         self._build()
         bridge.events_arrived.connect(self._on_events)
         bridge.events_gap.connect(self._on_gap)
+        bridge.service_restarted.connect(self._on_service_restarted)
         bridge.stats_updated.connect(self._on_refresh)
 
     # -- layout -------------------------------------------------------------
@@ -372,7 +374,7 @@ class TaskTablePanel(QWidget):
         name = f"task {safe_repr(task_id)}" + (f" ({row.name})" if row else "")
         if verb == "cancel" and isinstance(exc, LookupError) and row is not None \
                 and row.finished:
-            how = GONE_TEXT if row.status == GONE else row.status
+            how = row.gone_text if row.status == GONE else row.status
             return f"{name.capitalize()} had already finished ({how}): nothing to cancel."
         try:
             message = str(exc)
@@ -417,6 +419,15 @@ class TaskTablePanel(QWidget):
         self._model.store.reconcile_all()
         self._after_rows_changed()
 
+    def _on_service_restarted(self) -> None:
+        # Another service answers at the address: the old one's unfinished tasks
+        # ended with it (the new one's ids may be the same numbers).
+        ended = self._model.store.end_unfinished(SERVICE_GONE_TEXT)
+        if ended:
+            self._say(f"The service restarted: {ended:,} unfinished task"
+                      f"{'s' if ended != 1 else ''} of the old one marked ended.")
+        self._after_rows_changed()
+
     def _on_refresh(self, stats: Any) -> None:
         if self._model.store.tick():
             self._after_rows_changed()
@@ -455,9 +466,17 @@ class TaskTablePanel(QWidget):
             self.detail.setPlainText("" if task_id is None else
                                      f"Task {safe_repr(task_id)} is no longer in the table.")
             return
-        self.detail.setPlainText(self._detail_text(row, self._client.task_record(task_id)))
+        try:
+            record = self._client.task_record(task_id)
+        except MonitorUnavailable:  # an attached console whose service is away
+            text = self._detail_text(row, None, known=False)
+        else:
+            text = self._detail_text(row, record)
+        self.detail.setPlainText(text)
 
-    def _detail_text(self, row: TaskRow, record: Any) -> str:
+    def _detail_text(self, row: TaskRow, record: Any, known: bool = True) -> str:
+        """The detail pane; ``known=False``: the service did not answer (the
+        table's own knowledge only)."""
         model = self._model
         status = row.status
         if record is not None and STATUS_NAMES.get(record.status, status) != status:
@@ -475,9 +494,11 @@ class TaskTablePanel(QWidget):
             f"wait:        {format_duration(row.wait)}",
             f"run time:    {format_duration(row.run_time)}",
         ]
-        if record is None:
+        if not known:
+            lines += ["", "(the service does not answer: details when it is back)"]
+        elif record is None:
             lines += ["", "(the engine no longer holds this task: "
-                      + (GONE_TEXT if row.finished else "details unknown") + ")"]
+                      + (row.gone_text if row.finished else "details unknown") + ")"]
         elif isinstance(record, FinishedTask):
             if record.target is not None:
                 lines += [f"target:      {short_repr(record.target, _long)}",
