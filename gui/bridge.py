@@ -77,8 +77,9 @@ LOST_LOG_INTERVAL = 5.0  # seconds between "events lost" log lines
 class Connection:
     """How an attached console reaches its service, as last read from the client.
 
-    ``state``: ``"connecting"`` (no answer yet), ``"connected"`` or
-    ``"disconnected"`` (the client retries); ``latency``: seconds of the last
+    ``state``: ``"connecting"`` (no answer yet: the service may not be up),
+    ``"connected"`` or ``"disconnected"`` (it answered, then stopped; the
+    client retries); ``latency``: seconds of the last
     snapshot's round trip (``None`` while not connected); ``error``: why it is
     away.
     """
@@ -124,6 +125,7 @@ class EngineBridge(QObject):
         #: The client when it is a remote one (an attached console), else ``None``.
         self.remote: RemoteClient | None = client if isinstance(client, RemoteClient) else None
         self.connection: Connection | None = None  # the remote client's, as last read
+        self._ever_connected = False  # "connecting" until the service first answered
         self.last_stats: SupervisorStats | None = None
         self.refresh_hz = 0.0
         self.refresh_durations: deque[float] = deque(maxlen=600)
@@ -220,14 +222,21 @@ class EngineBridge(QObject):
         state, latency, error = remote.state, remote.latency, remote.last_error
         if state == "connected":
             error = None
+            self._ever_connected = True
         else:
             latency = None
+            if not self._ever_connected:  # not up yet: still connecting, not "lost"
+                state = "connecting"
         now = Connection(remote.address, state, latency, error)
         before, self.connection = self.connection, now
-        if before is None or before.state != state:  # once per change: never a log storm
+        if (before is None or before.state != state  # once per change: never a log storm
+                or (state == "connecting" and error and not before.error)):
             if state == "disconnected":
                 log.warning("the service at %s does not answer (%s): disconnected, retrying; "
                             "the panels keep what they showed", remote.address, error)
+            elif state == "connecting" and error:
+                log.warning("the service at %s does not answer yet (%s): retrying",
+                            remote.address, error)
             elif state == "connected" and before is not None and before.state != "connecting":
                 log.warning("the service at %s answers again: connected", remote.address)
             elif state == "connected":

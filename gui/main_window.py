@@ -355,7 +355,7 @@ class MainWindow(QMainWindow):
             what = f"connected · {latency * 1000:.0f} ms" if latency >= 0.001 else \
                 "connected · <1 ms"
         elif connection.state == "connecting":
-            what = "connecting…"
+            what = "connecting… no answer yet" if connection.error else "connecting…"
         else:
             what = "disconnected — retrying"
         label = self.health["connection"]

@@ -1,6 +1,8 @@
 """GUI test fixtures: a qasync loop on the session QApplication, a supervisor
 started on it, its client, the bridge, and a main window with its own
-settings file.
+settings file; for the attach tests, a real service in a second process
+(``servicekit``) on a Unix socket in a private directory, and the console
+attached to it.
 
 pytest-qt has no asyncio support: ``qloop`` installs a fresh
 ``qasync.QEventLoop`` per test, records every exception the loop reports
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -22,6 +25,7 @@ import pytest  # noqa: E402
 import qasync  # noqa: E402
 from guikit import run  # noqa: E402,F401  (re-exported for tests)
 from PySide6.QtCore import QSettings  # noqa: E402
+from servicekit import WAIT, Service  # noqa: E402
 
 from engine import TaskSupervisor  # noqa: E402
 from gui.bridge import EngineBridge  # noqa: E402
@@ -107,3 +111,42 @@ def window(client, settings, qtbot):
     win.submit_panel.end_scenario_now()
     win.bridge.stop()
     win.log_view.close_handler()
+
+
+@pytest.fixture
+def socket_path(tmp_path: Path) -> str:
+    """A monitor address in a directory only this user may enter."""
+    private = tmp_path / "run"
+    private.mkdir(mode=0o700)
+    return f"unix:{private / 'svc.sock'}"
+
+
+@pytest.fixture
+def service(socket_path: str):
+    """A service process serving its monitor at ``socket_path``; ended at teardown."""
+    pytest.importorskip("aiohttp")
+    svc = Service(socket_path)
+    yield svc
+    svc.end()
+
+
+@pytest.fixture
+def attached_console(service, qapp, tmp_path, qtbot):
+    """The console as ``main.py --attach ADDRESS`` builds it, connected, window shown."""
+    from gui.app import Console
+
+    qapp.setQuitOnLastWindowClosed(False)
+    app = Console(attach=service.address, token_file=service.token_file,
+                  settings=QSettings(str(tmp_path / "a.ini"), QSettings.IniFormat))
+    app.window.show()
+    qtbot.waitExposed(app.window)
+    assert app.client.wait_connected(WAIT)
+    yield app
+    app.restore_hooks()
+    for window in list(app.windows):
+        window.bridge.stop()
+        window.log_view.close_handler()
+        window.close()
+        window.bridge.client.close()
+    app.client.close()
+    app.loop.close()

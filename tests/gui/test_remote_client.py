@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,51 +10,17 @@ import pytest
 
 pytest.importorskip("aiohttp")
 
+from servicekit import WAIT, Service, wait_for  # noqa: E402
+
 from gui.remote import MonitorUnavailable, RemoteClient  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVICE = ROOT / "tests" / "engine" / "scripts" / "monitor_service.py"
-WAIT = 15.0
-
-
-def wait_for(predicate, timeout: float = WAIT) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("condition not reached")
-        time.sleep(0.02)
-
-
-class Service:
-    def __init__(self, address: str, *extra: str) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([sys.executable, str(SERVICE), address, *extra], env=env,
-                                     stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()  # type: ignore[union-attr]
-        assert line.startswith("monitor: "), line
-        _, self.address, _, self.token_file = line.split()
-
-    def end(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(timeout=WAIT)
-
 
 @pytest.fixture
-def socket_path(tmp_path: Path) -> str:
-    run = tmp_path / "run"
-    run.mkdir(mode=0o700)
-    return f"unix:{run / 'svc.sock'}"
-
-
-@pytest.fixture
-def attached(socket_path: str):
-    service = Service(socket_path)
+def attached(service: Service):
     client = RemoteClient(service.address, service.token_file, hz=20)
     assert client.wait_connected(WAIT)
     yield service, client
     client.close()
-    service.end()
 
 
 def test_reads_come_from_the_service_in_this_process_clock(attached) -> None:
