@@ -322,16 +322,18 @@ def test_an_interval_worker_can_be_triggered_between_ticks(sup) -> None:
 
 
 # -- every public signature ----------------------------------------------------------------
-def _documented_parameters() -> list[str]:
-    """``name(parameter)`` for every parameter of a public call of the engine that
-    neither its docstring, its class's or its module's, nor the README names."""
+def _documented_parameters(module_name: str = "engine") -> list[str]:
+    """``name(parameter)`` for every parameter of a public call of the module
+    (``engine``, ``engine.compat``) that neither its docstring, its class's or
+    its module's, nor the README names."""
     import dataclasses
+    import importlib
     import inspect
     import re
     import sys
     from pathlib import Path
 
-    import engine
+    module = importlib.import_module(module_name)
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     missing = []
@@ -355,8 +357,8 @@ def _documented_parameters() -> list[str]:
             if not word.search(text) and not re.search(rf"`[^`]*\b{re.escape(p.name)}\b", readme):
                 missing.append(f"{label}({p.name})")
 
-    for name in engine.__all__:
-        obj = getattr(engine, name)
+    for name in module.__all__:
+        obj = getattr(module, name)
         if inspect.isclass(obj):
             if dataclasses.is_dataclass(obj) or issubclass(obj, tuple):
                 continue  # records the engine builds: their fields are their attributes
@@ -369,8 +371,9 @@ def _documented_parameters() -> list[str]:
     return missing
 
 
-def test_every_parameter_of_the_public_api_is_documented() -> None:
-    assert _documented_parameters() == []
+@pytest.mark.parametrize("module_name", ["engine", "engine.compat"])
+def test_every_parameter_of_the_public_api_is_documented(module_name) -> None:
+    assert _documented_parameters(module_name) == []
 
 
 def test_set_debug_shows_the_engines_debug_messages() -> None:
