@@ -313,3 +313,17 @@ def test_the_modules_names_cover_the_librarys() -> None:
     for name in compat.__all__:
         assert getattr(compat, name) is not None, name
     assert compat.Locker is engine.Locker and compat.g is engine.g
+
+
+def test_the_migration_guide_documents_every_compat_name() -> None:
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "migration.md").read_text()
+    section = guide.split("## Keeping the library's return conventions: `engine.compat`")[1]
+    constants = {n for n in compat.__all__ if n.startswith(("TASK_", "TT_"))}
+    missing = [n for n in compat.__all__ if n not in constants and f"`{n}" not in section
+               and f" {n}`" not in section and f"{n}(" not in section]
+    assert missing == []
+    methods = [m for m in vars(compat.TaskSupervisor) if not m.startswith("_")
+               and callable(getattr(compat.TaskSupervisor, m))]
+    assert [m for m in methods if f".{m}(" not in section] == []
