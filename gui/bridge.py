@@ -258,11 +258,13 @@ class EngineBridge(QObject):
             self.service_restarted.emit()
         # Before the first read nothing was shown: what the ring no longer holds
         # then is history, not a gap.
-        lost = batch.lost_before(self._seq) if self._read_once else 0
+        skipped = lost = batch.lost_before(self._seq) if self._read_once else 0
+        if lost and remote is not None and self._seq < remote.restart_seq < batch.oldest_seq:
+            lost -= 1  # the number a restart skips marks it: no event was lost there
         self._read_once = True
         if batch.events:
             self._seq = batch.events[-1].seq
-        elif lost:  # everything after our last read is gone: skip to the present
+        elif skipped:  # everything after our last read is gone: skip to the present
             self._seq = batch.last_seq
         if lost:
             self._count_lost(lost)

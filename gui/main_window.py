@@ -46,6 +46,7 @@ a console hosting a supervisor of its own keeps it in view. GUI thread only.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -92,6 +93,7 @@ ATTACHED_SUBMIT = "attached to a service: it runs its own work"
 ATTACHED_SUBMIT_TIP = ("Task scripts, batches and scenarios run in the console's own "
                        "supervisor; the service submits its own tasks. Re-run a finished "
                        "task from the task table: the service runs it again.")
+LATENCY_SAMPLES = 20  # refreshes whose snapshot round trips the status bar's latency sums up
 ADDRESS_SHOWN = 48  # characters of a long address shown in the status bar (all in its tip)
 CONNECTION_COLORS = {"connected": "#2ca02c", "connecting": "#ff7f0e",
                      "disconnected": "#c0392b"}
@@ -124,6 +126,7 @@ class MainWindow(QMainWindow):
         self.attached = self.bridge.attached  # a service's supervisor, not this process's
         self._connect_to = connect_to
         self.connect_dialog: ConnectDialog | None = None
+        self._latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)  # shown: their median
         remote = self.bridge.remote
         self.setWindowTitle("Task Supervisor Console" if remote is None else
                             f"Task Supervisor Console — attached to {remote.address}")
@@ -351,13 +354,16 @@ class MainWindow(QMainWindow):
         shown = short_address(address)
         color = CONNECTION_COLORS.get(connection.state, "#888888")
         if connection.state == "connected":
-            latency = connection.latency or 0.0
-            what = f"connected · {latency * 1000:.0f} ms" if latency >= 0.001 else \
-                "connected · <1 ms"
+            self._latencies.append(connection.latency or 0.0)
+            latency = sorted(self._latencies)[len(self._latencies) // 2]  # steady to read
+            what = (f"connected · {latency * 1000:.0f} ms" if latency >= 0.001
+                    else "connected · &lt;1 ms")
         elif connection.state == "connecting":
             what = "connecting… no answer yet" if connection.error else "connecting…"
         else:
             what = "disconnected — retrying"
+        if connection.state != "connected":
+            self._latencies.clear()
         label = self.health["connection"]
         text = (f"<span style='color:{color}'>●</span> <b>{what}</b> "
                 f"<span style='color:gray'>{_html(shown)}</span>")
@@ -367,8 +373,11 @@ class MainWindow(QMainWindow):
         if connection.error:
             tip += f"\nNot answering: {connection.error}\nThe console retries every second."
         label.setToolTip(tip)
-        if connection.state != "connected":  # what the last snapshot said is not news
+        connected = connection.state == "connected"
+        if not connected:  # what the last snapshot said is not news
             self.health["state"].setText("<b style='color:#888888'>● state unknown</b>")
+        for key in ("threads", "rate", "queue"):  # greyed: the last values known
+            self.health[key].setEnabled(connected)
         self._update_actions()
 
     def _on_lag_measured(self, lag: float) -> None:

@@ -13,7 +13,8 @@ the widgets do not know which kind of supervisor they show.
   ``instance``) its tasks are not the ones shown, and the ring reports the
   jump as a gap, so the console reconciles its rows; ``restarts`` counts
   those new services, so that the console can tell the old one's tasks
-  (ended with it) from the new one's, whose ids may be the same.
+  (ended with it) from the new one's, whose ids may be the same, and
+  ``restart_seq`` is the number skipped (a marker, not a lost event).
 * ``live_tasks``, ``finished_tasks``, ``task_record`` and the commands are
   one request each over the local socket, bounded by ``REQUEST_TIMEOUT``
   (an accepted command is followed by one snapshot, so that what it changed
@@ -157,6 +158,7 @@ class RemoteClient:
         self._stats_remote_time = 0.0  # the service's clock at the snapshot kept
         self._instance: str | None = None
         self.restarts = 0  # times another service (a new instance) answered at the address
+        self.restart_seq = 0  # the sequence number the last restart skipped (a marker)
         self._offset = 0.0  # this process's monotonic minus the service's
         self._events: deque[TaskEvent] = deque(maxlen=EVENT_KEEP)
         self._seq_base = 0  # the client's seq = the service's seq + _seq_base
@@ -251,6 +253,7 @@ class RemoteClient:
                     # One number skipped: a reader sees a gap there, and checks
                     # its rows (the old service's tasks are gone with it).
                     self._seq_base = self._last + 1
+                    self.restart_seq = self._last + 1
                     self._remote_after = 0
                     self._events.clear()
                     self._oldest = self._last + 2

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from ..theme import FAILED_COLOR
 
 ADDRESS_HINT = "unix:/path/to/monitor.sock  or  tcp:127.0.0.1:PORT"
-TOKEN_HINT = "optional: a Unix socket's is found beside it (PATH.token)"
+TOKEN_HINT = "optional for unix: (PATH.token beside it)"
 
 
 class ConnectDialog(QDialog):
@@ -47,11 +47,8 @@ class ConnectDialog(QDialog):
         self.setModal(False)
         self._connect_to = connect_to
         self._chooser: QFileDialog | None = None
-        intro = QLabel("Watch and control the supervisor of another process: the address "
-                       "its monitor serves (<code>serve_monitor</code>, or "
-                       "<code>main.py --headless --monitor</code>) printed as "
-                       "<code>monitor: ADDRESS token-file PATH</code>.")
-        intro.setWordWrap(True)
+        intro = QLabel("Watch and control the supervisor of another process. A service\n"
+                       "serving its monitor prints: monitor: ADDRESS token-file PATH")
         self.address = QLineEdit()
         self.address.setPlaceholderText(ADDRESS_HINT)
         self.address.setMinimumWidth(420)

@@ -129,6 +129,7 @@ def test_the_service_killed_then_restarted(attached_console, service, socket_pat
         assert win.error_box is None
         assert "state unknown" in win.health["state"].text()
         assert not win.stop_action.isEnabled()
+        assert not win.health["threads"].isEnabled()  # the last values known, greyed
         away = [r for r in caplog.records if "does not answer" in r.getMessage()]
         assert len(away) == 1, [r.getMessage() for r in away]
         # A table action meanwhile is refused in words, not in a box.
@@ -144,6 +145,9 @@ def test_the_service_killed_then_restarted(attached_console, service, socket_pat
             assert later.summary() == SERVICE_GONE_TEXT
             new_later = later_row(win, qtbot)
             assert new_later is not later
+            # A restart is not the console falling behind: no events counted skipped.
+            assert win.bridge.events_lost == 0 and not win.health["events"].isVisibleTo(win)
+            assert "restarted" in win.task_table.last_message
             qtbot.waitUntil(lambda: win.bridge.last_stats.active, timeout=MS)
             assert win.stop_action.isEnabled() and win.error_box is None
             back = [r for r in caplog.records if "answers again" in r.getMessage()]
@@ -253,3 +257,48 @@ def test_connect_to_opens_a_window_on_a_service(console, service, qtbot):
         remote.close()  # detaches: the local console and the service run on
     assert console.windows == [local] and not console._done.done()
     assert console.supervisor.is_active() and service.answers()
+
+
+def test_timeouts_aloops_workers_and_details_work_over_the_monitor(attached_console, service,
+                                                                   qtbot):
+    win = attached_console.window
+    loop = attached_console.loop
+    later = later_row(win, qtbot)
+    # Timeouts: applied and read back; the engine's refusal shown inline, nothing changed.
+    form = win.timeouts
+    form.fields["timeout_warning"].setValue(2.5)
+    assert form.apply() and win.bridge.last_stats.timeout_warning == 2.5
+    form.fields["poll_delay"].setValue(0.0)
+    assert not form.apply()
+    assert "poll_delay" in form.error_label.text() and form.error_label.isVisibleTo(form)
+    assert form.fields["poll_delay"].value() == win.bridge.last_stats.poll_delay > 0
+    # Aloops: created in the service, stopped there.
+    aloops = win.aloops
+    aloops.name_edit.setText("remote-loop")
+    aloops.create()
+    assert win.bridge.last_stats.aloops == {"remote-loop": True}
+    aloops.select("remote-loop")
+    ok, _ = run(loop, aloops.stop_selected(), timeout=WAIT)
+    assert ok
+    qtbot.waitUntil(lambda: win.bridge.last_stats.aloops == {"remote-loop": False}, timeout=MS)
+    # Workers: the service's own, stopped and started again from the panel.
+    workers = win.workers
+    workers.select("ticker")
+    ok, _ = run(loop, workers.stop_selected(), timeout=WAIT)
+    assert ok
+    qtbot.waitUntil(lambda: not win.bridge.last_stats.scheduler_info["ticker"].active,
+                    timeout=MS)
+    ok, _ = run(loop, workers.start_selected(), timeout=WAIT)
+    assert ok
+    qtbot.waitUntil(lambda: win.bridge.last_stats.scheduler_info["ticker"].active, timeout=MS)
+    # A task's details come from the service.
+    assert win.task_table.select_task(later.task_id)
+    detail = win.task_table.detail.toPlainText()
+    assert "name:        later" in detail and "delay:       3600" in detail
+    other = probe(service)
+    try:
+        stats = other.snapshot()
+        assert stats.timeout_warning == 2.5 and stats.aloops == {"remote-loop": False}
+    finally:
+        other.close()
+    assert win.error_box is None
