@@ -579,6 +579,8 @@ class MainWindow(QMainWindow):
         pending: list[Awaitable[Any]] = [] if scenario is None else [scenario]
         stop = self.stop_dialog.future()
         if stop is not None and not stop.done():
+            if self.attached:  # only the console's watch of the service's stop: the stop
+                stop.cancel()  # itself runs on in the service
             pending.append(stop)
         return pending
 

@@ -143,6 +143,9 @@ class StopDialog(QDialog):
         self.exit_now_button.setToolTip(
             "End the wait and close the console at once; running tasks are abandoned "
             "and named in the log")
+        if self._attached:
+            self.exit_now_button.setToolTip(
+                "Close the console at once: the service's stop goes on as it was asked")
         self.exit_now_button.clicked.connect(self.exit_now)
         buttons = QHBoxLayout()
         buttons.addWidget(self.stop_waiting_button)
@@ -273,8 +276,11 @@ class StopDialog(QDialog):
         return future
 
     def exit_now(self) -> None:
-        """End the wait, if any, and ask the window to close at once."""
-        self.stop_waiting()
+        """End the wait, if any, and ask the window to close at once. Attached,
+        nothing more is sent: the service's stop goes on with its options, and
+        the console only detaches."""
+        if not self._attached:
+            self.stop_waiting()
         self.exit_requested.emit()
 
     def set_status(self, text: str) -> None:

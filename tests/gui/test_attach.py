@@ -5,6 +5,7 @@ dialog."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -302,3 +303,36 @@ def test_timeouts_aloops_workers_and_details_work_over_the_monitor(attached_cons
     finally:
         other.close()
     assert win.error_box is None
+
+
+@pytest.mark.parametrize("when", ["before the command went", "while the service waits"])
+def test_exit_now_during_a_stop_detaches_and_sends_nothing_more(attached_console, service,
+                                                                qtbot, monkeypatch, when):
+    win = attached_console.window
+    client = attached_console.client
+    qtbot.waitUntil(lambda: win.stop_action.isEnabled(), timeout=MS)
+    sent: list[str] = []
+    real_call = client._call
+    monkeypatch.setattr(client, "_call", lambda name, args, timeout: (
+        sent.append(name), real_call(name, args, timeout))[1])
+    dialog = win.open_stop_dialog()
+    dialog.set_options(wait=3.0, stop_schedulers=True, cancel_tasks=False)
+    future = dialog.start_stopping()
+    assert dialog.exit_now_button.isVisible()  # the stop waits: Exit now is offered
+    if when == "while the service waits":
+        async def service_stopping():
+            while not future.done() and win.bridge.last_stats.active:
+                await asyncio.sleep(0.02)
+                win.bridge.refresh()
+
+        run(attached_console.loop, service_stopping(), timeout=WAIT)
+        assert sent == ["stop"]
+    dialog.exit_now()
+    assert not win.isVisible()
+    attached_console._shutdown()
+    assert future.cancelled()
+    if when == "while the service waits":  # it stops as it was asked, on its own
+        assert sent == ["stop"]
+        assert service.proc.wait(timeout=WAIT) == 0
+    else:  # nothing was sent: a detach, the service runs on
+        assert sent == [] and service.answers()
