@@ -140,21 +140,23 @@ class FunctionCollection:
         all_ok = True
         for _, f in self._sorted():
             key = function_key(f)
-            ok, value, text = _call(f)
+            ok, value, text = _call(f, self._error_handler())
             results[key] = value if ok else self._failed_result(value, text)
             if not ok:
                 all_ok = False
                 self._after_error(value)
         return results, all_ok
 
+    def _error_handler(self) -> Callable[[], None] | None:
+        return None if self.on_error is None else self._call_on_error
+
     def _failed_result(self, exc: BaseException, text: str) -> Any:
         return (exc, text) if self.include_exceptions else None
 
     def _after_error(self, exc: BaseException) -> None:
-        """The library's ``error()``: ``on_error`` if set, else re-raise."""
+        """After ``on_error`` (if set, ``_call`` called it): without it, re-raise."""
         if self.on_error is None:
             raise exc
-        self._call_on_error()
         reraise_if_main_interrupt(exc)
 
     def _call_on_error(self) -> None:
@@ -164,12 +166,20 @@ class FunctionCollection:
             reraise_if_main_interrupt(exc)
 
 
-def _call(f: Callable[..., Any]) -> tuple[bool, Any, str]:
-    """``(True, result, "")`` or ``(False, exception, traceback text)``."""
+def _call(f: Callable[..., Any], on_error: Callable[[], None] | None = None
+          ) -> tuple[bool, Any, str]:
+    """``(True, result, "")`` or ``(False, exception, traceback text)``.
+
+    ``on_error`` is called while the exception is being handled, as the
+    library's ``error()`` was: ``traceback.print_exc()`` and ``sys.exc_info()``
+    in it see the function's exception."""
     try:
         return True, f(), ""
     except BaseException as exc:  # noqa: BLE001 - user code (see engine.usercode)
-        return False, exc, traceback.format_exc()
+        text = traceback.format_exc()
+        if on_error is not None:
+            on_error()
+        return False, exc, text
 
 
 class TaskCollection(FunctionCollection):
@@ -220,10 +230,7 @@ class TaskCollection(FunctionCollection):
 
     def _run_task(self, f: Callable[..., Any]) -> tuple[bool, Any, str]:
         """In a pool thread: the call, contained; ``on_error`` right after it."""
-        outcome = _call(f)
-        if not outcome[0] and self.on_error is not None:
-            self._call_on_error()
-        return outcome
+        return _call(f, self._error_handler())
 
 
 __all__ = ["FunctionCollection", "TaskCollection", "function_key"]

@@ -232,3 +232,28 @@ def test_task_collection_on_an_inactive_supervisor(make_supervisor) -> None:
     c.append(lambda: 1)
     with pytest.raises(RuntimeError, match="not active"):
         c.execute()
+
+
+def test_on_error_runs_while_the_exception_is_handled(sup) -> None:
+    """The library called ``on_error`` inside its ``except``: ``sys.exc_info()``
+    (and ``traceback.print_exc()``, as its documentation's example does) see
+    the function's exception, in a function collection and in a task collection."""
+    import sys
+
+    from engine import FunctionCollection, TaskCollection
+
+    seen = []
+
+    def error(**kwargs):
+        seen.append(sys.exc_info()[1])
+
+    for collection in (FunctionCollection(on_error=error),
+                       TaskCollection(on_error=error, supervisor=sup)):
+        @collection
+        def fails():
+            raise ValueError("seen")
+
+        _, all_ok = collection.execute()
+        assert not all_ok
+    assert [type(e) for e in seen] == [ValueError, ValueError]
+    assert all(str(e) == "seen" for e in seen)
