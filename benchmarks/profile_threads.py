@@ -75,6 +75,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from collections import Counter
 from typing import Any
 
@@ -196,11 +197,31 @@ class CountingLock:
 
 
 def counting_supervisor(engine: Any, threads: int) -> tuple[Any, CountingLock]:
-    """A supervisor whose lock (the one ``TaskSupervisor.__init__`` creates)
-    is a ``CountingLock``: ``threading.Lock`` is replaced during the
-    constructor, for calls made by that constructor only."""
+    """A supervisor whose lock counts (``CountingLock``).
+
+    An engine whose lock is a ``SupervisorLock`` (``engine.suplock``) gets its
+    inner acquire and release replaced before it starts, and its ``serve``
+    counted too (``served``: finishes left while the lock was taken). An
+    older engine's plain ``threading.Lock`` is replaced as it is made, in
+    ``TaskSupervisor.__init__`` (for calls made by that constructor only)."""
     import engine.supervisor as supervisor_module
 
+    if hasattr(getattr(supervisor_module, "SupervisorLock", None), "pending"):
+        sup = make_supervisor(engine, threads)
+        outer = sup._lock
+        counting = CountingLock(types.SimpleNamespace(
+            acquire=outer.acquire, release=outer._release, locked=outer.locked))
+        outer.acquire, outer._release = counting.acquire, counting.release
+        serve = outer.serve
+
+        def counted_serve(request: Any, actions: list) -> None:
+            if counting.counting:
+                counting.counts["served"] = counting.counts.get("served", 0) + 1
+            serve(request, actions)
+
+        outer.serve = counted_serve
+        counting.counts["served"] = 0
+        return sup, counting
     init_code = supervisor_module.TaskSupervisor.__init__.__code__
     real_lock = threading.Lock
     made: list[CountingLock] = []
@@ -734,7 +755,8 @@ def report_threads(threads: int, cells: dict, n: int, labels: list[str],
         ("contended", "  of which contended"),
         ("main_wakes", "releases while a thread waits: main"),
         ("pool_wakes", "releases while a thread waits: pool"),
-        ("wakes", "releases while a thread waits: all")) if f"lock {k}" in counts]
+        ("wakes", "releases while a thread waits: all"),
+        ("served", "finishes left while it was taken, served")) if f"lock {k}" in counts]
     print_table("supervisor lock acquisitions", columns, rows)
 
     flood_keys = [k for k in [*keys, "ThreadPoolExecutor|one"] if "flood" in cells.get(k, {})]

@@ -66,6 +66,7 @@ from .lifecycle import Lifecycle, watch_at_exit
 from .mp import MpPool, check_picklable
 from .registry import Registry
 from .stats import EventBatch, SupervisorInfo, SupervisorStats, TaskEvent, TaskState
+from .suplock import SupervisorLock
 from .task import FinishedTask, Task
 from .threads import ThreadPool
 from .timeouts import QueueTimeouts
@@ -100,7 +101,7 @@ class TaskSupervisor:
         # The supervisor's one lock. It guards: the dispatcher's state and
         # loop, the ledger (task table, history, events, waits), every pool
         # with its admission state, and every Task's mutable fields.
-        self._lock = threading.Lock()
+        self._lock = SupervisorLock()
         self._ledger = ledger = Ledger()
         self._threads = ThreadPool(f"supervisor_{self.id}_pool_", self._lock, settings,
                                    ledger, idle_timeout=thread_idle_timeout)

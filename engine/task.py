@@ -26,7 +26,9 @@ another's privates):
 * ``done_callbacks`` -- the list of those callbacks (``None``: none), under
   the lock; the ledger takes it, and sets ``None``, as it finishes the task.
 * ``call_when_done(fn)`` -- any thread, no lock held: register ``fn()``
-  unless the task has finished already (then ``False``, ``fn`` not called).
+  unless the task has finished already (then ``False``, ``fn`` not called);
+  ``call_when_all_done(tasks, fn)`` does it for many tasks, one lock hold
+  per chunk of them.
 * ``await task.finished()`` -- wait on the running loop until the task
   finishes, without raising its exception (the workers read it as data).
 
@@ -230,6 +232,8 @@ class Task:
     def call_when_done(self, fn: Callable[[], Any]) -> bool:
         """Any thread: ``fn()`` once the task finishes; ``False`` (and ``fn``
         not called) if it has finished already."""
+        if self.status in FINAL_STATUSES:  # final is for good: no lock needed to see it
+            return False
         with self._lock:
             if self.status in FINAL_STATUSES:
                 return False
@@ -242,6 +246,41 @@ class Task:
             f"{PRIORITY_NAMES.get(self.priority, self.priority)} "
             f"{STATUS_NAMES.get(self.status, self.status)}>"
         )
+
+
+#: At most this many registrations per lock hold in ``call_when_all_done``:
+#: a finishing worker never waits long behind a big wait.
+REGISTER_CHUNK = 256
+
+
+def call_when_all_done(tasks: list[Task], fn: Callable[[], Any]) -> int:
+    """Any thread, no lock held: ``call_when_done(fn)`` for each of ``tasks``,
+    with one hold of a supervisor's lock per ``REGISTER_CHUNK`` tasks of it
+    instead of one per task, and none for a task already finished (a final
+    status never changes). Returns how many registrations were made: ``fn``
+    will be called that many times."""
+    groups: dict[int, tuple[Any, list[Task]]] = {}
+    for task in tasks:
+        if task.status not in FINAL_STATUSES:
+            lock = task._lock
+            group = groups.get(id(lock))
+            if group is None:
+                groups[id(lock)] = (lock, [task])
+            else:
+                group[1].append(task)
+    registered = 0
+    for lock, group in groups.values():
+        for start in range(0, len(group), REGISTER_CHUNK):
+            with lock:
+                for task in group[start:start + REGISTER_CHUNK]:
+                    if task.status not in FINAL_STATUSES:
+                        callbacks = task.done_callbacks
+                        if callbacks is None:
+                            task.done_callbacks = [fn]
+                        else:
+                            callbacks.append(fn)
+                        registered += 1
+    return registered
 
 
 def _resolve(future: asyncio.Future) -> None:

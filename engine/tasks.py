@@ -23,7 +23,7 @@ from typing import Any
 from .constants import PRIORITY_NAMES, TASK_NORMAL, TT_MP, TT_THREAD, check_priority
 from .default import task_supervisor
 from .supervisor import TaskSupervisor
-from .task import Task
+from .task import Task, call_when_all_done
 from .validate import check_callable, check_flag, check_seconds
 
 
@@ -237,10 +237,7 @@ def _wait_all(tasks: list[Task], timeout: float | None) -> bool:
         if next(tickets) == last_ticket[0]:
             latch.set()
 
-    registered = 0
-    for task in tasks:
-        if task.call_when_done(done):
-            registered += 1
+    registered = call_when_all_done(tasks, done)
     if not registered:
         return True
     last_ticket[0] = registered + 1  # the callbacks' tickets and ours

@@ -5,13 +5,18 @@ Admission and dispatch share the supervisor's lock and a single hand-off:
 * A submitting thread decides under the lock whether its task may start
   (``Admission``) and, if so, assigns it to an idle worker (LIFO, so warm
   threads are reused and cold ones retire) or reserves a new thread. After
-  releasing the lock it releases that worker's wake lock or starts the
+  releasing the lock it wakes that worker (its inbox) or starts the
   thread. Nothing polls, nothing goes through an event loop.
 * A worker that finishes a target completes the task and takes the next
   task itself, in the same lock hold, so a freed slot is refilled without
   any wake-up at all. With nothing to take it parks itself on the idle
   stack in that same hold, so a task can never be queued behind a worker
   that is about to sleep.
+* If the lock is taken when a worker finishes, the worker does not block
+  on it (that turns the pool into a GIL convoy: see ``engine.suplock``): it
+  leaves its finish as a request, and the lock's next releaser serves it --
+  ends the task and hands the worker its next one (``Wake``), or parks it.
+  A parked worker waits on its own inbox (``queue.SimpleQueue``).
 * Critical tasks started past ``max_size`` (extending the pool) go on the
   pool's *hand-off queue* instead of getting a thread each: one thread is
   sent for it (woken or started), a thread that takes a task there first
@@ -48,6 +53,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -62,12 +68,20 @@ from .constants import (
 )
 from .dispatch import Action, Spawn, Wake
 from .ledger import Callback, Ledger, run_callbacks
+from .suplock import SERVE, SupervisorLock
 from .task import Task
 from .usercode import call_user
 
 log = logging.getLogger(__name__)
 
 _RETIRE = object()  # hand-off item that tells a parked worker to exit
+#: Hand-off item of a served finish with callbacks and no next task: run the
+#: callbacks, then take the next task or park (the slot stays counted busy until then).
+_PARK = object()
+#: Hand-off item from the main thread (``SupervisorLock``): take the lock and serve.
+_SERVE = SERVE
+#: What ``Wake`` puts in a parked worker's inbox: its ``item`` is set.
+_WOKEN = object()
 #: Hand-off item (``Wake``, ``Spawn``): go to the hand-off queue and take its oldest task.
 TAKE = object()
 EXTRA_THREAD_IDLE = 1.0  # seconds a thread above max_size stays parked
@@ -75,18 +89,26 @@ monotonic = time.monotonic
 
 
 class _Worker:
-    """A pool thread: its hand-off point while parked, its task while busy."""
+    """A pool thread: its hand-off point while parked, its task while busy,
+    its finish while it waits for it to be served."""
 
-    __slots__ = ("wake", "item", "task")
+    __slots__ = ("inbox", "item", "task", "request", "callbacks", "serve_sent")
 
     def __init__(self) -> None:
-        # Held while the worker is parked; the dispatcher sets ``item`` under
-        # the supervisor's lock, then releases ``wake``.
-        self.wake = threading.Lock()
-        self.wake.acquire()
+        # Where the parked worker waits: the dispatcher sets ``item`` under the
+        # supervisor's lock, then puts ``WOKEN`` here; the main thread puts
+        # ``SERVE`` (``engine.suplock``), which needs no claim on the worker.
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
         self.item: Any = None
         # The task whose target runs on this thread (its own thread writes it).
         self.task: Task | None = None
+        # (task, result, exception) of a finish left in the lock's ``pending``
+        # (``engine.suplock``); ``None`` once served, under the lock.
+        self.request: tuple | None = None
+        # Callbacks of the served finish, for this thread to run once woken.
+        self.callbacks: list[Callback] | None = None
+        # A ``SERVE`` is in the inbox, not taken yet (``engine.suplock``).
+        self.serve_sent = False
 
 
 class ThreadPool:
@@ -95,7 +117,7 @@ class ThreadPool:
     Every field below is guarded by ``lock`` (the supervisor's lock), shared
     with ``admission`` and ``ledger``:
 
-    * ``_idle`` -- parked workers, each with ``item is None`` and ``wake`` held;
+    * ``_idle`` -- parked workers, each with ``item is None``, waiting on its inbox;
     * ``_alive`` -- threads started and not exited (reserved before start);
     * ``_busy`` -- started tasks: assigned a thread (running or about to),
       or on ``_handoff``;
@@ -110,7 +132,7 @@ class ThreadPool:
     + (threads deciding to exit)``.
     """
 
-    def __init__(self, name_prefix: str, lock: threading.Lock, settings: PoolSettings,
+    def __init__(self, name_prefix: str, lock: SupervisorLock, settings: PoolSettings,
                  ledger: Ledger, idle_timeout: float = 30.0) -> None:
         self.name_prefix = name_prefix
         self._lock = lock
@@ -127,6 +149,8 @@ class ThreadPool:
         self._current = threading.local()
         self.max_size = settings.effective_max_size
         self.min_size = settings.effective_min_size
+        lock.serve = self._serve_locked
+        lock.carry_out = self.run_actions
 
     # -- called with the lock held ----------------------------------------
     def configure_locked(self, settings: PoolSettings, actions: list[Action]) -> None:
@@ -282,7 +306,7 @@ class ThreadPool:
         for action in actions:
             try:
                 if type(action) is Wake:
-                    action.worker.wake.release()
+                    action.worker.inbox.put(_WOKEN)
                 else:  # Spawn: a thread for a task, for the hand-off queue, or idle
                     first, action.first = action.first, None
                     # In a list the thread empties: Thread keeps its args for life.
@@ -339,16 +363,16 @@ class ThreadPool:
 
     def _thread_main(self, first: list[Any]) -> None:
         """A worker thread: run a task, then, in ONE lock hold, finish it and
-        take the next one (the hand-off queue first) or park. The hot path
-        of the pool: its steps are written out here rather than spread over
+        take the next one (the hand-off queue first) or park. If the lock is
+        taken, the finish is left to its holder (``engine.suplock``) and the
+        thread waits for its next task like a parked one. The hot path of
+        the pool: its steps are written out here rather than spread over
         small calls."""
         worker = _Worker()
         self._current.worker = worker
         lock = self._lock
-        ledger = self._ledger
-        admission = self.admission
-        idle = self._idle
-        handoff = self._handoff
+        acquire = lock.acquire
+        pending = lock.pending
         task = first.pop()
         if task is None or task is TAKE:
             actions: list[Action] = []
@@ -359,7 +383,7 @@ class ThreadPool:
                     if self._closing or self._alive > self.max_size:
                         self._alive -= 1
                         return
-                    idle.append(worker)
+                    self._idle.append(worker)
             if actions:
                 self.run_actions(actions)
         while True:
@@ -376,34 +400,21 @@ class ThreadPool:
             worker.task = None
             if exception is None and task.callback is not None:
                 _call_callback(task, result)
+            if not acquire(False):  # taken: leave the finish to its holder
+                worker.request = (task, result, exception)
+                pending.append(worker)
+                if acquire(False):  # released meanwhile: serve it (and any other) now
+                    lock.release()
+                task = None  # the next one comes with the wake, as for a parked worker
+                result = exception = None
+                continue
             actions = []
-            with lock:
-                if task.time_completed is not None:  # marked completed by its target
-                    callbacks = None
-                elif exception is not None:
-                    callbacks = ledger.finish_locked(admission, task, TASK_STATUS_FAILED, None,
-                                                     exception, monotonic())
-                elif task.auto:
-                    callbacks = ledger.finish_locked(admission, task, TASK_STATUS_COMPLETED,
-                                                     result, None, monotonic())
-                else:  # put_task: the slot is held until mark_task_completed
-                    task.result = result
-                    callbacks = None
-                if handoff:  # started while this one ran: run it here (a thread is coming)
-                    task = handoff.popleft()
-                    self._busy -= 1  # the hand-off had counted it: this slot is free
-                    self.dispatch_locked(actions)  # what the finish lets start
-                else:
-                    task = self.dispatch_locked(actions, own=True)
-                exiting = False
-                if task is None:
-                    self._busy -= 1
-                    if self._closing:
-                        self._alive -= 1
-                        exiting = True
-                    else:
-                        worker.item = None
-                        idle.append(worker)
+            try:
+                callbacks = self._finish_locked(task, result, exception)
+                task = self._next_locked(actions)
+                exiting = task is None and self._rest_locked(worker)
+            finally:
+                lock.release()
             if actions:
                 self.run_actions(actions)
             if callbacks:
@@ -412,32 +423,110 @@ class ThreadPool:
                 return
             result = exception = callbacks = None  # nothing of a finished task while parked
 
+    def _finish_locked(self, task: Task, result: Any,
+                       exception: BaseException | None) -> list[Callback] | None:
+        """The target of ``task`` returned ``result`` or raised ``exception``:
+        end the task (a ``put_task`` one holds its slot until marked completed)."""
+        if task.time_completed is not None:  # marked completed by its target
+            return None
+        if exception is not None:
+            return self._ledger.finish_locked(self.admission, task, TASK_STATUS_FAILED, None,
+                                              exception, monotonic())
+        if task.auto:
+            return self._ledger.finish_locked(self.admission, task, TASK_STATUS_COMPLETED,
+                                              result, None, monotonic())
+        task.result = result  # put_task: the slot is held until mark_task_completed
+        return None
+
+    def _next_locked(self, actions: list[Action]) -> Task | None:
+        """The next task for a worker whose slot just freed: the hand-off
+        queue's oldest first, else the queue head if it may start."""
+        if self._handoff:  # started while the slot was busy: run it here (a thread is coming)
+            task = self._handoff.popleft()
+            self._busy -= 1  # the hand-off had counted it: this slot is free
+            self.dispatch_locked(actions)  # what the finish lets start
+            return task
+        return self.dispatch_locked(actions, own=True)
+
+    def _rest_locked(self, worker: _Worker) -> bool:
+        """A worker with nothing to take: its slot frees; it parks on the idle
+        stack, or, closing, exits (True)."""
+        self._busy -= 1
+        if self._closing:
+            self._alive -= 1
+            return True
+        worker.item = None
+        self._idle.append(worker)
+        return False
+
+    def _serve_locked(self, worker: _Worker, actions: list[Action]) -> None:
+        """Serve a finish ``worker`` left while the lock was taken (called by
+        the lock's holder, ``SupervisorLock.release``): end its task and give
+        it its next task, its callbacks to run, or a place on the idle stack."""
+        task, result, exception = worker.request
+        worker.request = None
+        callbacks = self._finish_locked(task, result, exception)
+        task = self._next_locked(actions)
+        if task is not None:
+            worker.item = task
+        elif callbacks:
+            worker.item = _PARK  # it runs them, then takes the next or parks itself
+        elif self._rest_locked(worker):
+            worker.item = _RETIRE
+        else:
+            return  # parked: its wake comes with its next task
+        worker.callbacks = callbacks
+        actions.append(Wake(worker))
+
     def _park(self, worker: _Worker) -> Task | None:
-        """Wait on the idle stack until woken for the hand-off queue while a
-        task is still there; ``None`` means this thread must exit."""
+        """Wait, parked or with a finish left to be served, until woken with
+        something to do; ``None`` means this thread must exit."""
         lock = self._lock
         while True:
             # Threads above max_size (critical extensions) only linger briefly.
             timeout = self.idle_timeout
             if self._alive > self.max_size:
                 timeout = min(timeout, EXTRA_THREAD_IDLE)
-            if not worker.wake.acquire(timeout=timeout):
+            try:
+                token = worker.inbox.get(timeout=timeout)
+            except queue.Empty:
                 with lock:
-                    if worker.item is None and self._alive > self.min_size:
+                    waiting = worker.item is None and worker.request is None
+                    if waiting and self._alive > self.min_size:
                         self._idle.remove(worker)
                         self._alive -= 1
                         return None
-                    pending = worker.item is not None
-                if not pending:
+                if waiting:
                     continue
-                worker.wake.acquire()  # the hand-off's release is imminent
+                token = worker.inbox.get()  # the hand-off's wake is imminent
+            if token is _SERVE:  # the main thread held the lock when a finish was left
+                worker.serve_sent = False  # first: a holder seen below sends it again
+                if lock.acquire(False):  # else its holder serves, or sends SERVE again
+                    lock.release()  # serves every pending finish (this one's too)
+                continue
             item = worker.item
             worker.item = None
+            callbacks = worker.callbacks
+            if callbacks is not None:
+                worker.callbacks = None
+                run_callbacks(callbacks, log)
             if item is _RETIRE:
                 return None
+            if item is _PARK:  # a served finish with callbacks: now the next task, or park
+                actions: list[Action] = []
+                with lock:
+                    task = self._next_locked(actions)
+                    exiting = task is None and self._rest_locked(worker)
+                if actions:
+                    self.run_actions(actions)
+                if exiting:
+                    return None
+                if task is not None:
+                    return task
+                continue
             if item is not TAKE:
                 return item  # a task of its own
-            actions: list[Action] = []
+            actions = []
             with lock:  # woken for the hand-off queue
                 task = self._arrive_locked(actions)
                 if task is None:  # busy workers took it all first: park again, or leave
