@@ -372,7 +372,6 @@ class ThreadPool:
         self._current.worker = worker
         lock = self._lock
         acquire = lock.acquire
-        pending = lock.pending
         task = first.pop()
         if task is None or task is TAKE:
             actions: list[Action] = []
@@ -401,10 +400,7 @@ class ThreadPool:
             if exception is None and task.callback is not None:
                 _call_callback(task, result)
             if not acquire(False):  # taken: leave the finish to its holder
-                worker.request = (task, result, exception)
-                pending.append(worker)
-                if acquire(False):  # released meanwhile: serve it (and any other) now
-                    lock.release()
+                self._leave(worker, (task, result, exception))
                 task = None  # the next one comes with the wake, as for a parked worker
                 result = exception = None
                 continue
@@ -459,13 +455,37 @@ class ThreadPool:
         self._idle.append(worker)
         return False
 
+    def _leave(self, worker: _Worker, request: Any) -> None:
+        """The lock is taken: leave ``request`` to its holder (``_serve_locked``);
+        the answer comes in the worker's inbox."""
+        worker.request = request
+        lock = self._lock
+        lock.pending.append(worker)
+        if lock.acquire(False):  # released meanwhile: serve it (and any other) now
+            lock.release()
+
     def _serve_locked(self, worker: _Worker, actions: list[Action]) -> None:
-        """Serve a finish ``worker`` left while the lock was taken (called by
-        the lock's holder, ``SupervisorLock.release``): end its task and give
-        it its next task, its callbacks to run, or a place on the idle stack."""
-        task, result, exception = worker.request
+        """Serve what ``worker`` left while the lock was taken (called by the
+        lock's holder, ``SupervisorLock.release``): ``(task, result,
+        exception)`` -- end that task (``task`` ``None``: nothing to end) and
+        give the worker its next task, its callbacks to run, or a place on the
+        idle stack; ``TAKE`` -- its arrival at the hand-off queue."""
+        request = worker.request
         worker.request = None
-        callbacks = self._finish_locked(task, result, exception)
+        if request is TAKE:
+            task = self._arrive_locked(actions)
+            if task is not None:
+                worker.item = task
+            elif self._closing:
+                self._alive -= 1
+                worker.item = _RETIRE
+            else:
+                self._idle.append(worker)
+                return  # parked
+            actions.append(Wake(worker))
+            return
+        task, result, exception = request
+        callbacks = None if task is None else self._finish_locked(task, result, exception)
         task = self._next_locked(actions)
         if task is not None:
             worker.item = task
@@ -513,10 +533,15 @@ class ThreadPool:
             if item is _RETIRE:
                 return None
             if item is _PARK:  # a served finish with callbacks: now the next task, or park
+                if not lock.acquire(False):
+                    self._leave(worker, (None, None, None))
+                    continue
                 actions: list[Action] = []
-                with lock:
+                try:
                     task = self._next_locked(actions)
                     exiting = task is None and self._rest_locked(worker)
+                finally:
+                    lock.release()
                 if actions:
                     self.run_actions(actions)
                 if exiting:
@@ -526,14 +551,19 @@ class ThreadPool:
                 continue
             if item is not TAKE:
                 return item  # a task of its own
+            if not lock.acquire(False):  # woken for the hand-off queue
+                self._leave(worker, TAKE)
+                continue
             actions = []
-            with lock:  # woken for the hand-off queue
+            try:
                 task = self._arrive_locked(actions)
                 if task is None:  # busy workers took it all first: park again, or leave
                     if self._closing:
                         self._alive -= 1
                         return None
                     self._idle.append(worker)
+            finally:
+                lock.release()
             if task is not None:
                 if actions:
                     self.run_actions(actions)
