@@ -19,7 +19,8 @@ with the same arguments and results, without their polling and their drift:
 * **No drift.** A job's ``k``-th run is due ``timer + k * interval`` seconds
   after it was created, whatever its runs take. A run missed because the
   loop was blocked is skipped, not run late in a burst (``aiosched`` ran
-  every missed run at once).
+  every missed run at once); a job's ``number`` counts the runs it makes,
+  so skipped ones do not use it up.
 * **Lightweight runs**, as the library documents: each run is an asyncio
   task on the scheduler's aloop, not a supervisor ``Task`` (no events), and
   runs of one job may overlap. The scheduler counts ``runs`` and ``errors``
@@ -436,7 +437,8 @@ class AsyncJobScheduler:
             if not job._active:
                 continue
             job._index += 1
-            if job.number and job._index >= job.number:
+            # number counts runs, not ticks: skipped ticks do not use it up.
+            if job.number and job.runs + 1 >= job.number:
                 with self._lock:
                     job._active = False
                     self._jobs.discard(job)

@@ -573,3 +573,20 @@ def test_a_dead_entry_at_the_head_is_dropped_and_the_timer_moves_on(sup: TaskSup
     assert wait_until(lambda: scheduler.stats().heap_size == 0)
     assert scheduler.errors == 0 and scheduler.stats().jobs == 0
     scheduler.stop()
+
+
+def test_number_counts_runs_not_the_ticks_a_blocked_loop_skipped(sup: TaskSupervisor) -> None:
+    runs = Counter()
+
+    async def job():
+        runs.hit()
+
+    sup.create_aloop("jobs")
+    scheduler = sup.create_async_job_scheduler("s", aloop="jobs")
+    loop = sup.get_aloop("jobs").get_loop()
+    loop.call_soon_threadsafe(time.sleep, 0.3)  # the loop is blocked past six ticks
+    created = scheduler.create_threadsafe(target=job, interval=0.05, number=3)
+    assert runs.reached(3).wait(WAIT)
+    assert wait_until(lambda: not created.active)
+    assert created.runs == runs.n == 3 and scheduler.stats().jobs == 0
+    scheduler.stop()
