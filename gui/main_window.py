@@ -192,10 +192,14 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.start_action = QAction("Start", self, shortcut=QKeySequence(SHORTCUTS["start"]))
-        self.start_action.setToolTip(f"Start the supervisor ({SHORTCUTS['start']})")
+        self.start_action.setToolTip(
+            "The service starts its own supervisor" if self.attached else
+            f"Start the supervisor ({SHORTCUTS['start']})")
         self.start_action.triggered.connect(self.start_supervisor)
         self.stop_action = QAction("Stop…", self, shortcut=QKeySequence(SHORTCUTS["stop"]))
-        self.stop_action.setToolTip(f"Stop the supervisor ({SHORTCUTS['stop']})")
+        self.stop_action.setToolTip(
+            f"Stop the service's supervisor ({SHORTCUTS['stop']}); closing only detaches"
+            if self.attached else f"Stop the supervisor ({SHORTCUTS['stop']})")
         self.stop_action.triggered.connect(lambda: self.open_stop_dialog())
         self.quit_action = QAction("&Detach and close" if self.attached else "&Quit", self)
         self.quit_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.Quit)
