@@ -34,11 +34,13 @@ from .local import LocalProxy, g
 from .locker import Locker
 from .mp import START_METHOD, RemoteTaskError, WorkerDiedError
 from .procpool import PoolBrokenError, ProcessPool, WorkerStartError
+from .stacks import StackFrame, TaskStack
 from .stats import (
     MP_POOL_BROKEN,
     MP_POOL_REBUILDING,
     EventBatch,
     PoolStats,
+    RunningTask,
     SchedulerStats,
     SupervisorInfo,
     SupervisorStats,
@@ -72,6 +74,7 @@ __all__ = [
     "co_mp_apply", "task_supervisor", "wait_completed", "FinishedTask", "RecordedError",
     "ResultDroppedError", "PoolBrokenError", "WorkerStartError", "EventBatch", "SchedulerStats",
     "TaskState", "percentiles", "MP_POOL_BROKEN", "MP_POOL_REBUILDING", "safe_repr", "MAX_SIZE",
+    "RunningTask", "StackFrame", "TaskStack",
 ]
 
 # The original library's remaining public names (migration).

@@ -50,10 +50,13 @@ from .validate import MAX_THREADS, check_count
 
 CPU_COUNT = os.cpu_count() or 1
 
-#: Timeout levels (bit values stored in ``Task.timeouts_fired``).
+#: Timeout levels (bit values stored in ``Task.timeouts_fired``): in the queue,
 TIMEOUT_WARNING = 1
 TIMEOUT_CRITICAL = 2
 TIMEOUT_LEVELS = (TIMEOUT_WARNING, TIMEOUT_CRITICAL)
+#: and running (``run_warning`` / ``run_critical``).
+RUN_WARNING = 4
+RUN_CRITICAL = 8
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,9 @@ class Admission:
         self.delayed = dict.fromkeys(PRIORITIES, 0)
         self.running = dict.fromkeys(PRIORITIES, 0)
         self.active = 0  # == sum(running.values())
+        # The started (running) tasks, in the order they started: the oldest
+        # first (the longest-running, and the first past a run threshold).
+        self.started_tasks: dict[Task, None] = {}
         self.submitted = 0
         self.started = 0
         self.completed = 0
@@ -205,6 +211,7 @@ class Admission:
         self.running[p] += 1
         self.active += 1
         self.started += 1
+        self.started_tasks[task] = None
 
     def finish(self, task: Task, status: int) -> None:
         """Count ``task`` leaving the pool with final ``status``."""
@@ -213,6 +220,7 @@ class Admission:
         if previous == TASK_STATUS_STARTED:
             self.running[p] -= 1
             self.active -= 1
+            del self.started_tasks[task]
         elif previous == TASK_STATUS_QUEUED:
             self.queued[p] -= 1  # its ghost leaves the deque later
         elif previous == TASK_STATUS_DELAYED:
@@ -249,6 +257,32 @@ class Admission:
                 i += 1
             upto[p] = popped + i
         return due
+
+    def due_for_run_timeout(self, level: int, deadline: float, limit: int,
+                            due: list[Task]) -> float | None:
+        """Append to ``due`` the running tasks started at or before
+        ``deadline`` not yet fired for run ``level`` (at most ``limit`` in
+        all), marking them; return the start time of the first one started
+        after ``deadline`` (the next that can be due), ``None`` if none.
+        O(tasks past the deadline): the scan stops at the first one not past it."""
+        for task in self.started_tasks:
+            if task.time_started > deadline:
+                return task.time_started
+            if not task.timeouts_fired & level:
+                if len(due) >= limit:
+                    return task.time_started
+                task.timeouts_fired |= level
+                due.append(task)
+        return None
+
+    def past(self, deadline: float) -> int:
+        """How many running tasks started at or before ``deadline``."""
+        n = 0
+        for task in self.started_tasks:
+            if task.time_started > deadline:
+                break
+            n += 1
+        return n
 
     def oldest_unchecked(self, level: int) -> float | None:
         """``time_queued`` of the oldest queued task not yet checked for ``level``."""

@@ -30,6 +30,7 @@ from .backends import (
 )
 from .constants import TASK_STATUS_STARTED, TASK_TYPES, TT_MP, TT_THREAD
 from .dispatch import ACTIVE
+from .stacks import TaskStack, stack_of
 from .stats import (
     MP_POOL_BROKEN,
     MP_POOL_MULTIPROCESSING,
@@ -37,6 +38,7 @@ from .stats import (
     MP_POOL_REBUILDING,
     EventBatch,
     PoolStats,
+    RunningTask,
     SupervisorInfo,
     SupervisorStats,
     TaskEvent,
@@ -131,17 +133,20 @@ class Inspection:
             **listed)
 
     def stats(self) -> SupervisorStats:
-        """An immutable snapshot of every counter; O(1) in the number of tasks."""
+        """An immutable snapshot of every counter: O(1) in the number of
+        tasks, but for the tasks past a run threshold (at most those running)."""
         aloop_list, default = self._registry.aloops_and_default()
         loops = [(a.name, a.get_loop()) for a in aloop_list]
         coroutines = self._coroutines
+        front = self._front
+        run = (front.run_warning, front.run_critical)
         with self._lock:
             now = monotonic()
             alive, busy = self._threads.counts_locked()
-            thread = _pool_stats(self._threads.admission, alive, busy)
-            mp = _pool_stats(self._mp.admission, self._mp.counts_locked(), 0)
+            thread = _pool_stats(self._threads.admission, alive, busy, now, run)
+            mp = _pool_stats(self._mp.admission, self._mp.counts_locked(), 0, now, run)
             mp_kind = _mp_pool_kind(self._mp.backend, self._mp.rebuilding)
-            coroutine = _pool_stats(coroutines.admission, 0, 0)
+            coroutine = _pool_stats(coroutines.admission, 0, 0, now, run)
             waits = self._ledger.waits.recent(now)
             last_seq = self._ledger.events.last_seq
             active = self._dispatcher.state == ACTIVE
@@ -149,7 +154,6 @@ class Inspection:
         info = self._registry.scheduler_info()
         aloops = {a.name: a.is_active() for a in aloop_list}
         p50, p95, wmax = percentiles(waits)
-        front = self._front
         return SupervisorStats(
             supervisor_id=front.id, time=now, active=active, thread=thread, mp=mp,
             coroutine=coroutine, wait_p50=p50, wait_p95=p95, wait_max=wmax,
@@ -158,7 +162,7 @@ class Inspection:
             aloop_tasks=aloop_tasks,
             schedulers={name: s.active for name, s in info.items() if s.registered},
             default_aloop=None if default is None else default.name, scheduler_info=info,
-            mp_pool_kind=mp_kind)
+            mp_pool_kind=mp_kind, run_warning=run[0], run_critical=run[1])
 
     def events_since(self, seq: int = 0, limit: int | None = None) -> list[TaskEvent]:
         """Task events with a sequence number above ``seq``, oldest first."""
@@ -194,6 +198,14 @@ class Inspection:
             return {t.id: TaskState(t.id, t.name, t.tt, t.priority, t.status, t.delay,
                                     t.time_submitted, t.time_queued, t.time_started)
                     for t in tasks}
+
+    def task_stack(self, task_id: Any) -> TaskStack:
+        """The live stack of running task ``task_id`` (``engine.stacks``)."""
+        check_task_id(task_id)
+        with self._lock:
+            task = self._ledger.tasks.get(task_id)
+            now = monotonic()
+        return stack_of(task, task_id, now, self._threads)
 
     def finished_tasks(self, ids: Iterable[Any]) -> dict[Any, FinishedTask]:
         """The history's records of those of ``ids`` it still holds (frozen
@@ -231,9 +243,19 @@ def _mp_pool_kind(backend: Backend | None, rebuilding: bool) -> str | None:
     return type(backend).__name__
 
 
-def _pool_stats(admission: Admission, alive: int, busy: int) -> PoolStats:
+def _pool_stats(admission: Admission, alive: int, busy: int, now: float,
+                run: tuple[float | None, float | None]) -> PoolStats:
+    """Under the lock: the counts of one pool, its tasks past the run
+    thresholds ``run`` (warning, critical) and its longest-running task."""
     settings: PoolSettings = admission.settings
+    warning, critical = run
+    first = next(iter(admission.started_tasks), None)
+    longest = None if first is None else RunningTask(
+        first.id, first.name, first.priority, max(0.0, now - first.time_started))
     return PoolStats(
+        run_warnings=0 if warning is None else admission.past(now - warning),
+        run_criticals=0 if critical is None else admission.past(now - critical),
+        longest=longest,
         running=dict(admission.running), queued=dict(admission.queued),
         delayed=dict(admission.delayed), limits=dict(admission.limits),
         pool_size=settings.pool_size, reserve_normal=settings.reserve_normal,

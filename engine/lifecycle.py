@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from .mp import MpPool
     from .registry import Registry
     from .threads import ThreadPool
-    from .timeouts import QueueTimeouts
+    from .timeouts import Watches
 
 log = logging.getLogger("engine.supervisor")
 monotonic = time.monotonic
@@ -84,7 +84,7 @@ class Lifecycle:
 
     def __init__(self, supervisor_id: str, dispatcher: Dispatcher, threads: ThreadPool,
                  mp: MpPool, coroutines: CoroutinePool, registry: Registry,
-                 timeouts: QueueTimeouts) -> None:
+                 timeouts: Watches) -> None:
         self.id = supervisor_id
         self.dispatcher = dispatcher
         # The supervisor's lock: guards the dispatcher's state and loop, the

@@ -32,6 +32,8 @@ hold) and ``monotonic``, the serving process's clock, see ``engine.wire``):
   service no memory, it only misses events (``oldest_seq`` says how many);
 * ``POST /v1/live`` ``{"ids": [...] | null}``, ``POST /v1/finished``
   ``{"ids": [...]}`` -- the console's reconciling (at most ``MAX_IDS``);
+* ``POST /v1/stack`` ``{"id": TASK_ID}`` -- ``task_stack``: the live stack
+  of a running task (404 if it is not running, 400 if it cannot be read);
 * ``POST /v1/command`` ``{"command": NAME, "args": {...}}`` -- one of
   ``COMMANDS``; ``{"result": ...}``, or ``{"error": {"type", "message"}}``
   with 400 (refused by the engine), 403 (read-only), 404 (unknown task);
@@ -74,6 +76,7 @@ from .wire import (
     encode_events,
     encode_finished,
     encode_live,
+    encode_stack,
     encode_stats,
     wire_id,
 )
@@ -218,7 +221,9 @@ COMMANDS: dict[str, dict[str, tuple]] = {
                     "reserve_high": (int, type(None)), "min_size": (int, str, type(None)),
                     "max_size": (int, type(None))},
     "set_timeouts": {"poll_delay": _NUMBER, "timeout_warning": (*_NUMBER, type(None)),
-                     "timeout_critical": (*_NUMBER, type(None))},
+                     "timeout_critical": (*_NUMBER, type(None)),
+                     "run_warning": (*_NUMBER, type(None)),
+                     "run_critical": (*_NUMBER, type(None))},
     "cancel": {"ids": (list,)},
     "resubmit": {"ids": (list,)},
     "create_aloop": {"name": (str,), "default": (bool,), "daemon": (bool,), "start": (bool,)},
@@ -312,8 +317,17 @@ class _Metrics:
         totals = CounterMetricFamily("task_supervisor_tasks",
                                      "Tasks that reached a step since the supervisor was made",
                                      labels=["pool", "step"])
+        past = GaugeMetricFamily("task_supervisor_tasks_past_run_threshold",
+                                 "Running tasks past run_warning / run_critical",
+                                 labels=["pool", "level"])
+        longest = GaugeMetricFamily("task_supervisor_longest_running_seconds",
+                                    "How long the longest-running task has run (0: none)",
+                                    labels=["pool"])
         for pool_name in ("thread", "mp", "coroutine"):
             pool = getattr(s, pool_name)
+            past.add_metric([pool_name, "warning"], pool.run_warnings)
+            past.add_metric([pool_name, "critical"], pool.run_criticals)
+            longest.add_metric([pool_name], 0.0 if pool.longest is None else pool.longest.seconds)
             for kind, family in lanes.items():
                 for priority, count in getattr(pool, kind).items():
                     family.add_metric([pool_name, PRIORITY_NAMES[priority]], count)
@@ -347,7 +361,7 @@ class _Metrics:
         schedulers.add_metric(["active"], active)
         schedulers.add_metric(["inactive"], len(s.schedulers) - active)
         yield from (*lanes.values(), limit, settings, threads, totals, wait, up, aloops,
-                    schedulers)
+                    schedulers, past, longest)
 
 
 # -- the monitor -----------------------------------------------------------------------
@@ -390,6 +404,7 @@ class Monitor:
                         web.get("/v1/events", self._events),
                         web.post("/v1/live", self._live),
                         web.post("/v1/finished", self._finished),
+                        web.post("/v1/stack", self._stack),
                         web.post("/v1/command", self._command),
                         web.get("/metrics", self._metrics)])
         runner = web.AppRunner(app, handle_signals=False, access_log=None,
@@ -477,6 +492,13 @@ class Monitor:
         ids = await self._ids(request, allow_all=False)
         records = self._sup.finished_tasks(_hashable(ids or []))
         return self._answer(tasks=[encode_finished(record) for record in records.values()])
+
+    async def _stack(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if not isinstance(body, dict) or "id" not in body:
+            raise CommandError(400, "TypeError", 'the body must be {"id": TASK_ID}')
+        (task_id,) = _hashable([body["id"]])
+        return self._answer(stack=encode_stack(self._sup.task_stack(task_id)))
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self._registry),

@@ -166,8 +166,23 @@ def percentiles(samples: list[float]) -> tuple[float, float, float]:
 
 
 @dataclass(frozen=True)
+class RunningTask:
+    """The longest-running task of a pool: ``seconds`` it has been running."""
+
+    id: Any
+    name: str
+    priority: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class PoolStats:
-    """Counts of one pool (thread or mp) at one instant."""
+    """Counts of one pool (thread or mp) at one instant.
+
+    ``run_warnings`` / ``run_critical`` count the running tasks past the
+    supervisor's ``run_warning`` / ``run_critical`` (0 while a threshold is
+    off); ``longest`` is the longest-running task, ``None`` when none runs.
+    """
 
     running: dict[int, int]
     queued: dict[int, int]
@@ -185,6 +200,9 @@ class PoolStats:
     completed: int
     failed: int
     canceled: int
+    run_warnings: int = 0
+    run_criticals: int = 0
+    longest: RunningTask | None = None
 
     @property
     def active(self) -> int:
@@ -225,6 +243,8 @@ class SupervisorStats:
     timeout_warning: float
     timeout_critical: float
     last_event_seq: int
+    run_warning: float | None = None
+    run_critical: float | None = None
     aloops: dict[str, bool] = field(default_factory=dict)  # name → running
     aloop_tasks: dict[str, int] = field(default_factory=dict)  # name → unfinished tasks
     schedulers: dict[str, bool] = field(default_factory=dict)  # name → active

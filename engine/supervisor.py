@@ -11,7 +11,9 @@ hands each public call to the part that owns it:
 * ``lifecycle.Lifecycle`` -- start, the one stop plan of ``stop`` and
   ``astop``, the stop at interpreter exit;
 * ``registry.Registry`` -- aloops and schedulers;
-* ``timeouts.QueueTimeouts`` -- the queue-timeout watch on the loop;
+* ``timeouts.QueueTimeouts`` / ``RunTimeouts`` -- the queue-timeout and
+  run-time watches on the loop;
+* ``stacks`` -- the live stack of a running task;
 * ``inspection.Inspection`` -- snapshots, events, live and finished tasks.
 
 The supervisor's one lock (created here, shared by the dispatcher, the
@@ -65,11 +67,12 @@ from .ledger import Ledger
 from .lifecycle import Lifecycle, watch_at_exit
 from .mp import MpPool, check_picklable
 from .registry import Registry
+from .stacks import TaskStack
 from .stats import EventBatch, SupervisorInfo, SupervisorStats, TaskEvent, TaskState
 from .suplock import SupervisorLock
 from .task import FinishedTask, Task
 from .threads import ThreadPool
-from .timeouts import QueueTimeouts
+from .timeouts import QueueTimeouts, RunTimeouts, Watches
 from .validate import check_callable, check_flag, check_seconds, check_task_id, check_wait
 
 log = logging.getLogger(__name__)
@@ -115,8 +118,13 @@ class TaskSupervisor:
         self._timeouts = QueueTimeouts(self._lock, ledger,
                                        (self._threads.admission, self._mp.admission),
                                        lambda: self._poll_delay)
+        self._run_timeouts = RunTimeouts(self._lock, ledger,
+                                         (self._threads.admission, self._mp.admission,
+                                          self._coroutines.admission),
+                                         lambda: self._poll_delay)
         self._life = Lifecycle(self.id, self._dispatcher, self._threads, self._mp,
-                               self._coroutines, self._registry, self._timeouts)
+                               self._coroutines, self._registry,
+                               Watches(self._timeouts, self._run_timeouts))
         self._inspection = Inspection(self, self._dispatcher, self._threads, self._mp,
                                       self._coroutines, self._registry)
         self._exit_wait: bool | float = 5.0
@@ -183,18 +191,64 @@ class TaskSupervisor:
         check_callable("timeout_critical_func", func)
         self._timeouts.critical_func = func
 
+    @property
+    def run_warning(self) -> float | None:
+        """Seconds a task may run before a warning; ``None`` (the default) disables."""
+        return self._run_timeouts.warning
+
+    @run_warning.setter
+    def run_warning(self, value: float | None) -> None:
+        self._run_timeouts.warning = value
+
+    @property
+    def run_critical(self) -> float | None:
+        """Seconds a task may run before a critical alert; ``None`` (the default) disables."""
+        return self._run_timeouts.critical
+
+    @run_critical.setter
+    def run_critical(self, value: float | None) -> None:
+        self._run_timeouts.critical = value
+
+    @property
+    def run_warning_func(self) -> Callable[[Task], Any] | None:
+        """Called with each task that passes ``run_warning`` while running (on the loop)."""
+        return self._run_timeouts.warning_func
+
+    @run_warning_func.setter
+    def run_warning_func(self, func: Callable[[Task], Any] | None) -> None:
+        check_callable("run_warning_func", func)
+        self._run_timeouts.warning_func = func
+
+    @property
+    def run_critical_func(self) -> Callable[[Task], Any] | None:
+        """Called with each task that passes ``run_critical`` while running (on the loop)."""
+        return self._run_timeouts.critical_func
+
+    @run_critical_func.setter
+    def run_critical_func(self, func: Callable[[Task], Any] | None) -> None:
+        check_callable("run_critical_func", func)
+        self._run_timeouts.critical_func = func
+
     def set_timeouts(self, *, poll_delay: Any = _UNSET, timeout_warning: Any = _UNSET,
                      timeout_critical: Any = _UNSET, timeout_warning_func: Any = _UNSET,
-                     timeout_critical_func: Any = _UNSET) -> None:
-        """Set any subset of ``poll_delay``, ``timeout_warning``,
-        ``timeout_critical`` and their functions ``timeout_warning_func`` and
-        ``timeout_critical_func`` at once: every given value is checked first, and nothing
-        changes if one is refused (the error names it)."""
+                     timeout_critical_func: Any = _UNSET, run_warning: Any = _UNSET,
+                     run_critical: Any = _UNSET, run_warning_func: Any = _UNSET,
+                     run_critical_func: Any = _UNSET) -> None:
+        """Set any subset of ``poll_delay``, the queue timeouts
+        ``timeout_warning`` and ``timeout_critical``, the run-time thresholds
+        ``run_warning`` and ``run_critical``, and their functions
+        (``timeout_warning_func``, ``timeout_critical_func``,
+        ``run_warning_func``, ``run_critical_func``) at once: every given value
+        is checked first, and nothing changes if one is refused (the error
+        names it)."""
         given = {name: value for name, value in (
             ("poll_delay", poll_delay), ("timeout_warning", timeout_warning),
             ("timeout_critical", timeout_critical),
             ("timeout_warning_func", timeout_warning_func),
-            ("timeout_critical_func", timeout_critical_func)) if value is not _UNSET}
+            ("timeout_critical_func", timeout_critical_func),
+            ("run_warning", run_warning), ("run_critical", run_critical),
+            ("run_warning_func", run_warning_func),
+            ("run_critical_func", run_critical_func)) if value is not _UNSET}
         for name, value in given.items():
             if name == "poll_delay":
                 given[name] = check_seconds(name, value, positive=True)
@@ -484,6 +538,14 @@ class TaskSupervisor:
         """Counts and settings; the running and unfinished tasks of ``tt``
         (``None``: every type; ``False``: counts only, O(1))."""
         return self._inspection.get_info(tt, aloops, schedulers)
+
+    def task_stack(self, task_id: Any) -> TaskStack:
+        """Where running task ``task_id`` is now: the frames of the thread
+        running it, or a coroutine's chain of awaits (``engine.stacks``).
+        ``LookupError`` if it is not running; ``RuntimeError`` if its stack
+        cannot be read (a process task; a started task none of whose code
+        runs), saying why. Never waits."""
+        return self._inspection.task_stack(task_id)
 
     def stats(self) -> SupervisorStats:
         """An immutable snapshot of every counter; O(1) in the number of tasks."""

@@ -147,6 +147,9 @@ class ThreadPool:
         self._closing = True  # no threads until reopen_locked() (supervisor start)
         self._names = itertools.count(1)
         self._current = threading.local()
+        # Every pool thread's worker by thread ident (added and removed by the
+        # thread itself: single dict operations, atomic); read by thread_of.
+        self._workers: dict[int, _Worker] = {}
         self.max_size = settings.effective_max_size
         self.min_size = settings.effective_min_size
         lock.serve = self._serve_locked
@@ -361,14 +364,32 @@ class ThreadPool:
         """True when called from one of this pool's worker threads."""
         return getattr(self._current, "worker", None) is not None
 
+    def thread_of(self, task: Task) -> tuple[int | None, str]:
+        """Any thread, no lock: the ident and name of the pool thread whose
+        target is ``task``'s right now; ``(None, "")`` if none."""
+        for ident, worker in list(self._workers.items()):
+            if worker.task is task:
+                thread = threading._active.get(ident)  # type: ignore[attr-defined]
+                return ident, "" if thread is None else thread.name
+        return None, ""
+
     def _thread_main(self, first: list[Any]) -> None:
+        """A pool thread's life, known to ``thread_of`` while it lasts."""
+        ident = threading.get_ident()
+        worker = _Worker()
+        self._workers[ident] = worker
+        try:
+            self._serve_thread(worker, first)
+        finally:
+            del self._workers[ident]
+
+    def _serve_thread(self, worker: _Worker, first: list[Any]) -> None:
         """A worker thread: run a task, then, in ONE lock hold, finish it and
         take the next one (the hand-off queue first) or park. If the lock is
         taken, the finish is left to its holder (``engine.suplock``) and the
         thread waits for its next task like a parked one. The hot path of
         the pool: its steps are written out here rather than spread over
         small calls."""
-        worker = _Worker()
         self._current.worker = worker
         lock = self._lock
         acquire = lock.acquire

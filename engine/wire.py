@@ -17,10 +17,20 @@ Pure functions of their arguments: callable from any thread.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import fields
 from typing import Any
 
-from .stats import EventBatch, PoolStats, SchedulerStats, SupervisorStats, TaskEvent, TaskState
+from .stacks import StackFrame, TaskStack
+from .stats import (
+    EventBatch,
+    PoolStats,
+    RunningTask,
+    SchedulerStats,
+    SupervisorStats,
+    TaskEvent,
+    TaskState,
+)
 from .task import FinishedTask, RecordedError
 
 #: The version of this format, in every answer; a client refuses another.
@@ -44,6 +54,9 @@ def _encode_pool(pool: PoolStats) -> dict:
     out = {name: getattr(pool, name) for name in _POOL_FIELDS}
     for name in _POOL_DICTS:  # JSON keys are strings
         out[name] = {str(k): v for k, v in out[name].items()}
+    longest = pool.longest
+    if longest is not None:
+        out["longest"] = [wire_id(longest.id), longest.name, longest.priority, longest.seconds]
     return out
 
 
@@ -51,6 +64,8 @@ def _decode_pool(data: dict) -> PoolStats:
     values = {name: data[name] for name in _POOL_FIELDS}
     for name in _POOL_DICTS:
         values[name] = {int(k): v for k, v in values[name].items()}
+    if values["longest"] is not None:
+        values["longest"] = RunningTask(*values["longest"])
     return PoolStats(**values)
 
 
@@ -121,3 +136,17 @@ def decode_finished(data: dict) -> FinishedTask:
              data["delay"], data["time_submitted"], data["time_queued"], data["time_started"],
              data["time_completed"], data["supervisor_id"], data["auto"])
     return FinishedTask(plain, (data["result"], exception, None, (), {}, None))
+
+
+# -- live stacks -------------------------------------------------------------------------
+def encode_stack(stack: TaskStack) -> dict:
+    return {"task_id": wire_id(stack.task_id), "name": stack.name, "priority": stack.priority,
+            "kind": stack.kind, "where": stack.where, "seconds": stack.seconds,
+            "note": stack.note, "frames": [list(frame) for frame in
+                                           (dataclasses.astuple(f) for f in stack.frames)]}
+
+
+def decode_stack(data: dict) -> TaskStack:
+    frames = tuple(StackFrame(*frame) for frame in data["frames"])
+    return TaskStack(data["task_id"], data["name"], data["priority"], data["kind"],
+                     data["where"], data["seconds"], frames, data["note"])

@@ -10,6 +10,7 @@ counts converging, a delayed task entering its queue).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -95,6 +96,13 @@ class Recorder:
             self.calls.append((args, kwargs))
         self.called.set()
         return self.result
+
+
+def timeless(pool: Any) -> Any:
+    """A pool's stats without the seconds its longest task has run (the clock)."""
+    longest = pool.longest
+    return pool if longest is None else dataclasses.replace(
+        pool, longest=dataclasses.replace(longest, seconds=0.0))
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = WAIT,

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from engine_testkit import WAIT
+from engine_testkit import WAIT, timeless
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,10 +27,12 @@ def noop(_task_id=None):
 def state(sup: TaskSupervisor):
     """Everything a user can observe, minus the clock."""
     stats = sup.stats()
-    return (stats.thread, stats.mp, stats.active, stats.last_event_seq, stats.poll_delay,
-            stats.timeout_warning, stats.timeout_critical, sup.get_info(), sup.is_active(),
+    return (timeless(stats.thread), timeless(stats.mp), stats.active, stats.last_event_seq,
+            stats.poll_delay, stats.timeout_warning, stats.timeout_critical, stats.run_warning,
+            stats.run_critical, sup.get_info(), sup.is_active(),
             sorted((str(t.id), t.status) for t in sup.get_tasks()),
             sup.poll_delay, sup.timeout_warning, sup.timeout_critical)
+
 
 
 @pytest.fixture
@@ -180,7 +182,7 @@ def test_set_thread_pool_accepts_exactly_the_documented_settings(calls):
         min_size = proposed["min_size"]
         valid = (min(pool, rn, rh) >= 0 and (max_size is None or max_size >= 1)
                  and (min_size == "max" or 0 <= min_size <= effective_max))
-        before = sup.stats().thread
+        before = timeless(sup.stats().thread)
         if valid:
             sup.set_thread_pool(**call)
             current = proposed
@@ -191,7 +193,7 @@ def test_set_thread_pool_accepts_exactly_the_documented_settings(calls):
         else:
             with pytest.raises(ValueError):
                 sup.set_thread_pool(**call)
-            assert sup.stats().thread == before, f"refused {call} but changed settings"
+            assert timeless(sup.stats().thread) == before, f"refused {call} but changed settings"
 
 
 def test_engine_never_imports_qt():

@@ -21,9 +21,15 @@ pytest.importorskip("aiohttp")
 from engine_testkit import wait_until  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from engine import TASK_NORMAL, TASK_STATUS_CANCELED, TaskSupervisor  # noqa: E402
+from engine import TASK_LOW, TASK_NORMAL, TASK_STATUS_CANCELED, TaskSupervisor  # noqa: E402
 from engine.monitor import MAX_BODY, MonitorError  # noqa: E402
-from engine.wire import decode_events, decode_finished, decode_live, decode_stats  # noqa: E402
+from engine.wire import (  # noqa: E402
+    decode_events,
+    decode_finished,
+    decode_live,
+    decode_stack,
+    decode_stats,
+)
 
 SERVICE = Path(__file__).parent / "scripts" / "monitor_service.py"
 ROOT = Path(__file__).resolve().parents[2]
@@ -387,3 +393,49 @@ def test_reads_match_the_supervisor_and_a_slow_client_holds_no_memory(supervisor
     wait_until(lambda: all(t.is_completed() for t in tasks))
     _, answer = client.request("POST", "/v1/finished", {"ids": [t.id for t in tasks]})
     assert [decode_finished(t).status for t in answer["tasks"]] == [t.status for t in tasks]
+
+
+def test_run_thresholds_and_live_stacks_over_the_monitor(supervisor, private_dir: Path) -> None:
+    monitor = supervisor.serve_monitor(f"unix:{private_dir / 'm.sock'}")
+    client = Client(monitor.address, monitor.token_file)
+    gate = threading.Event()
+
+    def held_in_the_service() -> None:
+        gate.wait(30)
+
+    running = supervisor.submit(held_in_the_service)
+    queued = [supervisor.submit(held_in_the_service, _priority=TASK_LOW) for _ in range(3)]
+    try:
+        assert wait_until(lambda: running.is_started())
+        assert client.command("set_timeouts", run_warning=0.05, run_critical=60)[0] == 200
+        assert (supervisor.run_warning, supervisor.run_critical) == (0.05, 60.0)
+        assert wait_until(lambda: client.stats().thread.run_warnings >= 1)
+        stats = client.stats()
+        assert stats.run_warning == 0.05 and stats.thread.longest.id == running.id
+
+        status, answer = client.request("POST", "/v1/stack", {"id": running.id})
+        assert status == 200, answer
+        stack = decode_stack(answer["stack"])
+        assert stack.task_id == running.id and stack.kind == "thread"
+        assert [f.function for f in stack.user_frames][-1].endswith("held_in_the_service")
+        waiting = next(t for t in queued if not t.is_started())
+        status, answer = client.request("POST", "/v1/stack", {"id": waiting.id})
+        assert status == 404 and answer["error"]["type"] == "LookupError"
+        status, answer = client.request("POST", "/v1/stack", {"id": [1]})
+        assert status == 400 and answer["error"]["type"] == "TypeError"
+        status, answer = client.request("POST", "/v1/stack", {"ids": [1]})
+        assert status == 400
+        status, answer = client.command("set_timeouts", run_critical=-1)
+        assert status == 400 and "run_critical" in answer["error"]["message"]
+        assert supervisor.run_critical == 60.0
+
+        _, text = client.get("/metrics")
+        families = {f.name: f for f in text_string_to_metric_families(text)}
+        past = {(s.labels["pool"], s.labels["level"]): s.value
+                for s in families["task_supervisor_tasks_past_run_threshold"].samples}
+        assert past[("thread", "warning")] >= 1 and past[("thread", "critical")] == 0
+        longest = {s.labels["pool"]: s.value
+                   for s in families["task_supervisor_longest_running_seconds"].samples}
+        assert longest["thread"] > 0 and longest["mp"] == 0
+    finally:
+        gate.set()

@@ -23,7 +23,7 @@ from engine import (
 )
 
 DOCUMENTED_KINDS = {"queued", "delayed", "started", "completed", "failed", "canceled",
-                    "timeout_warning", "timeout_critical"}
+                    "timeout_warning", "timeout_critical", "run_warning", "run_critical"}
 TOTALS = ("submitted", "started", "completed", "failed", "canceled")
 
 
