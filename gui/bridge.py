@@ -8,7 +8,7 @@ into signals; widgets draw from those and never walk the engine's tasks.
 * ``stats_updated`` carries every snapshot (graphs, status bar). The bridge
   compares consecutive snapshots once and emits what changed:
   ``settings_changed`` (pool settings and the kind of mp pool, poll_delay,
-  timeouts, active),
+  the queue timeouts and run thresholds, active),
   ``aloops_changed`` and ``schedulers_changed``; panels redraw from those.
 * ``events_arrived`` carries task events in bounded batches: at most
   ``EVENTS_PER_TURN`` each, so a flood never hands the widgets one batch
@@ -94,7 +94,7 @@ def _settings(stats: SupervisorStats) -> tuple:
     pools = tuple((p.pool_size, p.reserve_normal, p.reserve_high, p.min_size, p.max_size)
                   for p in (stats.thread, stats.mp))
     return (stats.active, stats.poll_delay, stats.timeout_warning, stats.timeout_critical,
-            pools, stats.mp_pool_kind)
+            stats.run_warning, stats.run_critical, pools, stats.mp_pool_kind)
 
 
 def _aloops(stats: SupervisorStats) -> tuple:

@@ -2,10 +2,10 @@
 
 ``SupervisorClient`` is what the console needs from a supervisor, and all it
 may use: reads (a complete snapshot, events after a sequence number with the
-oldest one still held, live tasks and finished outcomes for reconciling) and
-typed commands. ``LocalClient`` implements it for a supervisor in this
-process; a client for a supervisor in another process implements the same
-protocol, and no widget changes.
+oldest one still held, live tasks and finished outcomes for reconciling, the
+live stack of a running task) and typed commands. ``LocalClient``
+implements it for a supervisor in this process; a client for a supervisor
+in another process implements the same protocol, and no widget changes.
 
 Reads are synchronous and never block: a local supervisor answers them
 under its lock in microseconds; a remote client serves them from the state
@@ -37,9 +37,12 @@ from engine import (
     EventBatch,
     FinishedTask,
     PoolStats,
+    RunningTask,
     SchedulerStats,
+    StackFrame,
     SupervisorStats,
     TaskEvent,
+    TaskStack,
     TaskState,
     TaskSupervisor,
     percentiles,
@@ -72,13 +75,22 @@ class SupervisorClient(Protocol):
         ...
     def finished_tasks(self, ids: Collection[Any]) -> dict[Any, FinishedTask]: ...
     def task_record(self, task_id: Any) -> TaskRecord | None: ...
+    def task_stack(self, task_id: Any) -> TaskStack:
+        """The live stack of running task ``task_id``: ``LookupError`` if it
+        is not running, ``RuntimeError`` (saying why) if its stack cannot be
+        read (a process task; a started task none of whose code runs)."""
+        ...
     def is_active(self) -> bool: ...
 
     # -- commands: return or raise the engine's error ----------------------
     def start(self) -> None: ...
     def set_thread_pool(self, **changes: Any) -> None: ...
     def set_mp_pool(self, **changes: Any) -> None: ...
-    def set_timeouts(self, **values: Any) -> None: ...
+    def set_timeouts(self, **values: Any) -> None:
+        """Any of ``poll_delay``, ``timeout_warning``, ``timeout_critical``,
+        ``run_warning``, ``run_critical`` (seconds; ``None``: off, except
+        poll_delay), in one command: all taken or none."""
+        ...
     def cancel(self, ids: Collection[Any]) -> dict[Any, Exception | None]: ...
     def resubmit(self, ids: Collection[Any]) -> dict[Any, Any]: ...
     def create_aloop(self, name: str, *, default: bool = False, daemon: bool = False,
@@ -132,6 +144,9 @@ class LocalClient:
         if record is None:
             record = self._sup.finished_tasks(ids).get(task_id)
         return record
+
+    def task_stack(self, task_id: Any) -> TaskStack:
+        return self._sup.task_stack(task_id)  # immediate: frames are read, never waited for
 
     def is_active(self) -> bool:
         return self._sup.is_active()
@@ -234,6 +249,7 @@ def _each(ids: Collection[Any], command: Callable[[Any], Any]) -> dict[Any, Any]
 __all__ = [
     "BACKGROUND_BATCH", "COMMAND_WAIT", "MAX_SIZE", "MP_POOL_BROKEN", "MP_POOL_REBUILDING",
     "EventBatch", "FinishedTask",
-    "LocalClient", "PoolStats", "SchedulerStats", "SupervisorClient", "SupervisorStats",
-    "TaskEvent", "TaskRecord", "TaskState", "percentiles", "safe_repr",
+    "LocalClient", "PoolStats", "RunningTask", "SchedulerStats", "StackFrame",
+    "SupervisorClient", "SupervisorStats", "TaskEvent", "TaskRecord", "TaskStack", "TaskState",
+    "percentiles", "safe_repr",
 ]

@@ -10,9 +10,11 @@ commands changed, never what a scenario set --, refresh rate, theme; read and
 written through ``gui.settings.ConsoleSettings``, so a bad value in the
 file falls back to its default with a log line), the series recorder the graphs and the status bar
 share (``gui.series``: rates computed once per snapshot), the status bar
-(state, threads, rate, queue, loop lag, and events the console skipped when
-the engine's event ring outran it; for a few seconds, "Submitted …" for a
-batch the engine took and "Refused: …" for a command it refused), the window's one error box
+(state, threads, rate, queue, loop lag, the stuck tasks while a run
+threshold is on -- clicking them selects the longest-running task --, and
+events the console skipped when the engine's event ring outran it; for a
+few seconds, "Submitted …" for a batch the engine took and "Refused: …"
+for a command it refused), the window's one error box
 (``ErrorDialog``: errors are coalesced while it is open) and the close
 sequence: closing (the window's close button, File > Quit, Ctrl+Q) while
 the supervisor runs opens the stop dialog as the close confirmation, with
@@ -77,6 +79,7 @@ from .widgets.graphs import GraphsPanel
 from .widgets.log_view import LogView
 from .widgets.pool_controls import PoolControls
 from .widgets.stop_dialog import StopDialog
+from .widgets.stuck_label import StuckLabel, describe
 from .widgets.submit import SubmitPanel
 from .widgets.task_table import TaskTablePanel
 from .widgets.timeouts import TimeoutsPanel
@@ -276,6 +279,10 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
             self.health[key] = label
         self.health["events"].hide()  # shown once events were skipped
+        # Stuck tasks (running past run_warning): shown while a run threshold is on.
+        self.stuck = StuckLabel()
+        self.stuck.task_clicked.connect(self.show_task)
+        self.statusBar().insertPermanentWidget(5, self.stuck)  # after the queue
         self.health["connection"].setVisible(self.attached)
         if self.attached:
             self._on_connection_changed(Connection(self.bridge.remote.address, "connecting"))
@@ -350,7 +357,23 @@ class MainWindow(QMainWindow):
                                        f"{stats.thread.threads_busy} busy")
         self.health["rate"].setText(format_rate(self.series.rates().finished))
         self.health["queue"].setText(f"{queued:,} queued")
+        self.stuck.update_from(stats)
         self._update_actions()
+
+    def show_task(self, task_id: Any) -> bool:
+        """Select ``task_id``'s row in the task table (its detail pane shows it,
+        and its live stack while it runs); False, said in the status bar, if the
+        table does not show it (filtered out, or no row)."""
+        self.docks["Tasks"].show()
+        self.docks["Tasks"].raise_()
+        if self.task_table.select_task(task_id):
+            return True
+        longest = self.stuck.longest
+        what = describe(longest) if longest is not None and longest.id == task_id else (
+            f"task {safe_repr(task_id)}")
+        self.statusBar().showMessage(f"The task table does not show {what} "
+                                     f"(filtered out, or it has no row)", 8000)
+        return False
 
     def _on_connection_changed(self, connection: Connection) -> None:
         """The status bar's connection: address, latency, or why it is away."""

@@ -15,13 +15,14 @@ the widgets do not know which kind of supervisor they show.
   those new services, so that the console can tell the old one's tasks
   (ended with it) from the new one's, whose ids may be the same, and
   ``restart_seq`` is the number skipped (a marker, not a lost event).
-* ``live_tasks``, ``finished_tasks``, ``task_record`` and the commands are
-  one request each over the local socket, bounded by ``REQUEST_TIMEOUT``
+* ``live_tasks``, ``finished_tasks``, ``task_record``, ``task_stack`` and the
+  commands are one request each over the local socket, bounded by ``REQUEST_TIMEOUT``
   (an accepted command is followed by one snapshot, so that what it changed
   reads back at once, as it does from a local supervisor);
   while the service does not answer they raise ``MonitorUnavailable`` (a
   ``ConnectionError``), and a refused command raises the engine's own
-  exception type with its message.
+  exception type with its message (``task_stack``: ``LookupError`` for a
+  task that is not running, ``RuntimeError`` for a stack that cannot be read).
 * Times are converted to this process's ``time.monotonic()`` clock (the
   offset taken from each answer's ``monotonic``).
 * ``state`` is ``"connecting"``, ``"connected"`` or ``"disconnected"``;
@@ -57,6 +58,7 @@ from engine.wire import (
     decode_events,
     decode_finished,
     decode_live,
+    decode_stack,
     decode_stats,
 )
 
@@ -67,6 +69,7 @@ from .client import (
     SupervisorStats,
     TaskEvent,
     TaskRecord,
+    TaskStack,
     TaskState,
 )
 
@@ -381,6 +384,12 @@ class RemoteClient:
         if record is None:
             record = self.finished_tasks((task_id,)).get(task_id)
         return record
+
+    def task_stack(self, task_id: Any) -> TaskStack:
+        """The live stack of a running task of the service (``POST /v1/stack``).
+        Its ``seconds`` is a duration: no clock to convert."""
+        answer = self._request("POST", "/v1/stack", {"id": task_id})
+        return decode_stack(answer["stack"])
 
     def is_active(self) -> bool:
         with self._lock:

@@ -68,7 +68,7 @@ from engine.constants import (
 )
 
 from .client import safe_repr
-from .formatting import error_summary, format_wall, one_line
+from .formatting import error_summary, format_seconds, format_wall, one_line
 from .remote import MonitorUnavailable
 
 if TYPE_CHECKING:
@@ -89,6 +89,10 @@ _ENDS = frozenset(("completed", "failed", "canceled"))  # event kinds that finis
 LATE_NONE, LATE_WARNING, LATE_CRITICAL = 0, 1, 2
 LATE_TIPS = {LATE_WARNING: "waited in its queue past timeout_warning",
              LATE_CRITICAL: "waited in its queue past timeout_critical"}
+# Run-time levels (the same numbers), from the run_warning / run_critical events:
+# kept apart from the queue's (a task can be both late to start and stuck).
+RUN_NAMES = {LATE_WARNING: "run_warning", LATE_CRITICAL: "run_critical"}
+_RUN_KINDS = {"run_warning": LATE_WARNING, "run_critical": LATE_CRITICAL}
 
 #: Rows unfinished and unchecked for this many refreshes are reconciled...
 STALE_TICKS = 3
@@ -129,10 +133,12 @@ class TaskRow:
 
     ``serial`` orders rows (first seen first) and locates a row in the list
     by bisection; ``seq`` is the sequence number of what the row was last
-    told; ``checked`` the tick it last changed or was reconciled.
+    told; ``checked`` the tick it last changed or was reconciled. ``late``
+    is the queue-wait level it reached (``timeout_*`` events), ``ran_over``
+    the run-time levels (``run_*`` events) with the threshold each passed.
     """
 
-    __slots__ = ("serial", "task_id", "name", "tt", "priority", "status", "late",
+    __slots__ = ("serial", "task_id", "name", "tt", "priority", "status", "late", "ran_over",
                  "t_submitted", "t_queued", "t_started", "t_finished", "result", "error",
                  "seq", "checked", "alive", "awaiting", "gone_text", "_queued_text")
 
@@ -145,6 +151,8 @@ class TaskRow:
         self.priority = priority
         self.status = ""
         self.late = LATE_NONE
+        # Run-time levels it passed while running → the threshold then (seconds).
+        self.ran_over: dict[int, float] = {}
         self.t_submitted = when
         self.t_queued: float | None = None
         self.t_started: float | None = None
@@ -313,6 +321,8 @@ class TaskRows:
         self.last_reconcile_unanswered = False  # the client could not reach the supervisor
         self.last_reconcile_seconds = 0.0
         self.ticks = 0
+        # (run_warning, run_critical) at the last snapshot; None: not known yet.
+        self.run_limits: tuple[float | None, float | None] | None = None
         # Monotonic engine times → wall clock, with one offset taken now.
         self._wall_offset = time.time() - time.monotonic()
         self._rows: list[TaskRow] = []  # sorted by serial
@@ -355,6 +365,34 @@ class TaskRows:
 
     def unfinished_count(self) -> int:
         return len(self._open)
+
+    # -- run time ------------------------------------------------------------
+    def set_run_limits(self, warning: float | None, critical: float | None) -> bool:
+        """The engine's ``run_warning`` / ``run_critical`` now (a snapshot's);
+        whether they changed (the stuck colours of running rows follow them)."""
+        limits = (warning, critical)
+        changed, self.run_limits = limits != self.run_limits, limits
+        return changed
+
+    def stuck_level(self, row: TaskRow) -> int:
+        """The run-time level a row shows: the highest it passed whose
+        threshold is still on (a running row's colour goes when the operator
+        turns its threshold off; a finished row keeps what it passed)."""
+        if not row.ran_over:
+            return LATE_NONE
+        limits = self.run_limits
+        if row.finished or limits is None:
+            return max(row.ran_over)
+        return max((level for level in row.ran_over if limits[level - 1] is not None),
+                   default=LATE_NONE)
+
+    def stuck_text(self, row: TaskRow) -> str:
+        """``running past run_warning (5 s)`` (``ran past …`` once finished), or ""."""
+        level = self.stuck_level(row)
+        if not level:
+            return ""
+        verb = "ran" if row.finished else "running"
+        return f"{verb} past {RUN_NAMES[level]} ({format_seconds(row.ran_over[level])})"
 
     def wall_time(self, monotonic_time: float | None) -> float | None:
         return None if monotonic_time is None else monotonic_time + self._wall_offset
@@ -452,6 +490,12 @@ class TaskRows:
             row.late = max(row.late, LATE_WARNING)
         elif kind == "timeout_critical":
             row.late = LATE_CRITICAL
+        elif kind in _RUN_KINDS:
+            level = _RUN_KINDS[kind]
+            limit = None if self.run_limits is None else self.run_limits[level - 1]
+            if limit is None:  # not known here: what it had run when the engine said so
+                limit = round(max(0.0, event.time - (row.t_started or event.time)), 1)
+            row.ran_over[level] = limit
         row.checked = self.ticks
         return False
 

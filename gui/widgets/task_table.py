@@ -12,8 +12,10 @@ reconciled at once; ``stats_updated`` → ``tick``, which reconciles rows left
 unfinished for a few refreshes, and the engine's clock for the wait cells of
 queued tasks (while shown). Opening a task asks the client for its
 record (``client.task_record``): the table itself keeps no results, arguments
-or tracebacks. Operator actions go through ``bridge.act`` with the client's
-typed commands: cancel (``client.cancel(ids)``), re-run
+or tracebacks; for a running task, the detail pane also shows its live stack
+(``StackView``: ``client.task_stack``, refreshed while it is selected).
+Operator actions go through ``bridge.act`` with the client's typed
+commands: cancel (``client.cancel(ids)``), re-run
 (``client.resubmit(ids)``), and CSV export of the rows shown; the answer to
 each shows under the table for ``MESSAGE_MS``. While hidden it
 keeps feeding the rows (nothing is lost) but stops re-filtering, re-sorting
@@ -66,6 +68,7 @@ from ..task_model import (
     parse_statuses,
 )
 from ..theme import FAILED_COLOR
+from .stack_view import StackView
 from .task_table_model import (  # noqa: F401  (the columns, re-exported for callers)
     COL_ID,
     COL_NAME,
@@ -216,12 +219,20 @@ class TaskTablePanel(QWidget):
         self.detail.setPlaceholderText("Select a task to see all its fields and, for a "
                                        "failed task, its full traceback.")
 
+        self.stack_view = StackView(self._bridge)
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.setChildrenCollapsible(False)
+        side.addWidget(self.detail)
+        side.addWidget(self.stack_view)
+        side.setStretchFactor(0, 2)
+        side.setStretchFactor(1, 3)
+
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.view)
-        splitter.addWidget(self.detail)
+        splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([820, 340])
+        splitter.setSizes([760, 400])
 
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
@@ -429,13 +440,16 @@ class TaskTablePanel(QWidget):
         self._after_rows_changed()
 
     def _on_refresh(self, stats: Any) -> None:
+        if self._model.set_run_limits(stats) and self._detail_id is not None:
+            self._show_detail()
         if self._model.store.tick():
             self._after_rows_changed()
         if self.isVisible() and self._model.store.unfinished_count():
-            self._model.set_now(stats.time)  # the wait cells shown count up
+            self._model.set_now(stats.time)  # the wait and run cells shown count up
             viewport = self.view.viewport()
-            x = self.view.columnViewportPosition(COL_WAIT)
-            viewport.update(QRect(x, 0, self.view.columnWidth(COL_WAIT), viewport.height()))
+            for column in (COL_WAIT, COL_RUN):
+                x = self.view.columnViewportPosition(column)
+                viewport.update(QRect(x, 0, self.view.columnWidth(column), viewport.height()))
 
     def _after_rows_changed(self, touched: Collection[Any] | None = None) -> None:
         if not self.isVisible():
@@ -465,7 +479,9 @@ class TaskTablePanel(QWidget):
         if row is None:
             self.detail.setPlainText("" if task_id is None else
                                      f"Task {safe_repr(task_id)} is no longer in the table.")
+            self.stack_view.follow(None, None)
             return
+        self.stack_view.follow(task_id, row.status, row.tt)
         try:
             record = self._client.task_record(task_id)
         except MonitorUnavailable:  # an attached console whose service is away
@@ -485,6 +501,7 @@ class TaskTablePanel(QWidget):
             f"id:          {safe_repr(row.task_id)}",
             f"name:        {row.name}",
             f"status:      {status}" + (f"  ({LATE_TIPS[row.late]})" if row.late else ""),
+            *([f"             {stuck}"] if (stuck := model.store.stuck_text(row)) else []),
             f"type:        {TASK_TYPE_NAMES.get(row.tt, row.tt)}",
             f"priority:    {PRIORITY_NAMES.get(row.priority, row.priority)} ({row.priority})",
             f"submitted:   {format_wall(model.wall_time(row.t_submitted))}",

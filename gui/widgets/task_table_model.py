@@ -4,8 +4,14 @@
 records, bounded, reconciled against the engine): it is the rows' listener,
 forwarding their insertions, removals and changes as Qt model signals, and it
 draws the cells (text, priority tints, timeout colours, failed rows in red;
-a still-queued task's wait so far, counting up to the engine's clock given
-with ``set_now`` at each snapshot).
+a still-queued task's wait so far and a running task's run time so far,
+counting up to the engine's clock given with ``set_now`` at each snapshot).
+
+Two kinds of lateness, kept apart: a task that waited in its queue past
+``timeout_warning`` / ``timeout_critical`` is amber / red while it waits, and
+its wait cell stays so; a task running past ``run_warning`` /
+``run_critical`` (stuck) is amber / red while it runs (its wait cell keeps
+the queue's colour), and once finished only its run-time cell stays so.
 ``TaskFilterProxy`` filters (status, priority, free text over id, name and
 error) and sorts with typed keys. ``TaskTablePanel`` (``task_table``) is the
 widget around them.
@@ -64,7 +70,8 @@ COLUMN_TIPS = (
     "Wall-clock time the task entered its queue (submission time while delayed)",
     "Time in the queue, queued → started; amber / red: waited past timeout_warning / "
     "timeout_critical",
-    "Run time, started → finished",
+    "Run time, started → finished (so far, for a running task); amber / red: ran past "
+    "run_warning / run_critical",
     "Short repr of the result, or the error of a failed task",
 )
 COLUMN_WIDTHS = (52, 150, 74, 70, 78, 96, 66, 66, 140)
@@ -116,6 +123,21 @@ class TaskTableModel(QAbstractTableModel):
         dataChanged over the column would make the filter proxy re-check every
         row, thousands of them under a flood, at every refresh)."""
         self.now = now
+
+    def set_run_limits(self, stats: Any) -> bool:
+        """A snapshot's ``run_warning`` / ``run_critical``; whether they changed
+        (then every row is redrawn: the colours of running rows follow them)."""
+        if not self.store.set_run_limits(stats.run_warning, stats.run_critical):
+            return False
+        if len(self.store):
+            self.rows_changed(0, len(self.store) - 1)
+        return True
+
+    def running_for(self, row: TaskRow) -> float | None:
+        """Seconds a running task has run so far (``None``: not running)."""
+        if row.status != "started" or row.t_started is None or self.now is None:
+            return None
+        return max(0.0, self.now - row.t_started)
 
     def waiting_for(self, row: TaskRow) -> float | None:
         """Seconds a still-queued task has waited so far (``None``: not waiting)."""
@@ -194,14 +216,14 @@ class TaskTableModel(QAbstractTableModel):
         column = index.column()
         if role == _DISPLAY:
             return self.display_text(row, column)
-        late = row.late and (column == COL_WAIT or row.status in WAITING)
+        level = self._late_level(row, column)
         if role == _BACKGROUND:
-            if late:
-                return _LATE_BACKGROUND[row.late]
+            if level:
+                return _LATE_BACKGROUND[level]
             return _PRIORITY_TINTS.get(row.priority) if column == COL_PRIORITY else None
         if role == _FOREGROUND:
-            if late:
-                return _LATE_FOREGROUND[row.late]
+            if level:
+                return _LATE_FOREGROUND[level]
             if row.status == "failed" and column != COL_PRIORITY:  # keep the tint legible
                 return _FAILED_FOREGROUND
             return None
@@ -215,6 +237,16 @@ class TaskTableModel(QAbstractTableModel):
         if role == TASK_ID_ROLE:
             return row.task_id
         return None
+
+    def _late_level(self, row: TaskRow, column: int) -> int:
+        """The colour level of a cell: the queue's in the wait cell and over a
+        waiting row, the run time's over a running row and in a finished
+        row's run-time cell."""
+        if column == COL_WAIT or row.status in WAITING:
+            return row.late
+        if row.ran_over and (row.status == "started" or column == COL_RUN):
+            return self.store.stuck_level(row)
+        return 0
 
     def display_text(self, row: TaskRow, column: int) -> str:
         if column == COL_ID:
@@ -235,6 +267,9 @@ class TaskTableModel(QAbstractTableModel):
                 return format_duration(so_far) + WAITING_MARK
             return format_duration(row.wait)
         if column == COL_RUN:
+            so_far = self.running_for(row)
+            if so_far is not None:  # still running: the run time so far, counting up
+                return format_duration(so_far) + WAITING_MARK
             return format_duration(row.run_time)
         if column == COL_RESULT:
             return readable_result(row.result) if row.status == "completed" else row.summary()
@@ -245,6 +280,10 @@ class TaskTableModel(QAbstractTableModel):
             return "Still waiting in its queue: the wait so far"
         if row.late and (column == COL_WAIT or row.status in WAITING):
             return f"task {safe_repr(row.task_id)} {LATE_TIPS[row.late]}"
+        if self._late_level(row, column):
+            return f"task {safe_repr(row.task_id)} {self.store.stuck_text(row)}"
+        if column == COL_RUN and self.running_for(row) is not None:
+            return "Still running: the run time so far"
         if column == COL_RESULT and row.status == GONE:
             return ("The console missed how this task ended (the engine's event ring "
                     "dropped its events) and the engine's bounded history no longer "

@@ -1,8 +1,13 @@
-"""Timeouts and poll_delay, applied live through the bridge (see ``LiveForm``).
+"""Timeouts, run thresholds and poll_delay, applied live through the bridge (see ``LiveForm``).
 
+The queue timeouts (``timeout_warning`` / ``timeout_critical``: seconds a
+task waits in its queue) and beside them the run thresholds (``run_warning``
+/ ``run_critical``: seconds a task has been running, off by default).
 The changed fields go in ONE ``client.set_timeouts(...)`` call: the engine
 checks every value first, so a refused one leaves all of them as they were.
-A timeout of 0 in the field means "off" (``None`` in the engine). Fields hold
+A timeout or threshold of 0 in the field means "off" (``None`` in the
+engine). The run thresholds go up to beyond the engine's bound: a value past
+it reaches the engine, which says why not. Fields hold
 microseconds (the engine takes any positive number of seconds) and show no
 trailing zeros; a poll_delay of 0 goes to the engine, which refuses it (the
 form shows why). GUI thread only.
@@ -22,11 +27,21 @@ from .live_form import LiveForm
 #: Decimals of the fields: microseconds.
 DECIMALS = 6
 
+#: The highest run threshold a field takes: past the engine's own bound
+#: (``threading.TIMEOUT_MAX``, about 292 years), which the engine enforces.
+RUN_MAX = 1e10
+RUN_FIELDS = ("run_warning", "run_critical")
+
 FIELDS = {
-    "timeout_warning": ("warning after", "A task waiting in a queue longer than this is "
-                        "logged at WARNING and its row turns amber (0 = off)."),
-    "timeout_critical": ("critical after", "A task waiting in a queue longer than this is "
-                         "logged at CRITICAL and its row turns red (0 = off)."),
+    "timeout_warning": ("queued: warning after", "A task waiting in a queue longer than "
+                        "this is logged at WARNING and its row turns amber (0 = off)."),
+    "timeout_critical": ("queued: critical after", "A task waiting in a queue longer than "
+                         "this is logged at CRITICAL and its row turns red (0 = off)."),
+    "run_warning": ("running: warning after", "A task running longer than this (stuck?) is "
+                    "logged at WARNING, its row turns amber and the status bar counts it "
+                    "(0 = off)."),
+    "run_critical": ("running: critical after", "A task running longer than this is logged "
+                     "at CRITICAL and its row turns red (0 = off)."),
     "poll_delay": ("poll delay", "Bounds reaction time only where polling is unavoidable "
                    "(block(), idle workers); the task hot path never polls."),
 }
@@ -49,6 +64,8 @@ class SecondsBox(QDoubleSpinBox):
 
 
 class TimeoutsPanel(LiveForm):
+    """The queue timeouts, the run thresholds and poll_delay, in one form."""
+
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
         super().__init__(bridge, parent)
         for name, (label, tip) in FIELDS.items():
@@ -58,8 +75,8 @@ class TimeoutsPanel(LiveForm):
                 box.setRange(0.0, 3600.0)  # 0 reaches the engine, which says why not
                 box.setSingleStep(0.01)
             else:
-                box.setRange(0.0, 3600.0)
-                box.setSingleStep(0.5)
+                box.setRange(0.0, RUN_MAX if name in RUN_FIELDS else 3600.0)
+                box.setSingleStep(1.0 if name in RUN_FIELDS else 0.5)
                 box.setSpecialValueText("off")
             self.add_field(name, box, label, tip)
         self.finish()
