@@ -270,42 +270,47 @@ class StackView(QWidget):
             self.message_label.setStyleSheet(f"color: {color};")
             self.message_label.setText(self.message)
         self.message_label.setVisible(bool(self.message))
-        self.header.setText(self._header(stack))
-        self.header.setVisible(stack is not None)
+        title = "<b>Live stack</b>"
+        if stack is not None:
+            title += f" · running <b>{html.escape(format_duration(stack.seconds))}</b>"
+        self.title.setText(title)
+        header = self._header(stack)
+        self.header.setText(header)
+        self.header.setVisible(bool(header))
         self.text.setVisible(stack is not None)
         if stack is None:
             self.text.clear()
             return
+        where = f"{self._where(stack)} · read {format_wall(self.read_at)}"
         self.text.setHtml(frames_html(stack, all_frames=self.all_box.isChecked(),
-                                      greyed=stale))
+                                      greyed=stale, title=where))
+
+    @staticmethod
+    def _where(stack: TaskStack) -> str:
+        return (f"coroutine on {stack.where}" if stack.kind == "coroutine" else
+                f"{stack.kind} {stack.where}")
 
     def _header(self, stack: TaskStack | None) -> str:
+        """A line above the frames when there is more to say: what a coroutine
+        awaits, or that the stack is not a fresh one."""
         if stack is None:
             return ""
-        where = stack.kind if stack.kind != "thread" else f"thread {stack.where}"
-        if stack.kind == "coroutine":
-            where = f"coroutine on {stack.where}"
-        read = format_wall(self.read_at)
-        parts = [html.escape(where),
-                 f"running <b>{html.escape(format_duration(stack.seconds))}</b>",
-                 f"read {html.escape(read)}"]
-        text = " · ".join(parts)
-        if stack.note:
-            text += f"<br><span style='color:{GREY}'>{html.escape(stack.note)}</span>"
         if not self._running:
-            text = (f"<span style='color:{GREY}'>finished — the last stack read, at "
-                    f"{html.escape(read)}</span>")
-        elif self.message == UNANSWERED:
-            text = f"<span style='color:{GREY}'>{text}</span>"
-        return text
+            return (f"<span style='color:{GREY}'>finished — the last stack read, at "
+                    f"{html.escape(format_wall(self.read_at))}</span>")
+        return f"<span style='color:{GREY}'>{html.escape(stack.note)}</span>" if stack.note \
+            else ""
 
     def plain_text(self) -> str:
-        """What the view shows, as text (the header, then the frames)."""
-        return self.header.text() + "\n" + self.text.toPlainText()
+        """What the view shows, as text: the title, the header, the frames."""
+        parts = (self.title.text(), self.header.text(), self.text.toPlainText())
+        return "\n".join(re.sub(r"<[^>]+>", "", p) for p in parts if p)
 
 
-def frames_html(stack: TaskStack, *, all_frames: bool = False, greyed: bool = False) -> str:
-    """``stack``'s frames, outermost first, as the view draws them."""
+def frames_html(stack: TaskStack, *, all_frames: bool = False, greyed: bool = False,
+                title: str = "") -> str:
+    """``stack``'s frames, outermost first, as the view draws them, under
+    ``title`` (a grey line; by default the task's id, name and priority)."""
     user = [i for i, f in enumerate(stack.frames) if f.origin == "user"]
     innermost = user[-1] if user else None
     out: list[str] = []
@@ -331,8 +336,8 @@ def frames_html(stack: TaskStack, *, all_frames: bool = False, greyed: bool = Fa
     flush()
     if not stack.frames:
         out.append(f"<span style='color:{GREY}'>(no frames)</span>")
-    title = (f"task {safe_repr(stack.task_id)} ({stack.name}, "
-             f"{PRIORITY_NAMES.get(stack.priority, stack.priority)})")
+    title = title or (f"task {safe_repr(stack.task_id)} ({stack.name}, "
+                      f"{PRIORITY_NAMES.get(stack.priority, stack.priority)})")
     return (f"<pre style='margin:0'><span style='color:{GREY}'>{html.escape(title)}</span>\n"
             + "\n".join(out) + "</pre>")
 

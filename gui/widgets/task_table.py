@@ -224,8 +224,10 @@ class TaskTablePanel(QWidget):
         side.setChildrenCollapsible(False)
         side.addWidget(self.detail)
         side.addWidget(self.stack_view)
-        side.setStretchFactor(0, 2)
+        side.setStretchFactor(0, 1)
         side.setStretchFactor(1, 3)
+        self._side = side
+        self._stack_sized = False  # the stack gets most of the side once, when first shown
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.view)
@@ -482,6 +484,9 @@ class TaskTablePanel(QWidget):
             self.stack_view.follow(None, None)
             return
         self.stack_view.follow(task_id, row.status, row.tt)
+        if self.stack_view.isVisibleTo(self) and not self._stack_sized:
+            self._stack_sized = True
+            QTimer.singleShot(0, self._size_side)  # once the splitter has taken it in
         try:
             record = self._client.task_record(task_id)
         except MonitorUnavailable:  # an attached console whose service is away
@@ -489,6 +494,11 @@ class TaskTablePanel(QWidget):
         else:
             text = self._detail_text(row, record)
         self.detail.setPlainText(text)
+
+    def _size_side(self) -> None:
+        total = sum(self._side.sizes())
+        if total > 0:
+            self._side.setSizes([total * 3 // 10, total - total * 3 // 10])
 
     def _detail_text(self, row: TaskRow, record: Any, known: bool = True) -> str:
         """The detail pane; ``known=False``: the service did not answer (the

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from guikit import run, until
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
@@ -164,7 +165,8 @@ def test_a_running_thread_task_shows_its_stack_with_its_own_frame_highlighted(
     assert "gate.wait(WAIT)" in shown
     # The engine's and Python's frames are one grey line per run, until asked for.
     assert "engine frame" in shown and "engine/" not in shown
-    assert f"thread {stack.where}" in view.header.text() and "running" in view.header.text()
+    assert f"thread {stack.where} · read " in shown
+    assert view.plain_text().startswith("Live stack · running ")
     view.all_box.setChecked(True)
     shown = view.text.toPlainText()
     assert "engine/" in shown and "threading.py" in shown and "engine frame" not in shown
@@ -187,7 +189,7 @@ def test_a_running_thread_task_shows_its_stack_with_its_own_frame_highlighted(
     gate.set()
     qtbot.waitUntil(lambda: row_of(panel, task.id).status == "completed", timeout=MS)
     assert not view.auto_refreshing
-    assert "finished — the last stack read" in view.header.text()
+    assert "finished — the last stack read" in view.plain_text()
     # Another task that is not running: no stack view at all.
     done = supervisor.submit(time.sleep, 0)
     qtbot.waitUntil(lambda: row_of(panel, done.id) is not None
@@ -210,8 +212,8 @@ def test_a_coroutine_task_shows_its_chain_of_awaits(panel, supervisor, qtbot):
         shown = view.text.toPlainText()
         assert shown.index("  awaiting_outer") < shown.index("▶ awaited_inner")
         assert "await gate.wait()" in shown
-        assert "coroutine on the loop of thread" in view.header.text()
-        assert "awaiting" in view.header.text()
+        assert "coroutine on the loop of thread" in shown
+        assert view.header.isVisible() and "awaiting" in view.header.text()
     finally:
         loop.call_soon_threadsafe(gate.set)
     assert task.wait(WAIT)
@@ -283,3 +285,22 @@ def test_a_refused_run_threshold_shows_why_and_puts_the_engines_value_back(
     assert (supervisor.run_warning, supervisor.run_critical) == (5.0, None)  # neither changed
     assert panel.fields["run_warning"].value() == 5.0
     assert panel.fields["run_critical"].text() == "off"
+
+
+# -- the built-in scenario -------------------------------------------------------------
+def test_the_stuck_scenario_shows_stuck_tasks_and_ends_them(window, supervisor, qloop):
+    # A scenario is a coroutine: the loop itself is driven (qtbot waits do not run it).
+    panel = window.submit_panel
+    assert panel.load_scenario("stuck") and panel.set_duration(4.0)
+    assert panel.start_scenario()
+    run(qloop, until(lambda: "stuck" in window.stuck.text()
+                     and "none" not in window.stuck.text(), WAIT), WAIT + 1)
+    longest = window.stuck.longest
+    assert longest is not None and longest.name == "fetch-report"
+    assert window.show_task(longest.id)
+    view = window.task_table.stack_view
+    assert [f.function for f in view.stack.user_frames] == ["wait_for_upstream"]
+    run(qloop, until(lambda: panel.scenario_state == "finished", WAIT), WAIT + 1)
+    context = panel.scenarios.run.context
+    run(qloop, until(lambda: not context.tasks, WAIT), WAIT + 1)  # the long ones ended too
+    run(qloop, until(lambda: "none stuck" in window.stuck.text(), WAIT), WAIT + 1)

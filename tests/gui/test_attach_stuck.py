@@ -1,0 +1,115 @@
+"""Why is it stuck, attached: the console on a real service process
+(``monitor_service.py --stuck``: a thread task blocked in
+``stuck_in_the_service``) sets the service's run thresholds, colours and
+counts its stuck task, and shows its live stack read over the monitor, off
+the GUI thread; while the service is away the last stack stays, saying so."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QColor
+from servicekit import WAIT, Service
+
+from gui.remote import MonitorUnavailable, RemoteClient
+from gui.theme import TIMEOUT_WARNING_COLOR
+from gui.widgets.stack_view import UNANSWERED
+from gui.widgets.task_table import COL_STATUS
+
+MS = int(WAIT * 1000)
+
+
+@pytest.fixture
+def stuck_service(socket_path: str):
+    pytest.importorskip("aiohttp")
+    svc = Service(socket_path, "--stuck")
+    yield svc
+    svc.end()
+
+
+@pytest.fixture
+def attached(stuck_service, qapp, tmp_path, qtbot):
+    from gui.app import Console
+
+    qapp.setQuitOnLastWindowClosed(False)
+    app = Console(attach=stuck_service.address, token_file=stuck_service.token_file,
+                  settings=QSettings(str(tmp_path / "a.ini"), QSettings.IniFormat))
+    app.window.show()
+    qtbot.waitExposed(app.window)
+    assert app.client.wait_connected(WAIT)
+    yield app
+    app.restore_hooks()
+    for window in list(app.windows):
+        window.bridge.stop()
+        window.log_view.close_handler()
+        window.close()
+        window.bridge.client.close()
+    app.client.close()
+    app.loop.close()
+
+
+def stuck_row(window, qtbot):
+    rows = window.task_table.model().store.rows
+    qtbot.waitUntil(lambda: any(r.name == "stuck" and r.status == "started" for r in rows),
+                    timeout=MS)
+    return next(r for r in rows if r.name == "stuck")
+
+
+def test_the_attached_console_shows_a_service_tasks_live_stack(attached, stuck_service,
+                                                                qtbot):
+    win = attached.window
+    table = win.task_table
+    row = stuck_row(win, qtbot)
+    # The service's run thresholds, set from the Timeouts panel.
+    panel = win.timeouts
+    box = panel.fields["run_warning"]
+    box.lineEdit().selectAll()
+    qtbot.keyClicks(box.lineEdit(), "0.2")
+    box.interpretText()
+    assert panel.apply()
+    assert win.bridge.last_stats.run_warning == 0.2  # read back from the service
+    model = table.model()
+    qtbot.waitUntil(lambda: model.data(model.index(model.row_of(row.task_id), COL_STATUS),
+                                       Qt.ItemDataRole.BackgroundRole)
+                    == QColor(TIMEOUT_WARNING_COLOR), timeout=MS)
+    qtbot.waitUntil(lambda: "1 stuck" in win.stuck.text(), timeout=MS)
+    assert f"task {row.task_id} (stuck, NORMAL)" in win.stuck.toolTip()
+    # Its stack, over the monitor: the read is made off the GUI thread.
+    qtbot.mouseClick(win.stuck, Qt.MouseButton.LeftButton)
+    view = table.stack_view
+    assert table.selected_task_ids() == [row.task_id]
+    qtbot.waitUntil(lambda: view.stack is not None, timeout=MS)
+    assert [f.function for f in view.stack.user_frames] == ["stuck_in_the_service"]
+    assert "▶ stuck_in_the_service" in view.text.toPlainText()
+    assert "ending.wait(3600)" in view.text.toPlainText()
+    assert view.stack.where.startswith("supervisor_service_pool_")
+    reads, seconds = view.reads, view.stack.seconds
+    qtbot.waitUntil(lambda: view.reads >= reads + 2, timeout=MS)  # auto-refresh
+    assert view.stack.seconds > seconds
+    # The service goes away: the last stack stays, greyed, and the view says why.
+    stuck_service.kill()
+    qtbot.waitUntil(lambda: view.message == UNANSWERED, timeout=MS)
+    assert view.stack is not None and view.message_label.isVisible()
+    assert win.error_box is None
+
+
+def test_the_remote_client_reads_stacks_and_says_why_not(stuck_service):
+    client = RemoteClient(stuck_service.address, stuck_service.token_file)
+    try:
+        assert client.wait_connected(WAIT)
+        live = client.live_tasks(None)
+        stuck = next(t for t in live.values() if t.name == "stuck")
+        later = next(t for t in live.values() if t.name == "later")
+        stack = client.task_stack(stuck.id)
+        assert stack.task_id == stuck.id and stack.kind == "thread"
+        assert [f.function for f in stack.user_frames] == ["stuck_in_the_service"]
+        assert 0 < stack.seconds < 600  # a duration, not a time of the service's clock
+        with pytest.raises(LookupError, match="delayed, not running"):
+            client.task_stack(later.id)
+        with pytest.raises(LookupError, match="not a live task"):
+            client.task_stack(10**9)
+        stuck_service.kill()
+        with pytest.raises(MonitorUnavailable):
+            client.task_stack(stuck.id)
+    finally:
+        client.close()
