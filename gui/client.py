@@ -8,8 +8,10 @@ implements it for a supervisor in this process; a client for a supervisor
 in another process implements the same protocol, and no widget changes.
 
 Reads are synchronous and never block: a local supervisor answers them
-under its lock in microseconds; a remote client serves them from the state
-it keeps. Commands return, or raise the engine's own exception (``ValueError``,
+under its lock in microseconds (``task_stack`` reads frames, it never waits
+for the task); a remote client serves them from the state it keeps, or with
+one bounded request (the console reads a remote ``task_stack`` off the GUI
+thread). Commands return, or raise the engine's own exception (``ValueError``,
 ``TypeError``, ``LookupError``, ``RuntimeError`` with its message): the
 bridge shows that message to the operator. Commands that may wait (stopping
 the supervisor, an aloop or a worker, submitting a big batch) are

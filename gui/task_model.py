@@ -11,7 +11,10 @@ Three things feed the rows, all on the GUI thread:
 * ``apply_events(events)``: a batch of task events, oldest first. A row is
   created by a task's first event and updated by its later ones. When tasks
   finish, their outcomes (short result or error) are fetched for the whole
-  batch in one ``client.finished_tasks`` call.
+  batch in one ``client.finished_tasks`` call. ``timeout_*`` events mark a
+  row late in its queue (``late``), ``run_*`` events stuck while it runs
+  (``ran_over``, with the threshold then: ``set_run_limits`` keeps the
+  engine's from the snapshots); the two are kept apart.
 * ``reconcile(rows)``: the truth for unfinished rows, in one batch:
   ``client.live_tasks(ids)``, then ``client.finished_tasks`` for the ids no
   longer live. A row found in neither is marked ``finished`` ("finished,

@@ -20,6 +20,7 @@ from gui.theme import TIMEOUT_CRITICAL_COLOR, TIMEOUT_WARNING_COLOR
 from gui.widgets.stack_view import AUTO_MS, HIGHLIGHT_BACKGROUND, frames_html
 from gui.widgets.task_table import COL_NAME, COL_RUN, COL_STATUS, COL_WAIT, TaskTablePanel
 from gui.widgets.timeouts import TimeoutsPanel
+from runner.workloads import work
 
 WAIT = 15.0
 MS = int(WAIT * 1000)
@@ -225,7 +226,7 @@ async def _make_event() -> asyncio.Event:
 
 def test_a_process_task_says_why_its_stack_cannot_be_read(panel, supervisor, qtbot):
     supervisor.set_mp_pool(pool_size=1, reserve_normal=0, reserve_high=0)
-    task = supervisor.submit(time.sleep, 2, _tt=TT_MP)
+    task = supervisor.submit(work, 2.0, _tt=TT_MP)  # an importable target, for the worker
     select(panel, qtbot, task.id)
     view = panel.stack_view
     assert view.isVisible() and view.stack is None
@@ -233,7 +234,7 @@ def test_a_process_task_says_why_its_stack_cannot_be_read(panel, supervisor, qtb
     assert view.message_label.isVisible() and view.message_label.text() == view.message
     assert "\n" not in view.message
     assert not view.auto_refreshing  # asking every second would only say so again
-    assert task.wait(WAIT)
+    assert task.wait(WAIT) and task.result == 2.0
 
 
 def test_a_task_not_running_any_more_is_said_in_one_line(panel, supervisor, gate, qtbot):
@@ -289,18 +290,23 @@ def test_a_refused_run_threshold_shows_why_and_puts_the_engines_value_back(
 
 # -- the built-in scenario -------------------------------------------------------------
 def test_the_stuck_scenario_shows_stuck_tasks_and_ends_them(window, supervisor, qloop):
-    # A scenario is a coroutine: the loop itself is driven (qtbot waits do not run it).
+    # A scenario is a coroutine: the whole check runs on the loop, which keeps
+    # running (qtbot waits, or returning to the test between steps, would not).
     panel = window.submit_panel
-    assert panel.load_scenario("stuck") and panel.set_duration(4.0)
-    assert panel.start_scenario()
-    run(qloop, until(lambda: "stuck" in window.stuck.text()
-                     and "none" not in window.stuck.text(), WAIT), WAIT + 1)
-    longest = window.stuck.longest
-    assert longest is not None and longest.name == "fetch-report"
-    assert window.show_task(longest.id)
-    view = window.task_table.stack_view
-    assert [f.function for f in view.stack.user_frames] == ["wait_for_upstream"]
-    run(qloop, until(lambda: panel.scenario_state == "finished", WAIT), WAIT + 1)
-    context = panel.scenarios.run.context
-    run(qloop, until(lambda: not context.tasks, WAIT), WAIT + 1)  # the long ones ended too
-    run(qloop, until(lambda: "none stuck" in window.stuck.text(), WAIT), WAIT + 1)
+    stuck = window.stuck
+
+    async def watch() -> None:
+        assert panel.load_scenario("stuck") and panel.set_duration(4.0)
+        assert panel.start_scenario()
+        await until(lambda: "stuck" in stuck.text() and "none" not in stuck.text(), WAIT)
+        longest = stuck.longest
+        assert longest is not None and longest.name == "fetch-report"
+        assert window.show_task(longest.id)
+        view = window.task_table.stack_view
+        assert [f.function for f in view.stack.user_frames] == ["wait_for_upstream"]
+        await until(lambda: panel.scenario_state == "finished", WAIT)
+        context = panel.scenarios.run.context
+        await until(lambda: not context.tasks, WAIT)  # the long ones ended too
+        await until(lambda: "none stuck" in stuck.text(), WAIT)
+
+    run(qloop, watch(), 3 * WAIT)
