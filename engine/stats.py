@@ -13,6 +13,8 @@ to reconcile what it shows (``event_batch``, ``live_tasks``, ``stats``).
 
 from __future__ import annotations
 
+import bisect
+import operator
 from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
@@ -63,8 +65,9 @@ class EventRing:
     def since(self, seq: int, limit: int | None) -> list[tuple]:
         """Raw events with ``seq`` greater than ``seq``, oldest first.
 
-        Walks only the events returned (plus none): a reader that keeps up
-        asks for the newest few, which are read from the newest end."""
+        Walks the events returned plus those between them and the nearer
+        end of the ring: a reader that keeps up asks for the newest few,
+        read from the newest end; one behind, from whichever end is nearer."""
         ring = self._ring
         if not ring:
             return []
@@ -75,11 +78,12 @@ class EventRing:
             count = min(count, limit)
         if count <= 0:
             return []
-        if skip + count == len(ring) and count < len(ring) // 2:
-            newest = list(islice(reversed(ring), count))
+        size, end = len(ring), skip + count
+        if size - end < skip:  # nearer the newest end
+            newest = list(islice(reversed(ring), size - end, size - skip))
             newest.reverse()
             return newest
-        return list(islice(ring, skip, skip + count))
+        return list(islice(ring, skip, end))
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,9 @@ class SchedulerStats:
     last_run: float | None = None
 
 
+_WAIT = operator.itemgetter(1)
+
+
 class WaitWindow:
     """Queue-wait samples of the last ``horizon`` seconds (at most ``capacity``)."""
 
@@ -152,8 +159,12 @@ class WaitWindow:
         self.add_sample = self._samples.append  # add_sample((when, wait)): the hot path
 
     def recent(self, now: float) -> list[float]:
-        cutoff = now - self.horizon
-        return [w for t, w in self._samples if t >= cutoff]
+        """The waits of the samples taken in the last ``horizon`` seconds:
+        a copy, a binary search (samples come in time order) and a map, all
+        in C -- it runs under the supervisor's lock."""
+        samples = list(self._samples)
+        first = bisect.bisect_left(samples, (now - self.horizon,))
+        return list(map(_WAIT, islice(samples, first, None)))
 
 
 def percentiles(samples: list[float]) -> tuple[float, float, float]:

@@ -7,6 +7,8 @@ import random
 import threading
 
 from engine_testkit import WAIT, check_invariant
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 from engine import (
@@ -249,3 +251,21 @@ def test_the_event_ring_returns_the_same_events_from_either_end():
     assert seqs(ring.since(0, 2)) == [151, 152]  # from the oldest held
     assert seqs(ring.since(160, None)) == list(range(161, 251))
     assert ring.since(last, None) == [] and ring.since(last + 5, 10) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(capacity=st.integers(1, 40), appended=st.integers(0, 120),
+       after=st.integers(0, 130), limit=st.none() | st.integers(1, 50))
+def test_the_event_ring_reads_any_range_as_a_plain_filter_would(capacity, appended, after,
+                                                                limit):
+    from engine.stats import EventRing
+
+    class Source:
+        id, name, tt, priority = 1, "n", 1, 100
+
+    ring = EventRing(capacity)
+    for _ in range(appended):
+        ring.append(0.0, "queued", Source)
+    held = list(range(max(1, appended - capacity + 1), appended + 1))
+    expected = [s for s in held if s > after][:limit]
+    assert [e[0] for e in ring.since(after, limit)] == expected
