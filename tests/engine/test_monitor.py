@@ -439,3 +439,23 @@ def test_run_thresholds_and_live_stacks_over_the_monitor(supervisor, private_dir
         assert longest["thread"] > 0 and longest["mp"] == 0
     finally:
         gate.set()
+
+
+def test_answers_carry_what_the_fast_encoder_refuses(supervisor, private_dir: Path) -> None:
+    """Ids past 64 bits and names of a str subclass come through as they are."""
+    monitor = supervisor.serve_monitor(f"unix:{private_dir / 'm.sock'}")
+    client = Client(monitor.address, monitor.token_file)
+
+    class Name(str):
+        pass
+
+    big = 10**30
+    task = supervisor.put_task(lambda _task_id: supervisor.mark_task_completed(task_id=big),
+                               task_id=big)
+    named = supervisor.submit(lambda: None, _name=Name("named"))
+    assert task.wait(10) and named.wait(10)
+    status, answer = client.get("/v1/events?after=0&limit=5000")
+    assert status == 200, answer
+    events = decode_events(answer).events
+    assert {e.task_id for e in events if e.kind == "completed"} >= {big, named.id}
+    assert "named" in {e.name for e in events}
