@@ -6,6 +6,8 @@ the GUI thread; while the service is away the last stack stays, saying so."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QColor
@@ -75,6 +77,10 @@ def test_the_attached_console_shows_a_service_tasks_live_stack(attached, stuck_s
     qtbot.waitUntil(lambda: "1 stuck" in win.stuck.text(), timeout=MS)
     assert f"task {row.task_id} (stuck, NORMAL)" in win.stuck.toolTip()
     # Its stack, over the monitor: the read is made off the GUI thread.
+    client, readers = win.bridge.client, []
+    read = client.task_stack
+    client.task_stack = lambda task_id: (readers.append(threading.current_thread()),
+                                         read(task_id))[1]
     qtbot.mouseClick(win.stuck, Qt.MouseButton.LeftButton)
     view = table.stack_view
     assert table.selected_task_ids() == [row.task_id]
@@ -83,6 +89,7 @@ def test_the_attached_console_shows_a_service_tasks_live_stack(attached, stuck_s
     assert "▶ stuck_in_the_service" in view.text.toPlainText()
     assert "ending.wait(3600)" in view.text.toPlainText()
     assert view.stack.where.startswith("supervisor_service_pool_")
+    assert readers and threading.main_thread() not in readers
     reads, seconds = view.reads, view.stack.seconds
     qtbot.waitUntil(lambda: view.reads >= reads + 2, timeout=MS)  # auto-refresh
     assert view.stack.seconds > seconds
