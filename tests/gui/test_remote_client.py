@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -133,3 +134,33 @@ def test_bad_arguments_are_refused_at_once(tmp_path: Path) -> None:
         RemoteClient(f"unix:{tmp_path / 'none.sock'}")
     with pytest.raises(ValueError, match="hz"):
         RemoteClient(f"unix:{tmp_path / 'none.sock'}", str(tmp_path), hz=0)
+
+
+def test_requests_keep_their_connection_and_survive_the_service_restarting(
+        socket_path: str) -> None:
+    service = Service(socket_path)
+    client = RemoteClient(service.address, hz=20)
+    mine: list[int] = []  # connections opened by this thread
+    connect = client._connect
+
+    def counting(timeout: float):
+        if threading.get_ident() == threading.main_thread().ident:
+            mine.append(1)
+        return connect(timeout)
+
+    client._connect = counting
+    try:
+        assert client.wait_connected(WAIT)
+        for _ in range(20):
+            assert client.live_tasks(None)
+        assert len(mine) == 1  # one connection, kept alive for every request
+        service.proc.kill()
+        service.proc.wait(timeout=WAIT)
+        service = Service(socket_path)
+        wait_for(lambda: client.state == "connected" and client.restarts == 1)
+        # The kept connection died with the old service: the request goes on a new one.
+        assert [s.name for s in client.live_tasks(None).values()].count("later") == 1
+        assert len(mine) == 2
+    finally:
+        client.close()
+        service.end()
