@@ -211,6 +211,17 @@ class Dispatcher:
                     self.lock, self.supervisor_id)
         return self._admit(task, renumber=True)
 
+    def submit_checked(self, target: Callable[..., Any], args: tuple, kwargs: dict,
+                       callback: Callable[[Any], Any] | None, priority: int,
+                       delay: float | None, name: str) -> Task:
+        """``submit_call`` of a thread task whose target, callback, priority,
+        delay (``None`` or > 0) and name the caller has checked already:
+        ``background_task``'s wrapper checks them once, when it is made, not
+        on every call."""
+        task = Task(next(self._ids), name, TT_THREAD, priority, target, args, kwargs, callback,
+                    delay, True, self.lock, self.supervisor_id)
+        return self._admit(task, renumber=True)
+
     def submit_many(self, *, target: Callable[..., Any], args_iterable: Iterable[Any],
                     kwargs: dict | None = None, callback: Callable[[Any], Any] | None = None,
                     priority: int = TASK_NORMAL, delay: float | None = None,

@@ -63,7 +63,14 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
             and type(priority) is int and priority in PRIORITY_NAMES and tt == TT_THREAD
             and tt is not True and name is None and delay is None and callback is None
             and (supervisor is None or type(supervisor) is TaskSupervisor)):
-        return _Submitter(f, f, supervisor, priority, None, f.__qualname__, None, TT_THREAD)
+        wrapper = _new_submitter(_Submitter)  # __init__'s stores, without its frame
+        wrapper.__wrapped__ = wrapper._target = f
+        wrapper._supervisor = supervisor
+        wrapper._priority = priority
+        wrapper._delay = wrapper._callback = None
+        wrapper._name = f.__qualname__
+        wrapper._tt = TT_THREAD
+        return wrapper
     if not callable(f):
         raise TypeError(f"background_task target must be callable, got {f!r}")
     check_priority(priority)
@@ -72,7 +79,7 @@ def background_task(f: Callable[..., Any] | None = None, *, name: str | None = N
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a string, got {name!r}")
     if delay is not None:
-        check_seconds("delay", delay)
+        delay = check_seconds("delay", delay) or None
     if supervisor is not None and not isinstance(supervisor, TaskSupervisor):
         raise TypeError(f"supervisor must be a TaskSupervisor, got {supervisor!r}")
     task_name = name or getattr(f, "__qualname__", None) or repr(f)
@@ -138,6 +145,9 @@ class _Submitter:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Task:
         sup = self._supervisor or _default_supervisor()
+        if self._tt == TT_THREAD:  # checked when this wrapper was made: not again per call
+            return sup.dispatcher.submit_checked(self._target, args, kwargs, self._callback,
+                                                 self._priority, self._delay, self._name)
         return sup.dispatcher.submit_call(self._target, args, kwargs, self._callback,
                                           self._priority, self._delay, self._tt, self._name)
 
@@ -159,6 +169,9 @@ class _Submitter:
 
     def __repr__(self) -> str:
         return f"<background task {self._name}>"
+
+
+_new_submitter = object.__new__
 
 
 def _module_attribute(module: str, qualname: str) -> Any:
