@@ -20,9 +20,9 @@ the task has finished, the last stack read stays, saying so.
 
 Reads never block the GUI thread for long: a local read is immediate and
 done in place; attached, the read is one bounded request to the service,
-made on a short-lived daemon thread (one at a time; a refresh asked for
-meanwhile is done when it answers) and its answer handed back to the GUI
-thread by a queued signal.
+made on the view's own daemon thread (one read at a time; a refresh asked
+for meanwhile is done when it answers; the thread keeps its connection to
+the monitor) and its answer handed back to the GUI thread by a queued signal.
 
 GUI thread only (the reading thread only emits ``_Reader.answered``).
 """
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import html
 import os
+import queue
 import re
 import threading
 import time
@@ -90,6 +91,16 @@ def one_line(exc: BaseException) -> str:
     return text[:1].upper() + text[1:] if text else type(exc).__name__
 
 
+def _serve_reads(requests: queue.SimpleQueue, read: Any, reader: _Reader) -> None:
+    """The reading thread of an attached view: each task id → one read → ``answered``."""
+    while (task_id := requests.get()) is not None:
+        stack, error = read(task_id)
+        try:
+            reader.answered.emit(task_id, stack, error)
+        except RuntimeError:  # the view is gone: nobody to tell
+            return
+
+
 class _Reader(QObject):
     # (task id, the TaskStack or None, the exception or None), from the reading thread
     answered = Signal(object, object, object)
@@ -108,12 +119,17 @@ class StackView(QWidget):
         self._running = False
         self._in_flight = False  # an attached read is on its way
         self._again = False      # refresh asked for while one was on its way
+        # Attached: one reading thread for the view's life (it keeps its
+        # connection to the monitor alive), fed task ids, ended by a None.
+        self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
         self.stack: TaskStack | None = None  # the last stack read for the task shown
         self.read_at: float | None = None    # when (wall clock)
         self.message = ""                    # the one-line reason there is no fresh stack
         self.reads = 0                       # answers taken (for the operator: none; tests)
         self._reader = _Reader(self)
         self._reader.answered.connect(self._on_answered)
+        self.destroyed.connect(lambda *_, requests=self._requests: requests.put(None))
         self._timer = QTimer(self)
         self._timer.setInterval(AUTO_MS)
         self._timer.timeout.connect(self._on_tick)
@@ -202,16 +218,12 @@ class StackView(QWidget):
             self._again = True
             return
         self._in_flight = True
-        reader, read = self._reader, self._read
-
-        def work() -> None:
-            stack, error = read(task_id)
-            try:
-                reader.answered.emit(task_id, stack, error)
-            except RuntimeError:  # the view is gone: nobody to tell
-                pass
-
-        threading.Thread(target=work, name="console_stack_read", daemon=True).start()
+        if self._worker is None:
+            self._worker = threading.Thread(
+                target=_serve_reads, args=(self._requests, self._read, self._reader),
+                name="console_stack_read", daemon=True)
+            self._worker.start()
+        self._requests.put(task_id)
 
     def _read(self, task_id: Any) -> tuple[TaskStack | None, Exception | None]:
         try:

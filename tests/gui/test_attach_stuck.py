@@ -93,6 +93,7 @@ def test_the_attached_console_shows_a_service_tasks_live_stack(attached, stuck_s
     reads, seconds = view.reads, view.stack.seconds
     qtbot.waitUntil(lambda: view.reads >= reads + 2, timeout=MS)  # auto-refresh
     assert view.stack.seconds > seconds
+    assert len(readers) >= 3 and len(set(readers)) == 1  # one reading thread, kept
     # The service goes away: the last stack stays, greyed, and the view says why.
     stuck_service.kill()
     qtbot.waitUntil(lambda: view.message == UNANSWERED, timeout=MS)
