@@ -190,7 +190,7 @@ class RunningTask:
 class PoolStats:
     """Counts of one pool (thread or mp) at one instant.
 
-    ``run_warnings`` / ``run_critical`` count the running tasks past the
+    ``run_warnings`` / ``run_criticals`` count the running tasks past the
     supervisor's ``run_warning`` / ``run_critical`` (0 while a threshold is
     off); ``longest`` is the longest-running task, ``None`` when none runs.
     """
