@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from servicekit import WAIT, Service
 
@@ -22,32 +22,13 @@ MS = int(WAIT * 1000)
 
 
 @pytest.fixture
-def stuck_service(socket_path: str):
+def service(socket_path: str):
+    """The service with its stuck task (``--stuck``); conftest's
+    ``attached_console`` attaches to this one in this module."""
     pytest.importorskip("aiohttp")
     svc = Service(socket_path, "--stuck")
     yield svc
     svc.end()
-
-
-@pytest.fixture
-def attached(stuck_service, qapp, tmp_path, qtbot):
-    from gui.app import Console
-
-    qapp.setQuitOnLastWindowClosed(False)
-    app = Console(attach=stuck_service.address, token_file=stuck_service.token_file,
-                  settings=QSettings(str(tmp_path / "a.ini"), QSettings.IniFormat))
-    app.window.show()
-    qtbot.waitExposed(app.window)
-    assert app.client.wait_connected(WAIT)
-    yield app
-    app.restore_hooks()
-    for window in list(app.windows):
-        window.bridge.stop()
-        window.log_view.close_handler()
-        window.close()
-        window.bridge.client.close()
-    app.client.close()
-    app.loop.close()
 
 
 def stuck_row(window, qtbot):
@@ -57,9 +38,9 @@ def stuck_row(window, qtbot):
     return next(r for r in rows if r.name == "stuck")
 
 
-def test_the_attached_console_shows_a_service_tasks_live_stack(attached, stuck_service,
+def test_the_attached_console_shows_a_service_tasks_live_stack(attached_console, service,
                                                                 qtbot):
-    win = attached.window
+    win = attached_console.window
     table = win.task_table
     row = stuck_row(win, qtbot)
     # The service's run thresholds, set from the Timeouts panel.
@@ -95,14 +76,14 @@ def test_the_attached_console_shows_a_service_tasks_live_stack(attached, stuck_s
     assert view.stack.seconds > seconds
     assert len(readers) >= 3 and len(set(readers)) == 1  # one reading thread, kept
     # The service goes away: the last stack stays, greyed, and the view says why.
-    stuck_service.kill()
+    service.kill()
     qtbot.waitUntil(lambda: view.message == UNANSWERED, timeout=MS)
     assert view.stack is not None and view.message_label.isVisible()
     assert win.error_box is None
 
 
-def test_the_remote_client_reads_stacks_and_says_why_not(stuck_service):
-    client = RemoteClient(stuck_service.address, stuck_service.token_file)
+def test_the_remote_client_reads_stacks_and_says_why_not(service):
+    client = RemoteClient(service.address, service.token_file)
     try:
         assert client.wait_connected(WAIT)
         live = client.live_tasks(None)
@@ -116,7 +97,7 @@ def test_the_remote_client_reads_stacks_and_says_why_not(stuck_service):
             client.task_stack(later.id)
         with pytest.raises(LookupError, match="not a live task"):
             client.task_stack(10**9)
-        stuck_service.kill()
+        service.kill()
         with pytest.raises(MonitorUnavailable):
             client.task_stack(stuck.id)
     finally:
