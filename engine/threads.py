@@ -477,12 +477,12 @@ class ThreadPool:
         return False
 
     def _leave(self, worker: _Worker, request: Any) -> None:
-        """The lock is taken: leave ``request`` to its holder (``_serve_locked``);
-        the answer comes in the worker's inbox."""
+        """Leave ``request`` to the lock's holder (``_serve_locked``), or serve
+        it now if the lock is free; the answer comes in the worker's inbox."""
         worker.request = request
         lock = self._lock
         lock.pending.append(worker)
-        if lock.acquire(False):  # released meanwhile: serve it (and any other) now
+        if lock.acquire(False):  # free (or released meanwhile): serve it, and any other, now
             lock.release()
 
     def _serve_locked(self, worker: _Worker, actions: list[Action]) -> None:
@@ -554,42 +554,11 @@ class ThreadPool:
             if item is _RETIRE:
                 return None
             if item is _PARK:  # a served finish with callbacks: now the next task, or park
-                if not lock.acquire(False):
-                    self._leave(worker, (None, None, None))
-                    continue
-                actions: list[Action] = []
-                try:
-                    task = self._next_locked(actions)
-                    exiting = task is None and self._rest_locked(worker)
-                finally:
-                    lock.release()
-                if actions:
-                    self.run_actions(actions)
-                if exiting:
-                    return None
-                if task is not None:
-                    return task
+                self._leave(worker, (None, None, None))
                 continue
             if item is not TAKE:
                 return item  # a task of its own
-            if not lock.acquire(False):  # woken for the hand-off queue
-                self._leave(worker, TAKE)
-                continue
-            actions = []
-            try:
-                task = self._arrive_locked(actions)
-                if task is None:  # busy workers took it all first: park again, or leave
-                    if self._closing:
-                        self._alive -= 1
-                        return None
-                    self._idle.append(worker)
-            finally:
-                lock.release()
-            if task is not None:
-                if actions:
-                    self.run_actions(actions)
-                return task
-
+            self._leave(worker, TAKE)  # woken for the hand-off queue: its arrival
 
 def _call_callback(task: Task, result: Any) -> None:
     """Run the task's ``callback=``; whatever it raises is logged (usercode)."""

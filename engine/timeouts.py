@@ -53,22 +53,21 @@ class _Watch:
     """Two thresholds, their functions and the timer that fires them; a
     subclass says what is due (``_due_locked``) and how it is reported."""
 
-    #: (warning level bit, critical level bit), names of the settings, and
-    #: what a log record says of a task (``%.2f``: its seconds).
+    #: (warning level bit, critical level bit), names of the settings, their
+    #: defaults, and what a log record says of a task (``%.2f``: its seconds).
     LEVELS: tuple[int, int]
     NAMES: tuple[str, str]
+    DEFAULTS: tuple[float | None, float | None]
     SAYS: str
     SAYS_MORE: str
 
     def __init__(self, lock: threading.Lock, ledger: Ledger, admissions: Sequence[Admission],
-                 poll_delay: Callable[[], float], warning: float | None,
-                 critical: float | None) -> None:
+                 poll_delay: Callable[[], float]) -> None:
         self._lock = lock  # the supervisor's: guards the admissions and the ledger
         self._ledger = ledger
         self._admissions = tuple(admissions)
         self._poll_delay = poll_delay
-        self._warning = warning
-        self._critical = critical
+        self._warning, self._critical = self.DEFAULTS
         self.warning_func: Callable[[Task], Any] | None = None
         self.critical_func: Callable[[Task], Any] | None = None
         # Written by attach/detach (the supervisor's start and stop, which its
@@ -200,10 +199,7 @@ class QueueTimeouts(_Watch):
     NAMES = ("timeout_warning", "timeout_critical")
     SAYS = "task %r (%s) has waited %.2f s in the queue"
     SAYS_MORE = "and %d more task(s) passed %s in the queue"
-
-    def __init__(self, lock: threading.Lock, ledger: Ledger, admissions: Sequence[Admission],
-                 poll_delay: Callable[[], float]) -> None:
-        super().__init__(lock, ledger, admissions, poll_delay, 5.0, 10.0)
+    DEFAULTS = (5.0, 10.0)
 
     def _due_locked(self, admission: Admission, level: int, deadline: float,
                     limit: int) -> tuple[list[Task], float | None]:
@@ -221,10 +217,7 @@ class RunTimeouts(_Watch):
     NAMES = ("run_warning", "run_critical")
     SAYS = "task %r (%s) has been running for %.2f s"
     SAYS_MORE = "and %d more task(s) passed %s while running"
-
-    def __init__(self, lock: threading.Lock, ledger: Ledger, admissions: Sequence[Admission],
-                 poll_delay: Callable[[], float]) -> None:
-        super().__init__(lock, ledger, admissions, poll_delay, None, None)
+    DEFAULTS = (None, None)
 
     def _due_locked(self, admission: Admission, level: int, deadline: float,
                     limit: int) -> tuple[list[Task], float | None]:
