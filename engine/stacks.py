@@ -28,6 +28,7 @@ Threads: any.
 
 from __future__ import annotations
 
+import linecache
 import os
 import sys
 import sysconfig
@@ -123,8 +124,6 @@ def frames_of(frame: types.FrameType | None) -> tuple[StackFrame, ...]:
 
 
 def _frame(frame: types.FrameType, lineno: int | None) -> StackFrame:
-    import linecache
-
     code = frame.f_code
     lineno = lineno or code.co_firstlineno
     line = linecache.getline(code.co_filename, lineno, frame.f_globals).strip()
