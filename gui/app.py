@@ -53,8 +53,6 @@ import sys
 import threading
 from collections.abc import Callable
 
-import PySide6.QtWidgets  # noqa: F401  (before qasync: it picks the imported binding)
-import qasync
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -66,6 +64,7 @@ from .client import LocalClient, SupervisorClient
 from .formatting import format_traceback
 from .interrupts import InterruptWatcher
 from .main_window import MainWindow
+from .qtloop import ConsoleLoop
 from .remote import RemoteClient
 
 log = logging.getLogger("gui")
@@ -128,7 +127,7 @@ class Console:
         self.app = QApplication.instance() or QApplication([sys.argv[0]])
         self.app.setApplicationName("Task Supervisor Console")
         self.app.setQuitOnLastWindowClosed(False)
-        self.loop = qasync.QEventLoop(self.app)
+        self.loop = ConsoleLoop(self.app)
         asyncio.set_event_loop(self.loop)
         self.loop.set_exception_handler(self._on_loop_exception)
         self.screenshot = screenshot

@@ -5,10 +5,11 @@ settings file; for the attach tests, a real service in a second process
 attached to it.
 
 pytest-qt has no asyncio support: ``qloop`` installs a fresh
-``qasync.QEventLoop`` per test, records every exception the loop reports
-and fails the test with them at teardown. Qt-level waits (``qtbot.waitUntil``,
-``waitSignal``) process the loop's timers and thread-safe callbacks too;
-coroutines are driven with ``guikit.run(qloop, coro)``.
+``gui.qtloop.ConsoleLoop`` (the console's loop) per test, records every
+exception the loop reports and fails the test with them at teardown.
+Qt-level waits (``qtbot.waitUntil``, ``waitSignal``) process the loop's
+timers and thread-safe callbacks too, with no running loop: coroutines are
+driven with ``guikit.run(qloop, coro)``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import PySide6.QtWidgets  # noqa: E402,F401  (PySide6 before qasync and pyqtgraph)
 import pytest  # noqa: E402
-import qasync  # noqa: E402
 from guikit import run  # noqa: E402,F401  (re-exported for tests)
 from PySide6.QtCore import QSettings  # noqa: E402
 from servicekit import WAIT, Service  # noqa: E402
@@ -31,12 +31,13 @@ from engine import TaskSupervisor  # noqa: E402
 from gui.bridge import EngineBridge  # noqa: E402
 from gui.client import LocalClient  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
+from gui.qtloop import ConsoleLoop  # noqa: E402
 
 
 @pytest.fixture
 def qloop(qapp):
     qapp.setQuitOnLastWindowClosed(False)  # as in the console: closing a window ends nothing
-    loop = qasync.QEventLoop(qapp)
+    loop = ConsoleLoop(qapp)
     errors: list[dict] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
     asyncio.set_event_loop(loop)
