@@ -182,7 +182,23 @@ class ExecutorBackend(Backend):
 
     def send(self, task: Task, done: Done) -> None:
         future = self.executor.submit(child_job, job_bytes(task))
-        future.add_done_callback(lambda f: self._resolve(task, f, done))
+        sending = threading.get_ident()
+        adding = [True]
+
+        def resolve(f: concurrent.futures.Future) -> None:
+            if adding[0] and threading.get_ident() == sending:
+                # Done before the callback was added: add_done_callback runs
+                # it at once, on the sending thread. Results come back on a
+                # thread of the backend's, never on the thread that sends
+                # (the task's callback= is user code; on the main thread a
+                # KeyboardInterrupt it raises would read as Ctrl+C).
+                threading.Thread(target=self._resolve, args=(task, f, done),
+                                 name="supervisor_mp_result", daemon=True).start()
+            else:
+                self._resolve(task, f, done)
+
+        future.add_done_callback(resolve)
+        adding[0] = False
 
     def _resolve(self, task: Task, future: concurrent.futures.Future, done: Done) -> None:
         if future.cancelled():

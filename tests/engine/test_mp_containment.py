@@ -104,6 +104,35 @@ def test_a_callback_raising_anything_is_logged_and_the_task_keeps_its_result(mp_
     still_serves(sup)  # the thread that ran the callback is still there
 
 
+class DoneAtOnce(concurrent.futures.Executor):
+    """An executor whose futures are done before submit returns (the race
+    of a fast job: its future ends before the backend adds its callback)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), SystemExit(2)],
+                         ids=["KeyboardInterrupt", "SystemExit"])
+def test_a_future_done_before_its_callback_is_added_still_ends_off_the_sending_thread(
+        make_supervisor, exc):
+    sup = make_supervisor()
+    sup.mp_pool = DoneAtOnce()
+    threads = []
+
+    def callback(result):
+        threads.append(threading.current_thread())
+        raise exc
+
+    task = sup.submit(mp_targets.square, 5, _tt=TT_MP, _callback=callback)  # raises nothing
+    assert task.wait(WAIT) and task.result == 25 and task.status == TASK_STATUS_COMPLETED
+    assert threads and threads[0] is not threading.current_thread()
+    assert ended_once(sup, task)[-1] == "completed"
+    still_serves(sup)
+
+
 def test_a_put_task_callback_raising_system_exit_still_lets_the_task_be_marked(mp_sup):
     sup = mp_sup
     got = []
