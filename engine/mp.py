@@ -310,7 +310,8 @@ class MpPool:
                 if is_main_interrupt(exc):
                     interrupt = exc
                 self._finish(task, backend, False, exc, actions)
-        reraise_if_main_interrupt(interrupt)
+        if interrupt is not None:
+            raise interrupt
 
     def _done(self, task: Task, backend: Backend, ok: bool, value: Any) -> None:
         """A result or an exception came back for ``task`` (on the backend's
@@ -327,8 +328,10 @@ class MpPool:
         try:
             self._finish(task, backend, ok, value, actions)
         finally:
-            self.run_actions(actions)
-        reraise_if_main_interrupt(interrupt)
+            if actions:
+                self.run_actions(actions)
+        if interrupt is not None:
+            raise interrupt
 
     def _finish(self, task: Task, backend: Backend, ok: bool, value: Any,
                 actions: list[Action]) -> None:

@@ -363,8 +363,11 @@ class FinishedTask:
         (self.id, self.name, self.tt, self.priority, self.status, self.delay,
          self.time_submitted, self.time_queued, self.time_started, self.time_completed,
          self.supervisor_id, self.auto) = fields
-        (self.result, self.exception, self.target, self.args, self._kwargs,
+        (result, self.exception, self.target, self.args, self._kwargs,
          self.callback) = kept or NOTHING_KEPT
+        # A plain number is kept as itself (``kept_without_user_code``): its
+        # repr is built here, when somebody reads the record.
+        self.result = result if result is None or type(result) is str else repr(result)
 
     @property
     def kwargs(self) -> dict:
@@ -421,18 +424,20 @@ def kept_without_user_code(task: Task) -> tuple | None:
         return None
     result = task.result
     kind = type(result)
-    if result is None:
-        text = None
-    elif (kind is float or kind is bool or (kind is int and -_BIG_INT < result < _BIG_INT)
-          or (kind is str and len(result) <= RESULT_REPR_LIMIT // 2)):
+    if (result is None or kind is float or kind is bool
+            or (kind is int and -_BIG_INT < result < _BIG_INT)):
+        text = result  # kept as itself: FinishedTask makes its repr when it is read
+    elif kind is str and len(result) <= RESULT_REPR_LIMIT // 2:
         text = short_repr(result)
     else:
         return None
-    args, kwargs, callback = task.args, task.kwargs, task.callback
-    if (_plain_function(task.target) and (callback is None or _plain_function(callback))
+    args, kwargs, callback, target = task.args, task.kwargs, task.callback, task.target
+    if (((type(target) is _FUNCTION and target.__closure__ is None) or _plain_function(target))
+            and (callback is None or _plain_function(callback))
             and len(args) + len(kwargs) <= _MAX_ARG_ITEMS - 2
-            and (not args or _scalars(args)) and (not kwargs or _scalars(kwargs.values()))):
-        return (text, None, task.target, args, kwargs, callback)
+            and (_scalar_types(map(type, args)) or _scalars(args))
+            and (_scalar_types(map(type, kwargs.values())) or _scalars(kwargs.values()))):
+        return (text, None, target, args, kwargs, callback)
     if not _plain_repr_only(args) or not _plain_repr_only(kwargs.values()):
         return None  # maybe containers: _re_runnable decides, unlocked
     return (text, None, None, (), {}, None)
@@ -475,6 +480,9 @@ def kept_of(task: Task) -> tuple:
 _BIG_INT = 10**60
 #: Exact scalar argument types a record keeps for a re-run (str, bytes: if short).
 _SCALAR_ARGS = frozenset({type(None), bool, int, float, complex})
+#: ``_scalar_types(map(type, values))``: every value of a type in ``_SCALAR_ARGS``
+#: (one C call; ``_scalars`` also takes short strings and bytes).
+_scalar_types = _SCALAR_ARGS.issuperset
 
 #: Types of the arguments a record keeps for a re-run, and their bounds.
 _PLAIN_ARGS = frozenset({type(None), bool, int, float, complex, str, bytes})
