@@ -206,6 +206,20 @@ def test_get_task_of_a_dropped_completed_task_gives_the_slim_record(sup):
     assert record.result in str(dropped.value)
 
 
+def plain_value(value):
+    return value
+
+
+@pytest.mark.parametrize("value, text", [(41, "41"), (-2.5, "-2.5"), (True, "True"),
+                                         (10**59, repr(10**59)), ("ok", "'ok'"),
+                                         (None, None)])
+def test_a_dropped_tasks_plain_result_reads_as_its_repr(sup, value, text):
+    fields = finished_and_dropped(sup, plain_value, value)
+    record = sup.get_task(fields["id"])
+    assert isinstance(record, FinishedTask) and record.result == text
+    assert sup.get_task(fields["id"]).result == text  # the built record, read again
+
+
 def test_get_task_of_a_dropped_failed_task_gives_its_exception_as_text(sup):
     def explode():
         raise ValueError("it broke")
