@@ -211,14 +211,19 @@ class MpPool:
             kwargs["processes"] = CPU_COUNT
         if kwargs.get("context") is None:
             kwargs["context"] = mp_context()
+        own = {"spin": kwargs.pop("spin")} if "spin" in kwargs else {}
         if kwargs.get("maxtasksperchild") is not None or not PROCESS_POOL_SUPPORTED:
+            if own:
+                raise TypeError("create_mp_pool: spin is an option of the engine's ProcessPool; "
+                                "the multiprocessing.Pool made for maxtasksperchild (or on a "
+                                "system without ProcessPool) has none")
             return multiprocessing.pool.Pool(**kwargs)
         kwargs.pop("maxtasksperchild", None)
         unknown = sorted(set(kwargs) - set(_POOL_ARGS))
         if unknown:
             raise TypeError(f"create_mp_pool got unexpected argument(s) {unknown}; "
-                            f"it takes {_POOL_ARGS}")
-        return ProcessPool(**kwargs)
+                            f"it takes {_POOL_ARGS} and spin")
+        return ProcessPool(**kwargs, **own)
 
     @property
     def backend(self) -> Backend | None:
@@ -325,36 +330,40 @@ class MpPool:
             if not called and is_main_interrupt(exc):
                 interrupt = exc
         actions: list[Action] = []
+        callbacks = None
         try:
-            self._finish(task, backend, ok, value, actions)
+            callbacks = self._end(task, backend, ok, value, actions)
         finally:
-            if actions:
-                self.run_actions(actions)
+            # The next task first: its worker waits for it, while the
+            # waiters of this one (and its record) can be served after.
+            try:
+                if actions:
+                    self.run_actions(actions)
+            finally:
+                run_callbacks(callbacks, log)
         if interrupt is not None:
             raise interrupt
 
     def _finish(self, task: Task, backend: Backend, ok: bool, value: Any,
                 actions: list[Action]) -> None:
+        """``_end``, then its callbacks."""
+        run_callbacks(self._end(task, backend, ok, value, actions), log)
+
+    def _end(self, task: Task, backend: Backend, ok: bool, value: Any,
+             actions: list[Action]) -> list[Callback] | None:
         """End ``task`` with its outcome, unless it has ended already (failed
         by a broken backend, or marked completed); what may start next is
-        appended to ``actions``."""
-        callbacks = None
-        try:
-            with self._lock:
-                if task.time_completed is not None or task.handle is not backend:
-                    return
-                if not ok:
-                    callbacks = self.finish_locked(task, TASK_STATUS_FAILED, None, value,
-                                                   actions)
-                else:
-                    self._breaks = 0  # a backend that completes tasks is not broken
-                    if task.auto:
-                        callbacks = self.finish_locked(task, TASK_STATUS_COMPLETED, value,
-                                                       None, actions)
-                    else:  # put_task: the caller marks completion
-                        task.result = value
-        finally:
-            run_callbacks(callbacks, log)
+        appended to ``actions``. Returns the callbacks to run unlocked."""
+        with self._lock:
+            if task.time_completed is not None or task.handle is not backend:
+                return None
+            if not ok:
+                return self.finish_locked(task, TASK_STATUS_FAILED, None, value, actions)
+            self._breaks = 0  # a backend that completes tasks is not broken
+            if task.auto:
+                return self.finish_locked(task, TASK_STATUS_COMPLETED, value, None, actions)
+            task.result = value  # put_task: the caller marks completion
+            return None
 
     def retire(self, backend: Backend, terminate: bool, reason: str) -> None:
         """Let go of ``backend`` (no longer current). With ``terminate`` its

@@ -58,10 +58,12 @@ import multiprocessing.connection
 import multiprocessing.process
 import os
 import pickle
+import select
 import signal
 import socket
 import struct
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -297,13 +299,27 @@ def start_failure(pid: int, stage: int, code: int | None, initializer: Any,
 
 # -- the child ---------------------------------------------------------------------
 
+#: Seconds a worker keeps looking for its next job after sending a result,
+#: before it blocks (``ProcessPool(spin=...)``). A worker that blocks is
+#: woken by the kernel when the job comes, which on a virtual machine costs
+#: tens of microseconds on both sides -- more than a tiny task's own work, and
+#: paid on every task when the admission window keeps one job per worker in
+#: flight. Looking again (one ``poll`` call, then ``sched_yield`` so that any
+#: other runnable thread on that core goes first) for this short while
+#: catches the next job of a busy pool without a wake-up; an idle worker
+#: blocks after it.
+SPIN = 100e-6
+#: The longest ``spin`` a pool accepts.
+MAX_SPIN = 0.01
+
 def worker_main(conn: multiprocessing.connection.Connection,
                  initializer: Callable[..., Any] | None, initargs: tuple,
-                 slot: Any = None) -> None:
+                 slot: Any = None, spin: float = SPIN) -> None:
     """A worker process: run jobs from ``conn`` until an empty message or EOF.
 
     ``slot`` (shared memory, read by the parent after this process dies):
     how far it got in starting, and the id of the job it is running.
+    ``spin``: seconds it looks for the next job after a result (``SPIN``).
     """
     # Ctrl+C in a terminal reaches the whole process group: the parent
     # decides what to stop, so a job is never interrupted by it here.
@@ -328,13 +344,23 @@ def worker_main(conn: multiprocessing.connection.Connection,
         send(READY_MESSAGE)
     except OSError:
         return  # the parent is gone
+    poll = select.poll()
+    poll.register(conn.fileno(), select.POLLIN)
+    clock = time.perf_counter
+    yield_cpu = os.sched_yield
+    served = False
     while True:
+        if served and spin:
+            end = clock() + spin
+            while not poll.poll(0) and clock() < end:
+                yield_cpu()
         try:
             data = recv()
         except (EOFError, OSError):
             return  # the parent is gone
         if not data:
             return
+        served = True
         if slot is not None:
             (slot[SLOT_RUNNING],) = JOB_ID.unpack_from(data)
         if failure is not None:

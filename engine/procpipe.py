@@ -132,14 +132,16 @@ class PoolWorker:
 
 
 def start_worker(context: Any, pool_name: str, index: int,
-                 initializer: Callable[..., Any] | None, initargs: tuple) -> PoolWorker:
+                 initializer: Callable[..., Any] | None, initargs: tuple,
+                 spin: float) -> PoolWorker:
     """Start worker process ``index`` of pool ``pool_name`` (what
-    ``Process.start`` raises propagates: ``OSError`` when the OS refuses)."""
+    ``Process.start`` raises propagates: ``OSError`` when the OS refuses);
+    ``spin``: see ``engine.procchild.SPIN``."""
     slot = context.RawArray("Q", 2)
     parent_sock, child_sock = socket.socketpair()
     child_conn = multiprocessing.connection.Connection(child_sock.detach())
     process = context.Process(
-        target=worker_main, args=(child_conn, initializer, initargs, slot),
+        target=worker_main, args=(child_conn, initializer, initargs, slot, spin),
         name=f"{pool_name}-worker-{index}", daemon=True)
     try:
         process.start()

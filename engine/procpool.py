@@ -108,11 +108,13 @@ from .procchild import (
     EXIT_MESSAGE,
     JOB_HEADER,
     MAX_SMALL,
+    MAX_SPIN,
     MAX_START_FAILURES,  # noqa: F401 - re-exported (tests name it here)
     READ_SIZE,
     READY,
     SLOT_RUNNING,
     SLOT_STAGE,
+    SPIN,
     STAGE_READY,
     STATUS_ID,
     SUPPORTED,
@@ -160,11 +162,15 @@ class ProcessPool(concurrent.futures.Executor):
     the pool broke (see the module docstring) before a worker could take it.
     ``submit`` is the ``Executor`` API built on it. ``initializer(*initargs)``
     runs in each worker process as it starts (as for ``multiprocessing.Pool``).
+    ``spin``: seconds a worker keeps looking for its next job after sending a
+    result before it blocks (default ``SPIN``, 100 us; 0 blocks at once; at
+    most ``MAX_SPIN``): see ``engine.procchild.SPIN``.
     """
 
     def __init__(self, processes: int | None = None,
                  context: multiprocessing.context.BaseContext | None = None,
-                 initializer: Callable[..., Any] | None = None, initargs: tuple = ()) -> None:
+                 initializer: Callable[..., Any] | None = None, initargs: tuple = (), *,
+                 spin: float = SPIN) -> None:
         if not SUPPORTED:
             raise RuntimeError("ProcessPool needs a POSIX system; use multiprocessing.Pool")
         if processes is None:
@@ -173,7 +179,11 @@ class ProcessPool(concurrent.futures.Executor):
             raise ValueError(f"processes must be a positive int, got {processes!r}")
         if initializer is not None and not callable(initializer):
             raise TypeError(f"initializer must be callable, got {initializer!r}")
+        spin = check_seconds("spin", spin)
+        if spin > MAX_SPIN:
+            raise ValueError(f"spin must be at most {MAX_SPIN:g} s, got {spin!r}")
         exit_if_bootstrapping("a ProcessPool")
+        self._spin = spin
         self._processes = processes
         self._ctx = context if context is not None else mp_context()
         preload_engine(self._ctx)
@@ -611,7 +621,7 @@ class ProcessPool(concurrent.futures.Executor):
                 return
         try:
             new = start_worker(self._ctx, self._name, index, self._initializer,
-                               self._initargs)
+                               self._initargs, self._spin)
         except BaseException as exc:  # noqa: BLE001 - OSError (EAGAIN...) and the like
             self._start_failed(index, f"a worker process could not be started ({error_text(exc)})")
             return

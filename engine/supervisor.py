@@ -303,7 +303,9 @@ class TaskSupervisor:
         count), ``initializer``, ``initargs``, ``context`` (default: the
         engine's start method). With ``maxtasksperchild`` a
         ``multiprocessing.Pool`` is created instead (the engine's pool never
-        recycles its workers). A pool it replaces, if ours, is terminated.
+        recycles its workers). ``spin`` (keyword, the engine's pool only):
+        seconds a worker looks for its next job before it blocks (see
+        ``ProcessPool``). A pool it replaces, if ours, is terminated.
         """
         pool = self._mp.create_pool(*args, **kwargs)
         self._replace_mp_backend(self._mp.wrap(pool, owned=True))

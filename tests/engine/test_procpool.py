@@ -255,6 +255,46 @@ def test_bad_arguments_are_refused():
         ProcessPool(1, initializer=42)
 
 
+@pytest.mark.parametrize("spin, error, message", [
+    (-1e-6, ValueError, "spin must be >= 0"), (float("nan"), ValueError, "spin must be a finite"),
+    (float("inf"), ValueError, "spin must be a finite"), (0.5, ValueError, "spin must be at most"),
+    ("0.001", TypeError, "spin must be a number"), (True, TypeError, "spin must be a number")])
+def test_a_bad_spin_is_refused_before_anything_starts(spin, error, message):
+    threads = set(threading.enumerate())
+    with pytest.raises(error, match=message):
+        ProcessPool(1, spin=spin)
+    assert set(threading.enumerate()) == threads  # no reader thread was started
+
+
+def process_state(pid: int) -> tuple[str, int]:
+    """(state letter, user + system clock ticks) of process ``pid``."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[11]) + int(fields[12])
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+@pytest.mark.parametrize("spin", [0.0, 0.01])
+def test_a_worker_with_no_next_job_blocks_once_its_spin_is_over(spin):
+    with ProcessPool(1, spin=spin) as pool:
+        assert pool.submit(mp_targets.square, 3).result(WAIT) == 9
+        (pid,) = pool.worker_pids()
+        # Asleep in its read (not spinning nor yielding: that reads "R").
+        assert wait_until(lambda: process_state(pid)[0] == "S"), process_state(pid)
+        ticks = process_state(pid)[1]
+        threading.Event().wait(0.3)  # an observation window, not a wait for something
+        state, later = process_state(pid)
+        assert state == "S" and later - ticks <= 1, (state, later - ticks)
+        assert pool.submit(mp_targets.square, 4).result(WAIT) == 16  # and wakes for the next
+
+
+def test_jobs_run_with_or_without_a_spin():
+    for spin in (0, 0.002):
+        with ProcessPool(2, spin=spin) as pool:
+            futures = [pool.submit(mp_targets.square, i) for i in range(200)]
+            assert [f.result(WAIT) for f in futures] == [i * i for i in range(200)]
+
+
 def test_properties(pool):
     assert pool.processes == 2
     pids = pool.worker_pids()
@@ -536,6 +576,14 @@ def test_create_mp_pool_takes_multiprocessing_pool_arguments(sup):
     with pytest.raises(TypeError, match="bogus"):
         sup.create_mp_pool(processes=1, bogus=True)
     assert sup.mp_pool is pool
+    with pytest.raises(TypeError, match="spin is an option of the engine's ProcessPool"):
+        sup.create_mp_pool(processes=1, maxtasksperchild=2, spin=0)
+    with pytest.raises(ValueError, match="spin must be >= 0"):
+        sup.create_mp_pool(processes=1, spin=-1)
+    assert sup.mp_pool is pool  # nothing replaced by a refused call
+    spun = sup.create_mp_pool(processes=1, spin=0)
+    assert isinstance(spun, ProcessPool) and sup.mp_pool is spun
+    assert wait_completed(mp_call(sup, mp_targets.square, 6), timeout=WAIT) == 36
     # maxtasksperchild: the engine's pool never recycles workers, a Pool does.
     recycled = sup.create_mp_pool(processes=1, maxtasksperchild=2)
     assert isinstance(recycled, multiprocessing.pool.Pool) and sup.mp_pool is recycled
