@@ -168,9 +168,9 @@ def startup(processes: int, rounds: int, tick: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=2000)
+    parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--startup-processes", type=int, default=30)
     parser.add_argument("--startup-rounds", type=int, default=5)
     parser.add_argument("--tick", type=float, default=0.01)
@@ -195,17 +195,18 @@ def main() -> None:
         pool.terminate()
         pool.join()
     r = statistics.median(results["raw"])
-    print(f"mp pool, {args.tasks} tiny tasks, {procs} processes ({START_METHOD}), "
-          f"median of {args.rounds} rounds (ratio: median of the rounds' ratios)")
+    print(f"mp pool, {args.tasks:,} tiny tasks, {procs} processes ({START_METHOD}), "
+          f"median of {args.rounds} rounds (ratio: median of the rounds' ratios "
+          f"[lowest-highest])")
     print(f"  Pool.apply_async                          {r:>10,.0f} tasks/s")
     for name, pool_size in windows.items():
         e = statistics.median(results[name])
         # Each round's engine figure against the raw figure taken just before
         # it: steadier than a ratio of medians when the machine's speed drifts.
-        ratio = statistics.median(x / y for x, y in zip(results[name], results["raw"],
-                                                            strict=True))
+        ratios = [x / y for x, y in zip(results[name], results["raw"], strict=True)]
         label = f"engine, mixed priorities, pool_size={pool_size}"
-        print(f"  {label:<41} {e:>10,.0f} tasks/s   ratio {ratio:.2f}")
+        print(f"  {label:<41} {e:>10,.0f} tasks/s   ratio {statistics.median(ratios):.2f} "
+              f"[{min(ratios):.2f}-{max(ratios):.2f}]")
     if args.startup_rounds > 0:
         startup(args.startup_processes, args.startup_rounds, args.tick)
 
