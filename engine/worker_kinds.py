@@ -175,23 +175,24 @@ class BackgroundQueueWorker(WakeableWorker):
         # Pending items, guarded by _lock: a deque (fifo/lifo) or a heap (priority).
         self._items: Any = [] if order == "priority" else deque()
         self._count = itertools.count()  # ties in a heap keep their arrival order
+        # Chosen once for the order (the put and the drain are the hot path):
+        # _push(item) queues an item, _take_locked() gives the next one
+        # (oldest, newest or smallest first); both with _lock held.
+        if order == "priority":
+            items, count = self._items, self._count
+            self._push: Callable[[Any], None] = (
+                lambda item: heapq.heappush(items, (item, next(count))))
+            self._take_locked: Callable[[], Any] = lambda: heapq.heappop(items)[0]
+        else:
+            self._push = self._items.append
+            self._take_locked = self._items.pop if order == "lifo" else self._items.popleft
 
     def put_threadsafe(self, item: Any) -> None:
         """Queue ``item`` for the executor (from any thread)."""
         with self._lock:
-            if self.order == "priority":
-                heapq.heappush(self._items, (item, next(self._count)))
-            else:
-                self._items.append(item)
-            self._wake_threadsafe()
-
-    def _take_locked(self) -> Any:
-        """The next item: oldest, newest or smallest first (``order``)."""
-        if self.order == "priority":
-            return heapq.heappop(self._items)[0]
-        if self.order == "lifo":
-            return self._items.pop()
-        return self._items.popleft()
+            self._push(item)
+            if self._waiting:
+                self._wake_threadsafe()
 
     def get_queue_obj(self) -> _WorkerQueue:
         """The worker's queue as a queue object (``put_nowait``, ``await
@@ -235,19 +236,22 @@ class BackgroundQueueWorker(WakeableWorker):
     def _drain_items(self) -> bool | None:
         task = self._sup.dispatcher.pools[TT_THREAD].current_task()
         kwargs = {**self._executor_kwargs(), "_task_id": None if task is None else task.id}
-        run, items, lock = self.run, self._items, self._lock
+        # The executor itself when run is not overridden: one call per item, not two.
+        run = self._executor_func if type(self).run is BackgroundWorker.run else self.run
+        items, lock, take, args, clock = self._items, self._lock, self._take_locked, \
+            self._args, time.time
         while self._active:
             with lock:
                 if not items:
                     return None
-                item = self._take_locked()
+                item = take()
             try:
-                result = run(item, *self._args, **kwargs)
+                result = run(item, *args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - the containment policy (docstring)
                 self._report(exc)
                 result = None
             self.runs += 1
-            self.last_run = time.time()
+            self.last_run = clock()
             if result is False:
                 return False
         return None
