@@ -39,6 +39,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from functools import partial
+from types import FunctionType
 from typing import Any
 
 from .admission import Admission
@@ -54,6 +55,7 @@ from .usercode import is_main_interrupt, log_contained
 
 Callback = Callable[[], Any]
 _ref = weakref.ref
+_FUNCTION = FunctionType
 
 
 class History:
@@ -81,7 +83,13 @@ class History:
         unlocked, to record it (``None``: recorded already, no user code)."""
         entries = self._entries
         key = task.id
-        kept = kept_without_user_code(task)
+        target = task.target
+        if (task.result is None and task.exception is None and task.callback is None
+                and not task.args and not task.kwargs and type(target) is _FUNCTION
+                and target.__closure__ is None):  # the commonest case, written out
+            kept = (None, None, target, (), {}, None)
+        else:
+            kept = kept_without_user_code(task)
         # A reused id: the newest task is the one kept (assignment replaces it).
         entry = entries[key] = [_ref(task), plain_fields(task), kept]
         order = self._order
