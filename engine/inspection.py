@@ -176,6 +176,14 @@ class Inspection:
         return self._event_batch("after_seq", after_seq, limit)
 
     def _event_batch(self, name: str, after_seq: object, limit: object) -> EventBatch:
+        raw, oldest, last = self.event_rows(after_seq, limit, name)
+        return EventBatch(list(map(_make_event, raw)), oldest, last)
+
+    def event_rows(self, after_seq: object, limit: object,
+                   name: str = "after_seq") -> tuple[list[tuple], int, int]:
+        """``event_batch`` as the ring keeps it: ``(rows, oldest_seq,
+        last_seq)``, each row a plain tuple of ``TaskEvent``'s fields (for the
+        monitor, which writes them as JSON arrays: no object per event)."""
         if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
             raise ValueError(f"{name} must be an integer >= 0, got {after_seq!r}")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
@@ -184,8 +192,7 @@ class Inspection:
         ring = self._ledger.events
         with self._lock:
             raw = ring.since(after_seq, limit)
-            oldest, last = ring.oldest_seq, ring.last_seq
-        return EventBatch(list(map(_make_event, raw)), oldest, last)
+            return raw, ring.oldest_seq, ring.last_seq
 
     def live_tasks(self, ids: Iterable[Any] | None = None) -> dict[Any, TaskState]:
         """The unfinished tasks (all, or those of ``ids`` still unfinished),

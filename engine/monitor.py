@@ -74,7 +74,7 @@ from .loopthread import running_on
 from .validate import check_flag, check_wait
 from .wire import (
     WIRE_VERSION,
-    encode_events,
+    encode_event_rows,
     encode_finished,
     encode_live,
     encode_stack,
@@ -479,10 +479,11 @@ class Monitor:
         after = _query_number(request, "after", int, 0, 0, None)
         limit = _query_number(request, "limit", int, 1000, 1, MAX_EVENTS)
         wait = _query_number(request, "wait", float, 0.0, 0.0, MAX_WAIT)
-        batch = self._sup.event_batch(after, limit)
-        if not batch.events and wait > 0:
+        # The ring's rows as they are: no TaskEvent object per event served.
+        rows, oldest, last = self._sup._event_rows(after, limit)
+        if not rows and wait > 0:
             end = self._loop.time() + wait
-            while not batch.events and not self._closing.is_set():
+            while not rows and not self._closing.is_set():
                 left = end - self._loop.time()
                 if left <= 0:
                     break
@@ -490,8 +491,8 @@ class Monitor:
                     await asyncio.wait_for(self._closing.wait(), min(POLL_STEP, left))
                 except TimeoutError:
                     pass
-                batch = self._sup.event_batch(after, limit)
-        return self._answer(**encode_events(batch))
+                rows, oldest, last = self._sup._event_rows(after, limit)
+        return self._answer(**encode_event_rows(rows, oldest, last))
 
     async def _ids(self, request: web.Request, allow_all: bool) -> list | None:
         body = await self._body(request)

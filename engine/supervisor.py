@@ -561,6 +561,11 @@ class TaskSupervisor:
         """Task events after ``after_seq`` with the ring's bounds (see ``EventBatch``)."""
         return self._inspection.event_batch(after_seq, limit)
 
+    def _event_rows(self, after_seq: int, limit: int | None) -> tuple[list[tuple], int, int]:
+        """``event_batch``'s events as the ring's plain rows, with its bounds
+        (engine-internal: the monitor's encoder)."""
+        return self._inspection.event_rows(after_seq, limit)
+
     def live_tasks(self, ids: Iterable[Any] | None = None) -> dict[Any, TaskState]:
         """The unfinished tasks (all, or those of ``ids``), as frozen records."""
         return self._inspection.live_tasks(ids)

@@ -94,15 +94,27 @@ def decode_stats(data: dict) -> SupervisorStats:
 
 # -- events ------------------------------------------------------------------------------
 def encode_events(batch: EventBatch) -> dict:
-    events: list = batch.events  # a TaskEvent is a tuple: JSON writes it as an array
-    if not set(map(type, map(_TASK_ID, events))) <= _PLAIN_IDS:  # in C: thousands of events
-        events = [e._replace(task_id=wire_id(e.task_id)) for e in events]
-    return {"events": events, "oldest_seq": batch.oldest_seq, "last_seq": batch.last_seq}
+    return encode_event_rows(batch.events, batch.oldest_seq, batch.last_seq)
 
 
-def decode_events(data: dict) -> EventBatch:
-    return EventBatch([TaskEvent(*e) for e in data["events"]], data["oldest_seq"],
-                      data["last_seq"])
+def encode_event_rows(rows: list[tuple], oldest_seq: int, last_seq: int) -> dict:
+    """``encode_events`` of events given as tuples of ``TaskEvent``'s fields
+    (``TaskEvent`` objects or the ring's plain rows: JSON writes either as an
+    array)."""
+    if not set(map(type, map(_TASK_ID, rows))) <= _PLAIN_IDS:  # in C: thousands of events
+        rows = [(*e[:3], wire_id(e[3]), *e[4:]) for e in rows]
+    return {"events": rows, "oldest_seq": oldest_seq, "last_seq": last_seq}
+
+
+def decode_events(data: dict, seq_base: int = 0, time_offset: float = 0.0) -> EventBatch:
+    """The batch ``encode_events`` made, each event's seq moved by ``seq_base``
+    and its time by ``time_offset`` (a reader's numbering and clock): one
+    tuple built per event, for the thousands a batch holds."""
+    make = tuple.__new__
+    return EventBatch([make(TaskEvent, (seq + seq_base, at + time_offset, kind, task_id, name,
+                                        tt, priority))
+                       for seq, at, kind, task_id, name, tt, priority in data["events"]],
+                      data["oldest_seq"], data["last_seq"])
 
 
 # -- task records ------------------------------------------------------------------------

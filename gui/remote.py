@@ -53,6 +53,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection
+from itertools import islice
 from typing import Any
 
 from engine.wire import (
@@ -361,35 +362,38 @@ class RemoteClient:
                 answer = self._request(
                     "GET", f"/v1/events?after={after}&limit={EVENT_BATCH}&wait={LONG_POLL}",
                     timeout=REQUEST_TIMEOUT + LONG_POLL)
-                batch = decode_events(answer)
+                got = self._take_events(after, answer)
             except _UNANSWERED as exc:
                 self._down(exc)
                 self._closed.wait(RETRY)
                 continue
-            self._take_events(after, batch)
-            if batch.events:  # at most one request per refresh while events flow
+            if got:  # at most one request per refresh while events flow
                 self._closed.wait(max(0.0, self._period - (time.monotonic() - started)))
 
-    def _take_events(self, after: int, batch: EventBatch) -> None:
+    def _take_events(self, after: int, answer: dict) -> bool:
+        """Keep the events of ``answer`` (asked for after ``after``), in this
+        client's numbering and clock; whether it held any."""
         with self._changed:
             if after != self._remote_after:  # the service changed under this request
-                return
-            base, offset = self._seq_base, self._offset
+                return False
+            base = self._seq_base
+            # The events in this client's numbering; the bounds stay the service's.
+            batch = decode_events(answer, base, self._offset)
             lost = batch.lost_before(after)
             if lost:  # the service's ring dropped events before this client read them
                 self._events.clear()
                 self._oldest = batch.oldest_seq + base
-            for e in batch.events:
-                self._events.append(e._replace(seq=e.seq + base, time=e.time + offset))
+            self._events.extend(batch.events)
             if self._events:
                 self._oldest = max(self._oldest, self._events[0].seq)
             self._last = max(self._last, batch.last_seq + base)
             if batch.events:
-                self._remote_after = batch.events[-1].seq
+                self._remote_after = batch.events[-1].seq - base
             elif lost:
                 self._remote_after = batch.last_seq
             if not self._events:
                 self._oldest = self._last + 1
+            return bool(batch.events)
 
     # -- reads -------------------------------------------------------------------
     def snapshot(self) -> SupervisorStats:
@@ -408,7 +412,15 @@ class RemoteClient:
             if not ring or after_seq >= ring[-1].seq:
                 return EventBatch([], oldest, last)
             start = max(0, after_seq + 1 - ring[0].seq)
-            events = [ring[i] for i in range(start, min(len(ring), start + limit))]
+            size = len(ring)
+            end = min(size, start + limit)
+            # Walked from the nearer end: indexing a deque costs as much as the
+            # walk to the index, and a reader that keeps up asks for the newest.
+            if size - end < start:
+                events = list(islice(reversed(ring), size - end, size - start))
+                events.reverse()
+            else:
+                events = list(islice(ring, start, end))
         return EventBatch(events, oldest, last)
 
     def live_tasks(self, ids: Collection[Any] | None) -> dict[Any, TaskState]:

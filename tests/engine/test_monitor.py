@@ -23,12 +23,15 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 
 from engine import TASK_LOW, TASK_NORMAL, TASK_STATUS_CANCELED, TaskSupervisor  # noqa: E402
 from engine.monitor import MAX_BODY, MonitorError  # noqa: E402
+from engine.stats import EventBatch, TaskEvent  # noqa: E402
 from engine.wire import (  # noqa: E402
     decode_events,
     decode_finished,
     decode_live,
     decode_stack,
     decode_stats,
+    encode_event_rows,
+    encode_events,
 )
 
 SERVICE = Path(__file__).parent / "scripts" / "monitor_service.py"
@@ -266,6 +269,26 @@ def test_events_long_poll_and_a_gap(service) -> None:
     status, answer = client.get("/v1/events?after=0&limit=2")
     batch = decode_events(answer)
     assert len(batch.events) <= 2 and batch.lost_before(0) == batch.oldest_seq - 1
+
+
+def test_decoded_events_move_to_the_readers_numbering_and_clock_bounds_stay() -> None:
+    events = [TaskEvent(7, 100.0, "queued", 1, "a", 1, 50),
+              TaskEvent(8, 100.5, "started", "x-2", "b", 2, 100)]
+    wire = json.loads(json.dumps(encode_events(EventBatch(events, 5, 9))))
+    batch = decode_events(wire, 1000, 0.25)
+    assert batch.events == [TaskEvent(1007, 100.25, "queued", 1, "a", 1, 50),
+                            TaskEvent(1008, 100.75, "started", "x-2", "b", 2, 100)]
+    assert all(type(e) is TaskEvent for e in batch.events)
+    assert (batch.oldest_seq, batch.last_seq) == (5, 9)  # the service's own
+    assert decode_events(wire).events == events
+
+
+def test_the_rings_plain_rows_travel_as_their_events_would() -> None:
+    rows = [(1, 2.0, "queued", 7, "a", 1, 50), (2, 2.5, "started", ("job", 3), "b", 1, 50)]
+    as_rows = encode_event_rows(rows, 1, 2)
+    assert as_rows == encode_events(EventBatch([TaskEvent(*r) for r in rows], 1, 2))
+    assert as_rows["events"][1][3] == "('job', 3)"  # an id JSON cannot carry: its repr
+    assert decode_events(json.loads(json.dumps(as_rows))).events[0] == TaskEvent(*rows[0])
 
 
 def test_a_read_only_monitor_refuses_every_command(private_dir: Path) -> None:

@@ -164,3 +164,21 @@ def test_requests_keep_their_connection_and_survive_the_service_restarting(
     finally:
         client.close()
         service.end()
+
+
+def test_events_gives_any_range_of_the_kept_events_read_from_either_end() -> None:
+    from collections import deque
+
+    from engine.stats import TaskEvent
+
+    client = RemoteClient.__new__(RemoteClient)  # the ring alone, no service
+    client._lock = threading.Lock()
+    client._events = deque(TaskEvent(s, float(s), "queued", s, "t", 1, 100)
+                           for s in range(501, 1501))
+    client._oldest, client._last = 501, 1500
+    for after, limit in ((0, 10), (500, 1000), (700, 50), (1100, 300), (1400, 5),
+                         (1490, 100), (1499, 1), (1500, 10), (0, 5000)):
+        expected = [e for e in client._events if e.seq > after][:limit]
+        batch = client.events(after, limit)
+        assert batch.events == expected, (after, limit)
+        assert (batch.oldest_seq, batch.last_seq) == (501, 1500)
