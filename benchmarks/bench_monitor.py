@@ -120,7 +120,7 @@ def attached_round(sup: TaskSupervisor, address: str, n: int, hz: float, every: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--hz", type=float, default=10.0)
     parser.add_argument("--scrape", type=float, default=1.0, help="seconds between scrapes")
     parser.add_argument("--watch", metavar="ADDRESS", help=argparse.SUPPRESS)
