@@ -10,24 +10,12 @@ import threading
 import time
 
 import pytest
+import stuck_targets
 from engine_testkit import WAIT, events_of, wait_until
+from stuck_targets import awaiting_outer, blocked_in_a_known_function
 
 from engine import TASK_HIGH, TT_MP, StackFrame, TaskStack
 from engine.wire import decode_stats, encode_stats
-
-
-def blocked_in_a_known_function(gate: threading.Event) -> str:
-    gate.wait(WAIT)
-    return "done"
-
-
-async def awaited_inner(gate: asyncio.Event) -> None:
-    await gate.wait()
-
-
-async def awaiting_outer(gate: asyncio.Event) -> str:
-    await awaited_inner(gate)
-    return "done"
 
 
 @pytest.fixture
@@ -48,12 +36,12 @@ def test_a_thread_tasks_stack_shows_the_function_it_is_blocked_in(sup, gate):
     assert "blocked_in_a_known_function" in functions
     assert [f.function for f in stack.user_frames] == ["blocked_in_a_known_function"]
     mine = next(f for f in stack.frames if f.function == "blocked_in_a_known_function")
-    assert mine.filename == __file__ and mine.line == "gate.wait(WAIT)"
+    assert mine.filename == stuck_targets.__file__ and mine.line == "gate.wait(BOUND)"
     assert {f.origin for f in stack.frames} == {"user", "engine", "python"}
     assert stack.frames[-1].origin == "python"  # threading's wait, innermost
     text = stack.format()
     assert text.splitlines()[0].startswith(f"task {task.id!r} (stuck, NORMAL) running")
-    assert "gate.wait(WAIT)" in text
+    assert "gate.wait(BOUND)" in text
     gate.set()
     assert task.wait(WAIT)
     with pytest.raises(LookupError, match="not a live task"):

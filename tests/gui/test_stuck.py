@@ -14,6 +14,7 @@ import pytest
 from guikit import run, until
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from stuck_targets import awaiting_outer, blocked_in_a_known_function
 
 from engine import TT_MP
 from gui.theme import TIMEOUT_CRITICAL_COLOR, TIMEOUT_WARNING_COLOR
@@ -25,20 +26,6 @@ from runner.workloads import work
 WAIT = 15.0
 MS = int(WAIT * 1000)
 AMBER, RED = QColor(TIMEOUT_WARNING_COLOR), QColor(TIMEOUT_CRITICAL_COLOR)
-
-
-def blocked_in_a_known_function(gate: threading.Event) -> str:
-    gate.wait(WAIT)
-    return "done"
-
-
-async def awaited_inner(gate: asyncio.Event) -> None:
-    await gate.wait()
-
-
-async def awaiting_outer(gate: asyncio.Event) -> str:
-    await awaited_inner(gate)
-    return "done"
 
 
 @pytest.fixture
@@ -162,8 +149,8 @@ def test_a_running_thread_task_shows_its_stack_with_its_own_frame_highlighted(
     assert stack.kind == "thread" and stack.where.startswith(f"supervisor_{supervisor.id}_")
     assert [f.function for f in stack.user_frames] == ["blocked_in_a_known_function"]
     shown = view.text.toPlainText()
-    assert "▶ blocked_in_a_known_function  tests/gui/test_stuck.py:" in shown
-    assert "gate.wait(WAIT)" in shown
+    assert "▶ blocked_in_a_known_function  tests/stuck_targets.py:" in shown
+    assert "gate.wait(BOUND)" in shown
     # The engine's and Python's frames are one grey line per run, until asked for.
     assert "engine frame" in shown and "engine/" not in shown
     assert f"thread {stack.where} · read " in shown
