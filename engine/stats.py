@@ -78,12 +78,18 @@ class EventRing:
             count = min(count, limit)
         if count <= 0:
             return []
-        size, end = len(ring), skip + count
-        if size - end < skip:  # nearer the newest end
-            newest = list(islice(reversed(ring), size - end, size - skip))
-            newest.reverse()
-            return newest
-        return list(islice(ring, skip, end))
+        return deque_range(ring, skip, skip + count)
+
+
+def deque_range(items: deque, start: int, end: int) -> list:
+    """``items[start:end]`` of a deque, walked from its nearer end (a deque
+    has no slicing, and indexing one walks to the index each time)."""
+    size = len(items)
+    if size - end < start:  # nearer the newest end
+        newest = list(islice(reversed(items), size - end, size - start))
+        newest.reverse()
+        return newest
+    return list(islice(items, start, end))
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Collection
-from itertools import islice
 from typing import Any
 
+from engine.stats import deque_range
 from engine.wire import (
     WIRE_VERSION,
     decode_events,
@@ -412,15 +412,7 @@ class RemoteClient:
             if not ring or after_seq >= ring[-1].seq:
                 return EventBatch([], oldest, last)
             start = max(0, after_seq + 1 - ring[0].seq)
-            size = len(ring)
-            end = min(size, start + limit)
-            # Walked from the nearer end: indexing a deque costs as much as the
-            # walk to the index, and a reader that keeps up asks for the newest.
-            if size - end < start:
-                events = list(islice(reversed(ring), size - end, size - start))
-                events.reverse()
-            else:
-                events = list(islice(ring, start, end))
+            events = deque_range(ring, start, min(len(ring), start + limit))
         return EventBatch(events, oldest, last)
 
     def live_tasks(self, ids: Collection[Any] | None) -> dict[Any, TaskState]:
