@@ -77,10 +77,9 @@ class PoolWorker:
         """Recompute ``takes_jobs`` (with the pool's lock held)."""
         self.takes_jobs = self.ready and not (self.exit_sent or self.gone or self.eof)
 
-    def write(self, buffers: list[bytes], size: int = -1) -> None:
-        """Write one message (``size`` bytes in all, if the caller knows it)
-        without ever blocking: what the pipe cannot take now goes to the
-        backlog, written by a spill thread."""
+    def write(self, buffers: list[bytes]) -> None:
+        """Write one message without ever blocking: what the pipe cannot take
+        now goes to the backlog, written by a spill thread."""
         with self.send_lock:
             if self.backlog is not None:
                 self.backlog.append(b"".join(buffers))
@@ -95,7 +94,7 @@ class PoolWorker:
                 # it had in flight, this one included, and replaces it.
                 kill(self.process)
                 return
-            if sent == (size if size >= 0 else sum(map(len, buffers))):
+            if sent == sum(map(len, buffers)):
                 return
             self.backlog = collections.deque([b"".join(buffers)[sent:]])
             self.spill_thread = threading.Thread(

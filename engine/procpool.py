@@ -106,8 +106,6 @@ from typing import Any
 from .procchild import (
     DONTWAIT,
     EXIT_MESSAGE,
-    JOB_HEADER,
-    MAX_SMALL,
     MAX_SPIN,
     MAX_START_FAILURES,  # noqa: F401 - re-exported (tests name it here)
     READ_SIZE,
@@ -286,8 +284,7 @@ class ProcessPool(concurrent.futures.Executor):
         body = pickle_job(fn, args, kwargs)
         writes = None
         with self._lock:
-            if self._broken is not None or self._shutdown:
-                self._check_open_locked()
+            self._check_open_locked()
             job_id = next(self._job_ids)
             worker = None if self._pending else self._pick_locked()
             if worker is not None:
@@ -296,11 +293,7 @@ class ProcessPool(concurrent.futures.Executor):
                 self._pending.append((job_id, callback, fn, body))
                 writes = self._take_pending_locked()
         if worker is not None:
-            size = len(body) + 8
-            if size <= MAX_SMALL:  # frame(), written out: the hot path
-                worker.write([JOB_HEADER.pack(size, job_id), body], size + 4)
-            else:
-                worker.write(frame(job_id, body))
+            worker.write(frame(job_id, body))
         elif writes:
             _write_all(writes)
 
