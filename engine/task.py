@@ -432,8 +432,7 @@ def kept_without_user_code(task: Task) -> tuple | None:
     else:
         return None
     args, kwargs, callback, target = task.args, task.kwargs, task.callback, task.target
-    if (((type(target) is _FUNCTION and target.__closure__ is None) or _plain_function(target))
-            and (callback is None or _plain_function(callback))
+    if (_plain_function(target) and (callback is None or _plain_function(callback))
             and len(args) + len(kwargs) <= _MAX_ARG_ITEMS - 2
             and (_scalar_types(map(type, args)) or _scalars(args))
             and (_scalar_types(map(type, kwargs.values())) or _scalars(kwargs.values()))):

@@ -191,8 +191,7 @@ class BackgroundQueueWorker(WakeableWorker):
         """Queue ``item`` for the executor (from any thread)."""
         with self._lock:
             self._push(item)
-            if self._waiting:
-                self._wake_threadsafe()
+            self._wake_threadsafe()
 
     def get_queue_obj(self) -> _WorkerQueue:
         """The worker's queue as a queue object (``put_nowait``, ``await
