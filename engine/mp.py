@@ -315,8 +315,7 @@ class MpPool:
                 if is_main_interrupt(exc):
                     interrupt = exc
                 self._finish(task, backend, False, exc, actions)
-        if interrupt is not None:
-            raise interrupt
+        reraise_if_main_interrupt(interrupt)
 
     def _done(self, task: Task, backend: Backend, ok: bool, value: Any) -> None:
         """A result or an exception came back for ``task`` (on the backend's
@@ -341,8 +340,7 @@ class MpPool:
                     self.run_actions(actions)
             finally:
                 run_callbacks(callbacks, log)
-        if interrupt is not None:
-            raise interrupt
+        reraise_if_main_interrupt(interrupt)
 
     def _finish(self, task: Task, backend: Backend, ok: bool, value: Any,
                 actions: list[Action]) -> None:
