@@ -43,7 +43,14 @@ def test_invariant_holds_under_load_with_concurrent_resizing_and_cancels(make_su
     stop = threading.Event()
     problems: list[str] = []
     counts = collections.Counter()
+    # guards counts' "snapshots" and "resizes" for the submitting thread's waits
+    progressed = threading.Condition()
     tasks: list = []
+
+    def count_round(name: str) -> None:
+        with progressed:
+            counts[name] += 1
+            progressed.notify_all()
 
     def checker():
         previous = previous_seq = None
@@ -63,7 +70,7 @@ def test_invariant_holds_under_load_with_concurrent_resizing_and_cancels(make_su
                 if stats.last_event_seq < previous_seq:
                     problems.append("last_event_seq went backwards")
             previous, previous_seq = s, stats.last_event_seq
-            counts["snapshots"] += 1
+            count_round("snapshots")
             stop.wait(0.0005)
 
     def resizer():
@@ -71,7 +78,7 @@ def test_invariant_holds_under_load_with_concurrent_resizing_and_cancels(make_su
         while not stop.is_set():
             sup.set_thread_pool(pool_size=rng.randint(1, 6), reserve_normal=rng.randint(0, 2),
                                 reserve_high=rng.randint(0, 2))
-            counts["resizes"] += 1
+            count_round("resizes")
             stop.wait(0.001)
 
     def canceler():
@@ -95,6 +102,12 @@ def test_invariant_holds_under_load_with_concurrent_resizing_and_cancels(make_su
         for i in range(n_tasks):
             delay = 0.01 if i % 50 == 0 else None
             tasks.append(sup.submit(work, i, _priority=rng.choice(PRIORITIES), _delay=delay))
+            if i % 500 == 499:  # the checker and the resizer each ran a round under this load
+                rounds = i // 500 + 1
+                with progressed:
+                    assert progressed.wait_for(
+                        lambda n=rounds: min(counts["snapshots"], counts["resizes"]) >= n, WAIT
+                    ), counts
         for task in tasks:
             assert task.wait(30), f"{task} never finished"
     finally:
