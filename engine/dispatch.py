@@ -7,7 +7,9 @@ or run user code. What they decide that must happen outside the lock (wake
 a thread, start one, send a job, schedule a coroutine) they append to a
 list of typed hand-off actions; the caller releases the lock, then passes
 that list to the same pool's ``run_actions`` -- in a ``finally`` block, so
-an interrupted caller never strands a task it admitted:
+an interrupted caller never strands a task it admitted. (One wake is done
+under the lock: the thread pool's ``submit_locked`` wakes a parked worker
+for a task that starts at once, see there.)
 
 ``admission``
     the pool's ``Admission`` (rules, queues, counts).

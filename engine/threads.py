@@ -4,9 +4,11 @@ Admission and dispatch share the supervisor's lock and a single hand-off:
 
 * A submitting thread decides under the lock whether its task may start
   (``Admission``) and, if so, assigns it to an idle worker (LIFO, so warm
-  threads are reused and cold ones retire) or reserves a new thread. After
-  releasing the lock it wakes that worker (its inbox) or starts the
-  thread. Nothing polls, nothing goes through an event loop.
+  threads are reused and cold ones retire) or reserves a new thread. It
+  wakes that worker (its inbox) at once, before counting the start, so the
+  thread's own wake-up overlaps the rest of the submission; a new thread
+  is started after the release. Nothing polls, nothing goes through an
+  event loop.
 * A worker that finishes a target completes the task and takes the next
   task itself, in the same lock hold, so a freed slot is refilled without
   any wake-up at all. With nothing to take it parks itself on the idle
@@ -175,28 +177,49 @@ class ThreadPool:
             self._alive += 1
             actions.append(Spawn(None))
 
-    def submit_locked(self, task: Task, now: float, actions: list[Action]) -> None:
-        """Start ``task`` now if admission allows, else queue it."""
+    def submit_locked(self, task: Task, now: float, actions: list[Action],
+                      wake_now: bool = True) -> None:
+        """Start ``task`` now if admission allows, else queue it.
+
+        With ``wake_now``, a task that starts on a parked worker wakes it
+        here, under the lock, before its start is counted (the one wake not
+        left to ``run_actions``): a woken thread takes 20-60 us to run on
+        another core, which the counting and the release then overlap instead
+        of preceding (start latency on an idle pool: ``benchmarks/README.md``).
+        The worker cannot end the task before the counting is done, as ending
+        takes the lock; ``SimpleQueue.put`` never blocks.
+        """
         admission = self.admission
         p = task.priority
-        start = p == TASK_CRITICAL or (
-            admission.may_start(p)
-            and self._busy < self.max_size
-            and not admission.is_blocked(p)
-        )
         ledger = self._ledger
-        ledger.queue_locked(admission, task, now, file=not start)
-        if start:
-            ledger.start_locked(admission, task, now)
-            self._assign_locked(task, actions)
+        if p != TASK_CRITICAL and not (
+            admission.may_start(p) and self._busy < self.max_size
+            and not admission.is_blocked(p)
+        ):
+            ledger.queue_locked(admission, task, now)
+            return
+        if wake_now and self._idle and self._busy < self.max_size:
+            self._busy += 1
+            worker = self._idle.pop()  # the warmest
+            worker.item = task
+            try:
+                worker.inbox.put(_WOKEN)
+            finally:  # counted even if this thread is interrupted right after the wake
+                ledger.queue_locked(admission, task, now, file=False)
+                ledger.start_locked(admission, task, now)
+            return
+        ledger.queue_locked(admission, task, now, file=False)
+        ledger.start_locked(admission, task, now)
+        self._assign_locked(task, actions)
 
     def submit_many_locked(self, tasks: list[Task], now: float,
                            actions: list[Action]) -> None:
         """``submit_locked`` for new tasks of one priority, in order: they
         start while admission allows; once one queues, the rest queue behind
-        it together (none of them could start either)."""
+        it together (none of them could start either). Their wakes are left
+        to ``run_actions``: one lock hold may start a whole pool's worth."""
         for i, task in enumerate(tasks):
-            self.submit_locked(task, now, actions)
+            self.submit_locked(task, now, actions, wake_now=False)
             if task.status == TASK_STATUS_QUEUED:
                 if i + 1 < len(tasks):
                     self._ledger.queue_many_locked(self.admission, tasks[i + 1:], now)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
 import threading
 
-from engine_testkit import WAIT, pool_threads, wait_until
+import pytest
+from engine_testkit import WAIT, check_invariant, pool_threads, wait_until
 
 from engine import (
     TASK_CRITICAL,
@@ -204,3 +206,56 @@ def test_poll_delay_is_a_live_setting(make_supervisor):
     sup.poll_delay = 0.5
     assert sup.poll_delay == 0.5
     assert sup.stats().poll_delay == 0.5 and sup.get_info().poll_delay == 0.5
+
+
+# -- a task that starts at submission (the wake under the lock) --------------------------------
+
+def test_a_task_woken_at_submission_finds_its_start_counted(make_supervisor):
+    """The parked worker is woken before the start is counted; whatever its
+    target reads under the lock already counts it running."""
+    sup = make_supervisor(pool_size=2, reserve_normal=0, reserve_high=0, min_size="max")
+    assert wait_until(lambda: len(sup._threads._idle) == 2)
+    seen = []
+
+    def look():
+        thread = sup.stats().thread
+        seen.append((thread.running[TASK_NORMAL], thread.started,
+                     sup._threads.current_task().status))
+
+    for _ in range(50):
+        assert sup.submit(look).wait(WAIT)
+    assert seen[0][:2] == (1, 1)
+    assert all(running == 1 and status == TASK_STATUS_STARTED for running, _, status in seen)
+    assert [started for _, started, _ in seen] == list(range(1, 51))
+
+
+def test_an_interrupt_right_after_the_wake_still_counts_and_ends_the_task(make_supervisor):
+    """Ctrl+C landing just after submit woke a parked worker: the caller gets
+    the KeyboardInterrupt, and the task, already on its thread, is counted
+    started and ends exactly once."""
+    sup = make_supervisor(pool_size=1, reserve_normal=0, reserve_high=0, min_size="max")
+    assert wait_until(lambda: len(sup._threads._idle) == 1)
+    worker = sup._threads._idle[-1]
+
+    class InterruptedAfterPut(queue.SimpleQueue):
+        def put(self, item, block=True, timeout=None):
+            super().put(item)
+            raise KeyboardInterrupt
+
+    inbox = worker.inbox
+    worker.inbox = InterruptedAfterPut()
+    ran = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sup.submit(ran.append, 1)
+        # The worker was parked on the old inbox: what the interrupted put
+        # left in the new one is handed over.
+        inbox.put(worker.inbox.get_nowait())
+    finally:
+        worker.inbox = inbox
+    assert wait_until(lambda: sup.stats().thread.completed == 1)
+    assert ran == [1]
+    stats = sup.stats().thread
+    check_invariant(stats)
+    assert (stats.submitted, stats.started, stats.running[TASK_NORMAL]) == (1, 1, 0)
+    assert sup.submit(ran.append, 2).wait(WAIT) and ran == [1, 2]
