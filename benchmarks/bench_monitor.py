@@ -5,12 +5,15 @@ The service is this process: a supervisor (pool 6 + reserves 1 + 1,
 ``min_size="max"``) serving its monitor on a private Unix socket, flooded
 with N no-op tasks in the ``mixed`` scenario's priorities (5 % CRITICAL)
 per round, submitted then waited for. Attached rounds run, in another
-process as a console would, a ``RemoteClient`` polling the snapshot at
-``--hz`` (10, the console's refresh) and following the events with its long
-poll, plus a Prometheus-style scrape of ``/metrics`` every ``--scrape``
-seconds. Unattached and attached rounds alternate (which goes first
-alternates too); the ratio is the median over the rounds of attached /
-unattached, the spread the lowest and highest round. Target: at least 0.95.
+process as a console would, a ``RemoteClient`` polling the snapshot and
+the events since the last ones at ``--hz`` (10, the console's refresh), plus
+a Prometheus-style scrape of ``/metrics`` every ``--scrape`` seconds.
+Unattached and attached rounds alternate (which goes first alternates
+too); the ratio is the median over the rounds of attached / unattached,
+the spread the lowest and highest round. Target: at least 0.95.
+The CPU that watching takes is printed too, steadier than the throughput on
+a shared machine: the service's loop thread (which serves the monitor) and
+the watcher process, in % of a core over the flood.
 
     python benchmarks/bench_monitor.py [--tasks N] [--rounds R] [--hz F] [--scrape S]
 """
@@ -92,16 +95,33 @@ def watch(address: str, hz: float, every: float) -> None:
 
 
 # -- the service (this process) -------------------------------------------------------
-def flood(sup: TaskSupervisor, n: int) -> float:
+def cpu_seconds(stat_path: str) -> float:
+    """User + system CPU of a process or thread, from its ``/proc/.../stat``."""
+    with open(stat_path, encoding="ascii") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loop_stat(sup: TaskSupervisor) -> str:
+    return f"/proc/self/task/{sup._life.runner.thread.native_id}/stat"
+
+
+def flood(sup: TaskSupervisor, n: int, watcher: int | None = None) -> tuple[float, float, float]:
+    """(tasks/s, the loop thread's and the watcher's CPU in % of a core)."""
+    stats = [loop_stat(sup)] + ([f"/proc/{watcher}/stat"] if watcher else [])
+    before = [cpu_seconds(path) for path in stats]
     submit = sup.submit
     t0 = time.perf_counter()
     tasks = [submit(noop, _priority=MIX[i % len(MIX)]) for i in range(n)]
     wait_completed(tasks)
-    return n / (time.perf_counter() - t0)
+    elapsed = time.perf_counter() - t0
+    shares = [100 * (cpu_seconds(path) - b) / elapsed for path, b in zip(stats, before,
+                                                                            strict=True)]
+    return n / elapsed, shares[0], shares[1] if watcher else 0.0
 
 
 def attached_round(sup: TaskSupervisor, address: str, n: int, hz: float, every: float
-                   ) -> float:
+                   ) -> tuple[float, float, float]:
     watcher = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "--watch", address, "--hz", str(hz),
          "--scrape", str(every)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -110,8 +130,8 @@ def attached_round(sup: TaskSupervisor, address: str, n: int, hz: float, every: 
         line = watcher.stdout.readline()  # type: ignore[union-attr]
         if line.strip() != "attached":
             raise RuntimeError(f"the watcher did not attach: {line!r}")
-        time.sleep(2 * every)  # a scrape or two and the long poll under way first
-        return flood(sup, n)
+        time.sleep(2 * every)  # a scrape or two and the polling under way first
+        return flood(sup, n, watcher.pid)
     finally:
         watcher.stdin.close()  # type: ignore[union-attr]
         watcher.wait(timeout=15)
@@ -149,12 +169,19 @@ def main() -> None:
                                                   args.scrape))
     finally:
         sup.stop(wait=10)
-    ratios = [w / a for w, a in zip(watched, alone, strict=True)]
+    ratios = [w[0] / a[0] for w, a in zip(watched, alone, strict=True)]
     med = statistics.median(ratios)
-    print(f"  unattached                {statistics.median(alone):>9,.0f} tasks/s")
-    print(f"  attached                  {statistics.median(watched):>9,.0f} tasks/s   ratio "
-          f"{med:.2f} [{min(ratios):.2f}-{max(ratios):.2f}]   target >= {TARGET}  "
-          f"{'ok' if med >= TARGET else 'BELOW'}")
+
+    def share(rounds: list[tuple], i: int) -> str:
+        values = [r[i] for r in rounds]
+        return f"{statistics.median(values):.1f} [{min(values):.1f}-{max(values):.1f}] %"
+
+    print(f"  unattached                {statistics.median(a[0] for a in alone):>9,.0f} tasks/s"
+          f"   the loop thread {share(alone, 1)} of a core")
+    print(f"  attached                  {statistics.median(w[0] for w in watched):>9,.0f} tasks/s"
+          f"   the loop thread {share(watched, 1)}, the watcher {share(watched, 2)}")
+    print(f"  attached / unattached: ratio {med:.2f} [{min(ratios):.2f}-{max(ratios):.2f}]   "
+          f"target >= {TARGET}  {'ok' if med >= TARGET else 'BELOW'}")
 
 
 if __name__ == "__main__":

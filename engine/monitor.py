@@ -23,7 +23,10 @@ fixed table of the supervisor's typed methods.
 monitor: a client that reconnects knows whether its event numbers still
 hold) and ``monotonic``, the serving process's clock, see ``engine.wire``):
 
-* ``GET /v1/snapshot`` -- ``stats()``;
+* ``GET /v1/snapshot[?events_after=N&limit=L]`` -- ``stats()``; with
+  ``events_after``, also the events after ``N`` (at most ``L``), read just
+  after the stats, as ``/v1/events`` gives them but without waiting: a
+  client that refreshes at a fixed rate needs one request per refresh;
 * ``GET /v1/events?after=N&limit=L&wait=S`` -- the events after ``N``, at
   most ``L`` (``MAX_EVENTS``); when there is none yet, a long poll: the
   answer comes with the first new event or after ``S`` seconds (at most
@@ -473,7 +476,12 @@ class Monitor:
             raise CommandError(400, "BadJSON", f"the body is not JSON: {exc}") from None
 
     async def _snapshot(self, request: web.Request) -> web.Response:
-        return self._answer(stats=encode_stats(self._sup.stats()))
+        after = _query_number(request, "events_after", int, None, 0, None)
+        limit = _query_number(request, "limit", int, 1000, 1, MAX_EVENTS)
+        stats = encode_stats(self._sup.stats())
+        if after is None:
+            return self._answer(stats=stats)
+        return self._answer(stats=stats, **encode_event_rows(*self._sup._event_rows(after, limit)))
 
     async def _events(self, request: web.Request) -> web.Response:
         after = _query_number(request, "after", int, 0, 0, None)

@@ -35,7 +35,7 @@ from .stats import (
 from .task import FinishedTask, RecordedError
 
 #: The version of this format, in every answer; a client refuses another.
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 
 _POOL_DICTS = ("running", "queued", "delayed", "limits")
 _POOL_FIELDS = tuple(f.name for f in fields(PoolStats))

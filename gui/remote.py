@@ -4,10 +4,11 @@ It implements ``gui.client.SupervisorClient`` over the HTTP monitor a
 service opens with ``TaskSupervisor.serve_monitor`` (``engine.monitor``), so
 the widgets do not know which kind of supervisor they show.
 
-* ``snapshot()`` and ``events()`` never touch the network: two daemon
-  threads keep them, one polling ``/v1/snapshot`` ``hz`` times a second,
-  one following ``/v1/events`` with a long poll (at most ``hz`` requests a
-  second of ``EVENT_BATCH`` events) into a bounded ring (``EVENT_KEEP``).
+* ``snapshot()`` and ``events()`` never touch the network: a daemon
+  thread keeps them, polling ``/v1/snapshot`` ``hz`` times a second with the
+  events since the last ones read (at most ``EVENT_BATCH`` a request: one
+  request per refresh, which is what watching costs the service) into a
+  bounded ring (``EVENT_KEEP``).
   Their sequence numbers are the client's own, continuous across
   reconnects: when the service comes back as a new process (another
   ``instance``) its tasks are not the ones shown, and the ring reports the
@@ -36,7 +37,7 @@ What runs code in the console's own process (task scripts, scenarios,
 batches) is refused here: the service runs its own work.
 
 Threads: every method may be called from any thread (the console calls
-them on the GUI thread); the state the polling threads keep is guarded by
+them on the GUI thread); the state the polling thread keeps is guarded by
 one lock.
 """
 
@@ -85,7 +86,6 @@ EVENT_KEEP = 100_000  # events the client's ring holds
 # the console reconciles, so that watching costs the service a bounded share
 # of its time (benchmarks/bench_monitor.py) whatever its rate of tasks.
 EVENT_BATCH = 1_000
-LONG_POLL = 1.0  # seconds a request for events waits for the first new one
 
 _ERRORS: dict[str, type[Exception]] = {"ValueError": ValueError, "TypeError": TypeError,
                                        "LookupError": LookupError, "KeyError": LookupError,
@@ -159,7 +159,8 @@ class RemoteClient:
             raise ValueError(f"token file {token_file!r}: {exc.strerror}") from None
         self._period = 1.0 / hz
         self.supervisor_id = "?"
-        # Guards every field below: written by the polling threads, read by any.
+        # Guards every field below: written by the polling thread (and a
+        # command's read-back), read by any.
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self.state = "connecting"
@@ -173,18 +174,15 @@ class RemoteClient:
         self._offset = 0.0  # this process's monotonic minus the service's
         self._events: deque[TaskEvent] = deque(maxlen=EVENT_KEEP)
         self._seq_base = 0  # the client's seq = the service's seq + _seq_base
-        self._remote_after = 0  # the service's seq the event thread asks after
+        self._remote_after = 0  # the service's seq the next poll asks events after
         self._oldest = 1  # the client's oldest seq still held (or last + 1)
         self._last = 0  # the client's newest seq known
         # Kept-alive connections not in use, by the thread that used them last.
         self._conns: dict[int, http.client.HTTPConnection] = {}
         self._closed = threading.Event()
-        self._threads = [threading.Thread(target=self._poll_snapshots, daemon=True,
-                                          name=f"remote-monitor-snapshots {address}"),
-                         threading.Thread(target=self._follow_events, daemon=True,
-                                          name=f"remote-monitor-events {address}")]
-        for thread in self._threads:
-            thread.start()
+        self._thread = threading.Thread(target=self._poll, daemon=True,
+                                        name=f"remote-monitor {address}")
+        self._thread.start()
 
     def __repr__(self) -> str:
         return f"<RemoteClient {self.address} {self.state}>"
@@ -198,8 +196,8 @@ class RemoteClient:
                 self._stats is not None)
 
     def close(self) -> None:
-        """Stop the polling threads (within ``REQUEST_TIMEOUT`` + ``LONG_POLL``)
-        and close the kept-alive connections not in use."""
+        """Stop the polling thread (within ``REQUEST_TIMEOUT``) and close the
+        kept-alive connections not in use."""
         self._closed.set()
         with self._changed:
             self._changed.notify_all()
@@ -314,26 +312,34 @@ class RemoteClient:
             self.latency = None
             self._changed.notify_all()
 
-    # -- the polling threads -----------------------------------------------------
-    def _poll_snapshots(self) -> None:
+    # -- the polling thread --------------------------------------------------------
+    def _poll(self) -> None:
         while not self._closed.is_set():
             started = time.monotonic()
             try:
-                self._fetch_snapshot()
+                self._fetch_snapshot(events=True)
             except _UNANSWERED as exc:
                 self._down(exc)
                 self._closed.wait(RETRY)
                 continue
             self._closed.wait(max(0.0, self._period - (time.monotonic() - started)))
 
-    def _fetch_snapshot(self) -> None:
-        """One ``/v1/snapshot`` → the snapshot kept, unless a newer one of the
-        same service already is (a read-back and a poll may cross)."""
+    def _fetch_snapshot(self, events: bool = False) -> None:
+        """One ``/v1/snapshot`` (with ``events``: and the events after the
+        last ones read) → the snapshot kept, unless a newer one of the same
+        service already is (a read-back and a poll may cross)."""
         started = time.monotonic()
-        answer = self._request("GET", "/v1/snapshot")
+        path = "/v1/snapshot"
+        if events:
+            with self._lock:
+                after = self._remote_after
+            path += f"?events_after={after}&limit={EVENT_BATCH}"
+        answer = self._request("GET", path)
         stats = decode_stats(answer["stats"])
         latency = time.monotonic() - started
         with self._changed:
+            if events:
+                self._take_events(after, answer)
             if (self._stats is not None and answer.get("instance") == self._instance
                     and stats.time < self._stats_remote_time):
                 return
@@ -353,47 +359,28 @@ class RemoteClient:
         except _UNANSWERED:
             pass
 
-    def _follow_events(self) -> None:
-        while not self._closed.is_set():
-            with self._lock:
-                after = self._remote_after
-            started = time.monotonic()
-            try:
-                answer = self._request(
-                    "GET", f"/v1/events?after={after}&limit={EVENT_BATCH}&wait={LONG_POLL}",
-                    timeout=REQUEST_TIMEOUT + LONG_POLL)
-                got = self._take_events(after, answer)
-            except _UNANSWERED as exc:
-                self._down(exc)
-                self._closed.wait(RETRY)
-                continue
-            if got:  # at most one request per refresh while events flow
-                self._closed.wait(max(0.0, self._period - (time.monotonic() - started)))
-
-    def _take_events(self, after: int, answer: dict) -> bool:
+    def _take_events(self, after: int, answer: dict) -> None:
         """Keep the events of ``answer`` (asked for after ``after``), in this
-        client's numbering and clock; whether it held any."""
-        with self._changed:
-            if after != self._remote_after:  # the service changed under this request
-                return False
-            base = self._seq_base
-            # The events in this client's numbering; the bounds stay the service's.
-            batch = decode_events(answer, base, self._offset)
-            lost = batch.lost_before(after)
-            if lost:  # the service's ring dropped events before this client read them
-                self._events.clear()
-                self._oldest = batch.oldest_seq + base
-            self._events.extend(batch.events)
-            if self._events:
-                self._oldest = max(self._oldest, self._events[0].seq)
-            self._last = max(self._last, batch.last_seq + base)
-            if batch.events:
-                self._remote_after = batch.events[-1].seq - base
-            elif lost:
-                self._remote_after = batch.last_seq
-            if not self._events:
-                self._oldest = self._last + 1
-            return bool(batch.events)
+        client's numbering and clock. Called with the lock held."""
+        if after != self._remote_after:  # the service changed under this request
+            return
+        base = self._seq_base
+        # The events in this client's numbering; the bounds stay the service's.
+        batch = decode_events(answer, base, self._offset)
+        lost = batch.lost_before(after)
+        if lost:  # the service's ring dropped events before this client read them
+            self._events.clear()
+            self._oldest = batch.oldest_seq + base
+        self._events.extend(batch.events)
+        if self._events:
+            self._oldest = max(self._oldest, self._events[0].seq)
+        self._last = max(self._last, batch.last_seq + base)
+        if batch.events:
+            self._remote_after = batch.events[-1].seq - base
+        elif lost:
+            self._remote_after = batch.last_seq
+        if not self._events:
+            self._oldest = self._last + 1
 
     # -- reads -------------------------------------------------------------------
     def snapshot(self) -> SupervisorStats:

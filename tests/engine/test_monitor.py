@@ -225,6 +225,10 @@ def test_bad_requests_get_4xx_and_change_nothing(service) -> None:
     assert status == 400 and "after" in answer["error"]["message"]
     status, answer = client.get("/v1/events?wait=nan")
     assert status == 400
+    for query in ("events_after=-1", "events_after=1.5", "events_after=0&limit=0"):
+        status, answer = client.get(f"/v1/snapshot?{query}")
+        assert status == 400 and query.rpartition("&")[2].split("=")[0] in (
+            answer["error"]["message"]), (query, answer)
     status, answer = client.request("POST", "/v1/live", {"ids": 5})
     assert status == 400
     status, _ = client.get("/v1/nothing-here")
@@ -269,6 +273,24 @@ def test_events_long_poll_and_a_gap(service) -> None:
     status, answer = client.get("/v1/events?after=0&limit=2")
     batch = decode_events(answer)
     assert len(batch.events) <= 2 and batch.lost_before(0) == batch.oldest_seq - 1
+
+
+def test_a_snapshot_can_carry_the_events_since_a_number(service) -> None:
+    """One request per refresh: the stats, then the events after N (at most
+    ``limit``), as /v1/events gives them, without waiting."""
+    _, client = service
+    status, plain = client.get("/v1/snapshot")
+    assert status == 200 and "events" not in plain
+    last = decode_stats(plain["stats"]).last_event_seq
+    assert last >= 3, "precondition: the service's start made events"
+    status, answer = client.get(f"/v1/snapshot?events_after={last - 3}&limit=2")
+    assert status == 200
+    stats, batch = decode_stats(answer["stats"]), decode_events(answer)
+    assert [e.seq for e in batch.events] == [last - 2, last - 1]
+    assert batch.last_seq >= stats.last_event_seq >= last
+    t0 = time.monotonic()
+    status, answer = client.get(f"/v1/snapshot?events_after={batch.last_seq + 10**6}")
+    assert status == 200 and answer["events"] == [] and time.monotonic() - t0 < 1
 
 
 def test_decoded_events_move_to_the_readers_numbering_and_clock_bounds_stay() -> None:

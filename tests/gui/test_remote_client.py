@@ -182,3 +182,45 @@ def test_events_gives_any_range_of_the_kept_events_read_from_either_end() -> Non
         batch = client.events(after, limit)
         assert batch.events == expected, (after, limit)
         assert (batch.oldest_seq, batch.last_seq) == (501, 1500)
+
+
+def test_each_refresh_is_one_request_that_brings_the_events_too(attached) -> None:
+    service, client = attached
+    paths: list[str] = []
+    request = client._request
+
+    def recording(method: str, path: str, *args, **kwargs):
+        if threading.current_thread() is client._thread:
+            paths.append(path)
+        return request(method, path, *args, **kwargs)
+
+    client._request = recording
+    seen = client.snapshot().last_event_seq
+    wait_for(lambda: len(paths) >= 5)
+    wait_for(lambda: client.events(seen, 10).events)  # the service's ticker makes some
+    assert all(p.startswith("/v1/snapshot?events_after=") for p in paths), paths
+    assert not any(p.startswith("/v1/events") for p in paths)
+
+
+def test_a_monitor_of_another_wire_version_is_refused_with_what_to_do(
+        monkeypatch, tmp_path: Path) -> None:
+    import engine.monitor
+    from engine import TaskSupervisor
+
+    sup = TaskSupervisor("wire_version")
+    sup.start()
+    try:
+        run = tmp_path / "run"
+        run.mkdir(mode=0o700)
+        monitor = sup.serve_monitor(f"unix:{run / 'm.sock'}")
+        monkeypatch.setattr(engine.monitor, "WIRE_VERSION", 1_000)
+        client = RemoteClient(monitor.address, monitor.token_file, hz=20)
+        try:
+            wait_for(lambda: client.state == "disconnected")
+            assert "wire version 1000" in client.last_error and "upgrade" in client.last_error
+            with pytest.raises(MonitorUnavailable, match="wire version"):
+                client.live_tasks(None)
+        finally:
+            client.close()
+    finally:
+        sup.stop()
