@@ -148,13 +148,13 @@ class Inspection:
             mp = _pool_stats(self._mp.admission, self._mp.counts_locked(), 0, now, run)
             mp_kind = _mp_pool_kind(self._mp.backend, self._mp.rebuilding)
             coroutine = _pool_stats(coroutines.admission, 0, 0, now, run)
-            waits = self._ledger.waits.recent(now)
+            samples = self._ledger.waits.copy_locked()
             last_seq = self._ledger.events.last_seq
             active = self._dispatcher.state == ACTIVE
             aloop_tasks = {name: coroutines.pending_locked(loop) for name, loop in loops}
         info = self._registry.scheduler_info()
         aloops = {a.name: a.is_active() for a in aloop_list}
-        p50, p95, wmax = percentiles(waits)
+        p50, p95, wmax = percentiles(self._ledger.waits.recent(samples, now))
         return SupervisorStats(
             supervisor_id=front.id, time=now, active=active, thread=thread, mp=mp,
             coroutine=coroutine, wait_p50=p50, wait_p95=p95, wait_max=wmax,

@@ -164,11 +164,14 @@ class WaitWindow:
 
         self.add_sample = self._samples.append  # add_sample((when, wait)): the hot path
 
-    def recent(self, now: float) -> list[float]:
-        """The waits of the samples taken in the last ``horizon`` seconds:
-        a copy, a binary search (samples come in time order) and a map, all
-        in C -- it runs under the supervisor's lock."""
-        samples = list(self._samples)
+    def copy_locked(self) -> list[tuple[float, float]]:
+        """The samples as they are, ``(when, wait)`` in time order: one copy
+        in C, all that has to happen under the supervisor's lock."""
+        return list(self._samples)
+
+    def recent(self, samples: list[tuple[float, float]], now: float) -> list[float]:
+        """The waits of ``samples`` (a ``copy_locked``) taken in the last
+        ``horizon`` seconds: a binary search and a map, in C, without the lock."""
         first = bisect.bisect_left(samples, (now - self.horizon,))
         return list(map(_WAIT, islice(samples, first, None)))
 
