@@ -117,7 +117,8 @@ class MainWindow(QMainWindow):
         self._close_when_stopped = False  # the window closes once the supervisor stops
         self._exiting_now = False  # close without waiting for the supervisor
         self._closed = False
-        self._sized_docks = False
+        self._sized_docks = False  # the first-run sizing is queued (or not needed)
+        self.first_run_layout_done = False  # ... and was applied
         # The pool settings the operator chose (restored at start, changed from the
         # pool panels), kept apart from what a scenario sets: only these are saved.
         self._operator_pools: dict[str, dict[str, int]] = {"thread": {}, "mp": {}}
@@ -520,8 +521,11 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._size_docks)
 
     def _size_docks(self) -> None:
-        self.resizeDocks([self.docks["Tasks"]], [max(220, self.height() // 4)], Qt.Vertical)
+        # A third of the height for the task table (nine rows or more at 900 px,
+        # beside a task's details and live stack), the rest for the graphs.
+        self.resizeDocks([self.docks["Tasks"]], [max(260, self.height() // 3)], Qt.Vertical)
         self.resizeDocks([self.docks["Pools"]], [360], Qt.Horizontal)
+        self.first_run_layout_done = True
 
     # -- connecting -----------------------------------------------------------------
     def open_connect_dialog(self) -> ConnectDialog | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from guikit import run, until
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPalette
+from PySide6.QtWidgets import QApplication
 
 from engine import TT_MP
 from gui.main_window import SHORTCUTS, MainWindow
@@ -228,3 +229,24 @@ def test_status_bar_rate_is_the_graphs_rate(window, supervisor, qtbot):
     shown = window.health["rate"].text()
     assert shown == f"{window.series.rates().finished:,.0f} tasks/s"
     assert window.series.series()["completed_per_s"][-1] == window.series.rates().completed
+
+
+def test_the_first_run_layout_gives_the_task_table_and_the_graphs_room(client, settings, qtbot):
+    """At 1440x900 with no saved layout: nine or more task rows (room for a
+    task's details and live stack beside them), and the graphs keep half of
+    the window."""
+    win = MainWindow(client, settings=settings)
+    qtbot.addWidget(win)
+    win.resize(1440, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    view = win.task_table.view
+
+    def rows() -> int:
+        return view.viewport().height() // view.verticalHeader().defaultSectionSize()
+
+    qtbot.waitUntil(lambda: win.first_run_layout_done)
+    QApplication.processEvents()  # the layout requests the sizing posted
+    assert rows() >= 9, rows()
+    assert win.centralWidget().height() >= 900 // 2, win.centralWidget().height()
+    win.bridge.stop()
