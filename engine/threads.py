@@ -198,19 +198,19 @@ class ThreadPool:
         ):
             ledger.queue_locked(admission, task, now)
             return
+        worker = None
         if wake_now and self._idle and self._busy < self.max_size:
             self._busy += 1
             worker = self._idle.pop()  # the warmest
             worker.item = task
-            try:
+        try:
+            if worker is not None:
                 worker.inbox.put(_WOKEN)
-            finally:  # counted even if this thread is interrupted right after the wake
-                ledger.queue_locked(admission, task, now, file=False)
-                ledger.start_locked(admission, task, now)
-            return
-        ledger.queue_locked(admission, task, now, file=False)
-        ledger.start_locked(admission, task, now)
-        self._assign_locked(task, actions)
+        finally:  # counted even if this thread is interrupted right after the wake
+            ledger.queue_locked(admission, task, now, file=False)
+            ledger.start_locked(admission, task, now)
+        if worker is None:
+            self._assign_locked(task, actions)
 
     def submit_many_locked(self, tasks: list[Task], now: float,
                            actions: list[Action]) -> None:
